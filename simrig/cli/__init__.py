@@ -1,0 +1,30 @@
+"""The ``simrig`` command line (typer). Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="simrig",
+    help="Charging-pile firmware simulator and test rig (YKC v1.5/v1.6).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Charging-pile firmware simulator and test rig (YKC v1.5/v1.6)."""
+
+
+def _register() -> None:
+    from . import decode
+
+    decode.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,191 @@
+"""Pure network fault model: latency, jitter, loss, duplicates, corruption, outages.
+
+The sans-IO cousin of simpy's ``Cable`` example: ``send(data, now)`` does not move bytes,
+it *answers* when (and as what) they arrive, and the driver (simpy, asyncio, an in-memory
+pump) schedules the deliveries. Drivers call it once per write (typically one frame).
+
+Rules, in this order, for ``LinkModel.send(data, now)``:
+
+1. An outage covering ``now`` (``start <= now < end``) swallows the data.
+2. Otherwise ``loss`` drops it; ``corrupt`` XORs one byte with a non-zero mask;
+   ``duplicate`` delivers it twice (same time, same bytes).
+3. Delivery time = max(now + latency + U[0, jitter), previous delivery time): FIFO like a
+   TCP stream, a later send never overtakes an earlier one.
+4. Data still in flight when an outage starts is lost (``start <= delivery time``).
+
+Each send that meets an up link draws exactly six numbers from the rng whatever the
+parameters, so the same seed and the same sends give the same deliveries, byte for byte.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Delivery", "Link", "LinkModel", "LinkStats", "RandomSource"]
+
+Delivery = tuple[float, bytes]
+"""(arrival time in seconds since the scenario epoch, bytes as received)."""
+
+
+class RandomSource(Protocol):
+    """What the link needs from an rng (``random.Random`` fits)."""
+
+    def random(self) -> float: ...
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """Counters per direction (one send counts once, however it ends)."""
+
+    sent: int = 0
+    lost_outage: int = 0
+    lost_random: int = 0
+    lost_in_flight: int = 0
+    duplicated: int = 0
+    corrupted: int = 0
+    delivered: int = 0  # delivery tuples returned (a duplicate counts twice)
+
+
+class LinkModel:
+    """One direction of a byte link with faults (see module docstring for the rules).
+
+    ``rng`` may be None only for a fault-free, jitter-free link.
+    ``outages`` are [start, end) windows in scenario seconds; overlapping ones are merged.
+    """
+
+    def __init__(
+        self,
+        rng: RandomSource | None,
+        latency_s: float = 0.0,
+        jitter_s: float = 0.0,
+        loss: float = 0.0,
+        duplicate: float = 0.0,
+        corrupt: float = 0.0,
+        outages: Iterable[tuple[float, float]] = (),
+    ) -> None:
+        if latency_s < 0 or jitter_s < 0:
+            raise ValueError("latency_s and jitter_s must be >= 0")
+        for name, p in (("loss", loss), ("duplicate", duplicate), ("corrupt", corrupt)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be a probability within 0..1, got {p}")
+        if rng is None and (jitter_s or loss or duplicate or corrupt):
+            raise ValueError("an rng is required for jitter, loss, duplicate or corrupt")
+        self.rng = rng
+        self.latency_s = latency_s
+        self.jitter_s = jitter_s
+        self.loss = loss
+        self.duplicate = duplicate
+        self.corrupt = corrupt
+        self.outages: tuple[tuple[float, float], ...] = _merge(outages)
+        self._starts = [s for s, _ in self.outages]
+        self._last_delivery = float("-inf")
+        self.stats = LinkStats()
+
+    def __repr__(self) -> str:
+        return (
+            f"LinkModel(latency_s={self.latency_s}, jitter_s={self.jitter_s}, loss={self.loss}, "
+            f"duplicate={self.duplicate}, corrupt={self.corrupt}, outages={list(self.outages)})"
+        )
+
+    def is_up(self, now: float) -> bool:
+        """False while an outage window covers ``now``."""
+        i = bisect.bisect_right(self._starts, now) - 1
+        return i < 0 or now >= self.outages[i][1]
+
+    def next_change(self, now: float) -> float | None:
+        """The next outage boundary strictly after ``now``, or None."""
+        i = bisect.bisect_right(self._starts, now) - 1
+        if i >= 0 and now < self.outages[i][1]:
+            return self.outages[i][1]
+        j = i + 1
+        return self.outages[j][0] if j < len(self.outages) else None
+
+    def send(self, data: bytes, now: float) -> list[Delivery]:
+        """Deliveries for ``data`` sent at ``now``: [], one, or two (time, bytes), in order."""
+        stats = self.stats
+        stats.sent += 1
+        if not self.is_up(now):
+            stats.lost_outage += 1
+            return []
+        rng = self.rng
+        if rng is None:
+            u_loss = u_dup = u_cor = u_jit = u_pos = u_mask = 1.0
+        else:
+            u_loss, u_dup, u_cor = rng.random(), rng.random(), rng.random()
+            u_jit, u_pos, u_mask = rng.random(), rng.random(), rng.random()
+        if u_loss < self.loss:
+            stats.lost_random += 1
+            return []
+        t = max(now + self.latency_s + self.jitter_s * u_jit, self._last_delivery)
+        nxt = self.next_change(now)
+        if nxt is not None and nxt <= t:  # an outage starts while the data is in flight
+            stats.lost_in_flight += 1
+            return []
+        self._last_delivery = t
+        if data and u_cor < self.corrupt:
+            i = min(int(u_pos * len(data)), len(data) - 1)
+            mask = 1 + min(int(u_mask * 255), 254)
+            buf = bytearray(data)
+            buf[i] ^= mask
+            data = bytes(buf)
+            stats.corrupted += 1
+        if u_dup < self.duplicate:
+            stats.duplicated += 1
+            stats.delivered += 2
+            return [(t, data), (t, data)]
+        stats.delivered += 1
+        return [(t, data)]
+
+
+class Link:
+    """A pair of directions: ``up`` (pile → platform) and ``down`` (platform → pile)."""
+
+    def __init__(self, up: LinkModel, down: LinkModel) -> None:
+        self.up = up
+        self.down = down
+
+    @classmethod
+    def symmetric(
+        cls,
+        rng_up: RandomSource | None,
+        rng_down: RandomSource | None = None,
+        *,
+        latency_s: float = 0.0,
+        jitter_s: float = 0.0,
+        loss: float = 0.0,
+        duplicate: float = 0.0,
+        corrupt: float = 0.0,
+        outages: Iterable[tuple[float, float]] = (),
+    ) -> Link:
+        """Both directions with the same parameters; ``rng_down`` defaults to ``rng_up``."""
+        windows = tuple(outages)
+
+        def make(rng: RandomSource | None) -> LinkModel:
+            return LinkModel(rng, latency_s, jitter_s, loss, duplicate, corrupt, windows)
+
+        return cls(make(rng_up), make(rng_up if rng_down is None else rng_down))
+
+    def is_up(self, now: float) -> bool:
+        """Both directions are up."""
+        return self.up.is_up(now) and self.down.is_up(now)
+
+    def next_change(self, now: float) -> float | None:
+        """The next outage boundary of either direction after ``now``, or None."""
+        times = [t for t in (self.up.next_change(now), self.down.next_change(now)) if t is not None]
+        return min(times) if times else None
+
+
+def _merge(windows: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Validate, sort and merge [start, end) windows."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted((float(s), float(e)) for s, e in windows):
+        if not start < end:
+            raise ValueError(f"outage window must have start < end, got ({start}, {end})")
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)

@@ -1,0 +1,1 @@
+"""Wire protocols spoken by simrig (pure: bytes in, typed messages out)."""

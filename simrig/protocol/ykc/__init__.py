@@ -1,0 +1,46 @@
+"""The YKC v1.5/v1.6 pile ↔ platform protocol (protocol-ykc), pure: no I/O, no clock.
+
+``encode_frame(message, seq)`` → bytes; ``Framer().feed(bytes)`` → frames and errors;
+``decode_frame(bytes)`` for exactly one frame. Messages live in :mod:`.messages`.
+"""
+
+from . import enums as _enums
+from .crc import crc16_modbus
+from .enums import *  # noqa: F403
+from .enums import stop_category
+from .framer import (
+    MAX_FRAME,
+    DecodeError,
+    ErrorKind,
+    Frame,
+    FrameError,
+    Framer,
+    decode_frame,
+    encode_frame,
+)
+from .messages import *  # noqa: F403
+from .messages import BODY_SIZES, BY_NAME, MESSAGES, Message
+from .wire import Deviation, FieldError, cp56_decode, cp56_encode
+
+__all__ = [
+    "BODY_SIZES",
+    "BY_NAME",
+    "MAX_FRAME",
+    "MESSAGES",
+    "DecodeError",
+    "Deviation",
+    "ErrorKind",
+    "FieldError",
+    "Frame",
+    "FrameError",
+    "Framer",
+    "Message",
+    "cp56_decode",
+    "cp56_encode",
+    "crc16_modbus",
+    "decode_frame",
+    "encode_frame",
+]
+__all__ += [cls.__name__ for cls in MESSAGES.values()]
+__all__ += [name for name in vars(_enums) if name[0].isupper() and name != "IntEnum"]
+__all__ += ["stop_category"]

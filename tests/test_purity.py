@@ -1,0 +1,75 @@
+"""The pure core imports no I/O, clock or randomness module (design.md principle 1)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "simrig"
+FORBIDDEN = {
+    "socket",
+    "asyncio",
+    "serial",
+    "simpy",
+    "time",
+    "random",
+    "selectors",
+    "threading",
+    "subprocess",
+    "sqlite3",
+    "os",
+    "io",
+    "uvloop",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+}
+CORE = ["protocol", "firmware_models", "platform", "billing", "scenarios", "plant.py", "link.py"]
+#: modules of the core allowed to use randomness *types* only via injection
+ALLOWED_TYPING_ONLY = {"random"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _typing_only(path: Path) -> set[str]:
+    """Modules imported only under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Import):
+                    names |= {a.name.split(".")[0] for a in sub.names}
+                elif isinstance(sub, ast.ImportFrom) and sub.module:
+                    names.add(sub.module.split(".")[0])
+    return names
+
+
+def _core_files() -> list[Path]:
+    files: list[Path] = []
+    for entry in CORE:
+        target = ROOT / entry
+        if target.is_dir():
+            files += sorted(target.rglob("*.py"))
+        elif target.exists():
+            files.append(target)
+    return files
+
+
+@pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_module_imports_no_io(path):
+    bad = (_imports(path) & FORBIDDEN) - (_typing_only(path) & ALLOWED_TYPING_ONLY)
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_protocol_package_is_covered():
+    assert any("protocol" in str(p) for p in _core_files())
