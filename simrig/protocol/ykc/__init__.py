@@ -5,9 +5,9 @@
 """
 
 from . import enums as _enums
+from . import messages as _messages
 from .crc import crc16_modbus
 from .enums import *  # noqa: F403
-from .enums import stop_category
 from .framer import (
     MAX_FRAME,
     DecodeError,
@@ -41,6 +41,4 @@ __all__ = [
     "decode_frame",
     "encode_frame",
 ]
-__all__ += [cls.__name__ for cls in MESSAGES.values()]
-__all__ += [name for name in vars(_enums) if name[0].isupper() and name != "IntEnum"]
-__all__ += ["stop_category"]
+__all__ += _messages.__all__ + _enums.__all__

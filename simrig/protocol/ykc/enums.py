@@ -8,6 +8,33 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+__all__ = [
+    "AckResult",
+    "AuthFailure",
+    "BalanceUpdateResult",
+    "Carrier",
+    "Confirm",
+    "Execution",
+    "GunHealth",
+    "GunStatus",
+    "LockAction",
+    "LockState",
+    "LoginResult",
+    "ModelCheck",
+    "NetworkType",
+    "PileType",
+    "RemoteStartFailure",
+    "RemoteStopFailure",
+    "StartMode",
+    "StopReason",
+    "TransactionSource",
+    "TriState",
+    "UpgradePileModel",
+    "UpgradeResult",
+    "WorkState",
+    "stop_category",
+]
+
 
 class PileType(IntEnum):
     """Pile type in the 0x01 login (§4.1): 0 = DC, 1 = AC (not the 0x94 coding)."""

@@ -1,0 +1,224 @@
+"""The scenario file format (TOML), validated with pydantic; times resolved to seconds.
+
+A scenario is one field incident (or one workload): the site (piles and their firmware
+profiles), tariff, vehicles and users, a timeline of stimuli and faults, network faults,
+platform rules, clock mode, seed, and expectations. ``at`` times accept ``"HH:MM[:SS]"``
+(wall time on the epoch's day, ``"d2 HH:MM"`` for later days), ``"+90s"`` / ``"+5m"`` /
+``"+2h"`` (after the previous timeline entry), or a number of seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from simrig.plant import VehicleSpec
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_CLOCK = re.compile(r"^\s*(?:d(\d+)\s+)?(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*$")
+
+
+def parse_duration(value: str | float | int) -> float:
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1.5d"`` or a number of seconds → seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 90s, 5m, 2h")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_at(value: str | float | int, epoch: datetime, previous: float) -> float:
+    """Resolve a timeline time to seconds since the epoch (see the module docstring)."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip()
+    if text.startswith("+"):
+        return previous + parse_duration(text[1:])
+    match = _CLOCK.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a time like 12:19:05, d2 08:00 or +5m")
+    day = int(match.group(1) or 1)
+    hour, minute = int(match.group(2)), int(match.group(3))
+    second = float(match.group(4) or 0)
+    if hour > 23 or minute > 59 or second >= 60 or day < 1:
+        raise ValueError(f"{value!r} is not a valid time of day")
+    midnight = epoch.replace(hour=0, minute=0, second=0, microsecond=0)
+    at = midnight + timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
+    return (at - epoch).total_seconds()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(_Model):
+    name: str
+    description: str = ""
+    case: str = ""
+    seed: int = 1
+    clock: Literal["virtual", "realtime"] = "virtual"
+    epoch: datetime = datetime(2019, 10, 29, 0, 0, 0)
+    duration: float = Field(default=86400.0, description="run length after the epoch")
+    needs_backend_api: bool = Field(
+        default=True, description="False if the verdict needs only frames (any YKC backend)"
+    )
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
+class PileDef(_Model):
+    pile_no: str = Field(pattern=r"^\d{14}$")
+    profile: str
+    guns: int | None = Field(default=None, ge=1, le=2)
+    max_power_kw: float | None = Field(default=None, gt=0)
+    meter_start_kwh: float = Field(default=12345.6789, ge=0)
+    meter_factor: float = Field(default=1.0, gt=0)
+    clock_offset_s: float = 0.0
+    clock_drift_ppm: float = 0.0
+
+
+class VehicleDef(_Model):
+    name: str
+    capacity_kwh: float = Field(default=60.0, gt=0)
+    initial_soc: float = Field(default=30.0, ge=0, le=100)
+    target_soc: float = Field(default=100.0, ge=0, le=100)
+    max_power_kw: float = Field(default=60.0, gt=0)
+    cv_knee_soc: float = Field(default=80.0, ge=0, le=100)
+    handshake_s: float = Field(default=30.0, ge=0)
+    handshake_failure: str | None = None
+    vin: str = Field(default="LSVAU2180N2183294", min_length=17, max_length=17)
+
+    def spec(self) -> VehicleSpec:
+        return VehicleSpec(
+            capacity_kwh=self.capacity_kwh,
+            initial_soc=self.initial_soc,
+            target_soc=self.target_soc,
+            max_power_kw=self.max_power_kw,
+            cv_knee_soc=self.cv_knee_soc,
+            handshake_s=self.handshake_s,
+            handshake_failure=self.handshake_failure,
+            vin=self.vin,
+        )
+
+
+class UserDef(_Model):
+    name: str
+    account: str = Field(default="", description="app account id (default: the name)")
+    card: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{16}$")
+    logical_card: str | None = Field(default=None, pattern=r"^\d{1,16}$")
+    balance: float = 100.0
+
+
+Action = Literal[
+    "plug",
+    "unplug",
+    "card",
+    "app_start",
+    "app_stop",
+    "stop_button",
+    "emergency_stop",
+    "emergency_release",
+    "power_cut",
+    "power_restore",
+    "reboot",
+    "remote_reboot",
+    "upgrade",
+    "disable",
+    "enable",
+]
+
+
+class Step(_Model):
+    at: float
+    do: Action
+    pile: str = Field(pattern=r"^\d{14}$")
+    gun: int = Field(default=1, ge=1, le=2)
+    vehicle: str | None = None
+    user: str | None = None
+    repeat: int = Field(default=1, ge=1, le=10, description="app_stop sent this many times")
+    every: float = Field(default=10.0, ge=0, description="seconds between repeats")
+    target: str | None = Field(default=None, description="upgrade: the new profile name")
+    energy_target_kwh: float | None = None
+
+
+class NetworkDef(_Model):
+    pile: str | None = Field(default=None, description="a pile number, or every pile")
+    outages: tuple[tuple[float, float], ...] = ()
+    latency_ms: float = Field(default=20.0, ge=0)
+    jitter_ms: float = Field(default=0.0, ge=0)
+    loss: float = Field(default=0.0, ge=0, le=1)
+    duplicate: float = Field(default=0.0, ge=0, le=1)
+    corrupt: float = Field(default=0.0, ge=0, le=1)
+
+
+class Expectation(_Model):
+    pile: str = Field(pattern=r"^\d{14}$")
+    gun: int = 1
+    session: int = Field(default=1, ge=1, description="1-based plug-in number on that gun")
+    codes: tuple[int, ...] = Field(default=(), description="anomaly codes expected (exactly)")
+    false_notifications: tuple[str, ...] = ()
+    billed: bool | None = Field(default=None, description="platform holds a bill for it")
+    min_overcharge_yuan: float | None = None
+
+    @field_validator("codes")
+    @classmethod
+    def _codes(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [c for c in v if not 1 <= c <= 11]
+        if bad:
+            raise ValueError(f"anomaly codes are 1–11, got {bad}")
+        return tuple(sorted(set(v)))
+
+
+class Scenario(_Model):
+    """A validated scenario with every time in seconds since ``meta.epoch``."""
+
+    meta: Meta
+    piles: tuple[PileDef, ...]
+    vehicles: tuple[VehicleDef, ...] = ()
+    users: tuple[UserDef, ...] = ()
+    timeline: tuple[Step, ...] = ()
+    network: tuple[NetworkDef, ...] = ()
+    platform: dict[str, Any] = Field(default_factory=dict, description="PlatformRules overrides")
+    tariff: dict[str, Any] | None = None
+    expect: tuple[Expectation, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        piles = {p.pile_no for p in self.piles}
+        if len(piles) != len(self.piles):
+            raise ValueError("piles: a pile number is listed twice")
+        vehicles = {v.name for v in self.vehicles}
+        users = {u.name for u in self.users}
+        for i, step in enumerate(self.timeline):
+            where = f"timeline[{i}]"
+            if step.pile not in piles:
+                raise ValueError(f"{where}.pile: {step.pile} is not in [[piles]]")
+            if step.do == "plug" and step.vehicle not in vehicles:
+                raise ValueError(f"{where}.vehicle: plug needs a vehicle from [[vehicles]]")
+            if step.do in ("card", "app_start") and step.user not in users:
+                raise ValueError(f"{where}.user: {step.do} needs a user from [[users]]")
+            if step.do == "card" and not self.user(step.user or "").card:
+                raise ValueError(f"{where}.user: user {step.user} has no card")
+            if step.do == "upgrade" and not step.target:
+                raise ValueError(f"{where}.target: upgrade needs a target profile")
+        for i, net in enumerate(self.network):
+            if net.pile is not None and net.pile not in piles:
+                raise ValueError(f"network[{i}].pile: {net.pile} is not in [[piles]]")
+        for i, exp in enumerate(self.expect):
+            if exp.pile not in piles:
+                raise ValueError(f"expect[{i}].pile: {exp.pile} is not in [[piles]]")
+        return self
+
+    def user(self, name: str) -> UserDef:
+        return next(u for u in self.users if u.name == name)
+
+    def vehicle(self, name: str) -> VehicleDef:
+        return next(v for v in self.vehicles if v.name == name)

@@ -1,0 +1,164 @@
+"""The oracle assigns codes 1–11 from truth, device and platform views (synthetic views)."""
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from simrig.billing.oracle import Oracle, fair_amount
+from simrig.billing.tariff import default_tariff
+from simrig.billing.views import (
+    DeviceBill,
+    DeviceOrder,
+    PlatformBill,
+    PlatformNotification,
+    PlatformSession,
+    StaticPlatformView,
+    TruthRecord,
+)
+
+T0 = datetime(2019, 10, 29, 13, 0, 0)
+PILE = "32010200000001"
+SERIAL = "32010200000001011910291300000001"
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+TRUTH = TruthRecord(
+    PILE,
+    1,
+    1,
+    plug_at=at(0),
+    unplug_at=at(30),
+    charge_start=at(1),
+    charge_end=at(21),
+    energy_kwh=20.0,
+)
+DBILL = DeviceBill(
+    SERIAL,
+    PILE,
+    1,
+    start=at(1),
+    end=at(21),
+    trade_time=at(21.2),
+    energy_kwh=20.0,
+    amount_yuan=30.0,
+    stop_reason=0x45,
+    sent_at=at(21.3),
+    acked=True,
+    frame_hex="68",
+)
+ORDER = DeviceOrder(
+    SERIAL,
+    PILE,
+    1,
+    first_seen=at(0.5),
+    first_charging=at(1.2),
+    last_charging=at(21),
+    last_energy_kwh=20.0,
+    realtime_frames=80,
+    bills=(DBILL,),
+)
+PBILL = PlatformBill(
+    SERIAL,
+    PILE,
+    1,
+    start=at(1),
+    end=at(21),
+    service_end=at(30),
+    energy_kwh=20.0,
+    amount_yuan=30.0,
+    occupancy_fee_yuan=0.0,
+    total_charged_yuan=30.0,
+    received_at=at(21.3),
+)
+PSESSION = PlatformSession(SERIAL, PILE, 1, "finished", at(0.5), at(1.2), at(21), at(30), 20.0)
+
+
+def judge(truth=TRUTH, order=ORDER, bill=PBILL, session=PSESSION, notices=()):
+    view = StaticPlatformView([bill] if bill else [], [session] if session else [], list(notices))
+    [verdict] = Oracle(default_tariff()).judge([truth], [order] if order else [], view)
+    return verdict
+
+
+def test_clean_session_has_no_codes():
+    verdict = judge()
+    assert verdict.codes == frozenset()
+    assert verdict.key == f"{PILE}:1:1"
+    assert verdict.false_notifications == ()
+
+
+def test_bill_lost_is_code_1_and_2_when_offline_at_charge_end():
+    assert judge(bill=None).codes == {1}
+    assert judge(truth=replace(TRUTH, link_down_at_charge_end=True), bill=None).codes == {2}
+
+
+def test_clock_skew_in_bill_is_time_anomaly():
+    skewed = replace(PBILL, start=at(1) + timedelta(hours=1), end=at(21) + timedelta(hours=1))
+    assert 3 in judge(bill=skewed).codes
+
+
+def test_end_before_start_is_time_anomaly():
+    assert 3 in judge(bill=replace(PBILL, end=at(0.5))).codes
+
+
+def test_occupancy_spike_is_code_6_and_overcharge():
+    late = replace(
+        PBILL, service_end=at(30 + 240), occupancy_fee_yuan=180.0, total_charged_yuan=210.0
+    )
+    verdict = judge(bill=late)
+    assert 6 in verdict.codes
+    assert verdict.overcharge_yuan == pytest.approx(210.0 - verdict.fair_yuan)
+    assert verdict.overcharge_yuan > 150
+
+
+def test_energy_lost_and_inflated():
+    assert judge(bill=replace(PBILL, energy_kwh=15.0)).codes == {11, 8}
+    assert 4 in judge(bill=replace(PBILL, energy_kwh=26.0)).codes
+
+
+def test_duration_mismatch_against_platform_record():
+    record = replace(PSESSION, charge_start=at(1.2), charge_end=at(12))
+    assert judge(session=record).codes == {9}
+
+
+def test_occupancy_mismatch_against_platform_record():
+    record = replace(PSESSION, service_end=at(45))
+    assert judge(session=record).codes == {10}
+
+
+def test_overlapping_bills_on_a_gun_are_code_7():
+    other_serial = SERIAL[:-1] + "2"
+    other = replace(DBILL, serial=other_serial, start=at(15), end=at(25))
+    order2 = replace(ORDER, serial=other_serial, first_seen=at(0.6), bills=(other,))
+    view = StaticPlatformView(
+        [PBILL, replace(PBILL, serial=other_serial, start=at(15), end=at(25))], [PSESSION], []
+    )
+    verdict = Oracle(default_tariff()).judge([TRUTH], [ORDER, order2], view)[0]
+    assert 7 in verdict.codes
+
+
+def test_false_charge_finished_notice_while_charging():
+    notice = PlatformNotification(at(10), "charge_finished", PILE, 1, SERIAL)
+    honest = PlatformNotification(at(21.5), "charge_finished", PILE, 1, SERIAL)
+    verdict = judge(notices=[notice, honest])
+    assert verdict.false_notifications == (notice,)
+
+
+def test_frames_only_judgement_uses_acks():
+    oracle = Oracle(default_tariff())
+    [ok] = oracle.judge([TRUTH], [ORDER], None)
+    assert ok.codes == frozenset() and ok.charged_yuan is None
+    unacked = replace(ORDER, bills=(replace(DBILL, acked=False),))
+    [lost] = oracle.judge([TRUTH], [unacked], None)
+    assert lost.codes == {1}
+
+
+def test_fair_amount_counts_energy_and_true_occupancy():
+    tariff = default_tariff()
+    base = fair_amount(TRUTH, tariff)
+    assert base > 0
+    late = replace(TRUTH, unplug_at=at(21 + 15 + 10))  # 10 billable minutes at 0.8 yuan
+    assert fair_amount(late, tariff) == pytest.approx(base + 8.0)
