@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from simrig.billing.device_view import Chunk
 from simrig.endpoint import Event
+from simrig.results import TruthSample
 
 if TYPE_CHECKING:
     from simrig.rig import World
@@ -42,11 +44,16 @@ class _Conn:
 class VirtualDriver:
     """Run a :class:`~simrig.rig.World` in virtual time."""
 
-    def __init__(self, world: World, *, elide_heartbeats: bool = True) -> None:
+    def __init__(
+        self, world: World, *, elide_heartbeats: bool = True, sample_truth: bool = True
+    ) -> None:
         self.world = world
         self.env = simpy.Environment()
         self.elide = elide_heartbeats
+        self.sample_truth = sample_truth
         self.events: list[Event] = []
+        self.chunks: list[Chunk] = []
+        self.samples: list[TruthSample] = []
         self._conns: dict[str, _Conn | None] = {p: None for p in world.piles}
         self._next_conn = 1
         self._armed: dict[str, float] = {}
@@ -108,6 +115,9 @@ class VirtualDriver:
         conn = self._conns[pile_no]
         data = pile.data_to_send()
         if data and conn is not None:
+            self.chunks.append(Chunk(self.world.wall(now), pile_no, "up", data))
+            if self.sample_truth:
+                self._sample(pile_no, now)
             for t, chunk in self.world.links[pile_no].up.send(data, now):
                 self.call_at(t, self._to_platform, conn, chunk)
         self._drain(pile)
@@ -201,6 +211,7 @@ class VirtualDriver:
                 continue
             data = core.data_to_send(conn.id)
             if data:
+                self.chunks.append(Chunk(self.world.wall(now), conn.pile_no, "down", data))
                 for t, chunk in self.world.links[conn.pile_no].down.send(data, now):
                     self.call_at(t, self._to_pile, conn, chunk)
             if core.should_close(conn.id):
@@ -213,6 +224,21 @@ class VirtualDriver:
             return
         self.world.core.handle_timer(self.env.now)
         self.pump_platform()
+
+    def _sample(self, pile_no: str, now: float) -> None:
+        plant_pile = self.world.plant.pile(pile_no)
+        for number, gun in enumerate(plant_pile.guns, start=1):
+            self.samples.append(
+                TruthSample(
+                    now,
+                    pile_no,
+                    number,
+                    gun.meter_kwh(now),
+                    gun.power_kw(now),
+                    gun.plugged(now),
+                    gun.charging(now),
+                )
+            )
 
     # -- events ----------------------------------------------------------------------------
     def _drain(self, endpoint: Any) -> None:

@@ -75,6 +75,7 @@ class PlatformBill:
     total_charged_yuan: float
     received_at: datetime | None
     illegal: bool = False
+    balance_after_yuan: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

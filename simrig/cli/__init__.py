@@ -18,9 +18,10 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import decode
+    from . import decode, firmware
 
     decode.register(app)
+    firmware.register(app)
 
 
 _register()

@@ -82,7 +82,12 @@ class PileDef(_Model):
     meter_start_kwh: float = Field(default=12345.6789, ge=0)
     meter_factor: float = Field(default=1.0, gt=0)
     clock_offset_s: float = 0.0
-    clock_drift_ppm: float = 0.0
+    quirks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="quirk parameters overriding (or adding to) the profile's"
+    )
+    disable_quirks: tuple[str, ...] = Field(
+        default=(), description="quirks of the profile to turn off"
+    )
 
 
 class VehicleDef(_Model):
@@ -167,6 +172,12 @@ class Expectation(_Model):
     false_notifications: tuple[str, ...] = ()
     billed: bool | None = Field(default=None, description="platform holds a bill for it")
     min_overcharge_yuan: float | None = None
+    balance_below_yuan: float | None = Field(
+        default=None, description="the account balance after the bill is below this"
+    )
+    refused_starts: int | None = Field(
+        default=None, description="start attempts the platform refused (0x32 failure)"
+    )
 
     @field_validator("codes")
     @classmethod

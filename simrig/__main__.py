@@ -1,0 +1,5 @@
+"""``python -m simrig``."""
+
+from simrig.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""The report folder and the console report.
+
+``write_report(results, out_dir)`` writes::
+
+    out_dir/
+      results.json                    (simrig.report.results_json)
+      summary.txt                     the tables below as plain text
+      compare.png                     only when the runs cover two or more profiles
+      sessions/<scenario>/<key>.png   one timeline per anomalous session
+
+``<key>`` is ``pile:gun:session`` with ``:`` written as ``-`` (portable file names);
+scenario names keep ``[A-Za-z0-9._#@+-]``, other characters become ``_``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from simrig.results import RunResult
+
+from .plots import RunIndex, compare_bar_png, session_timeline_png
+from .results_json import write_results_json
+from .stats import stats_by_profile
+from .tables import compare_table, session_table, summary_table
+
+__all__ = ["exit_code", "print_report", "session_png_path", "write_report"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._#@+-]")
+
+
+def safe_name(name: str) -> str:
+    return _UNSAFE.sub("_", name.replace(":", "-")).strip(".") or "_"
+
+
+def session_png_path(out_dir: str | Path, scenario: str, key: str) -> Path:
+    """Where :func:`write_report` puts a session's timeline."""
+    return Path(out_dir) / "sessions" / safe_name(scenario) / f"{safe_name(key)}.png"
+
+
+def exit_code(results: Sequence[RunResult]) -> int:
+    """Process exit code: 1 when any expectation failed, else 0."""
+    return 0 if all(r.passed for r in results) else 1
+
+
+def print_report(results: Sequence[RunResult], console: Console) -> None:
+    """Per-run session tables, the summary per firmware and code, the A/B table when the
+    runs cover several profiles, and the failed expectations."""
+    for result in results:
+        console.print(session_table(result))
+        console.print()
+    console.print(summary_table(results))
+    stats = stats_by_profile(results)
+    if len(stats) > 1:
+        console.print()
+        console.print(compare_table(stats))
+    failed = [(r, e) for r in results for e in r.expectations if not e.passed]
+    console.print()
+    if failed:
+        console.print(Text(f"{len(failed)} expectation(s) failed:", style="bold red"))
+        for result, e in failed:
+            console.print(
+                f"  {result.scenario_name} [{result.case}] {e.key}: "
+                f"expected {e.expected}, got {e.actual}",
+                markup=False,
+                highlight=False,
+            )
+    else:
+        checked = sum(len(r.expectations) for r in results)
+        console.print(Text(f"all {checked} expectation(s) passed", style="bold green"))
+
+
+def write_report(
+    results: Sequence[RunResult],
+    out_dir: str | Path,
+    *,
+    max_timelines: int | None = None,
+    on_png: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the report folder for ``results`` and return it.
+
+    ``max_timelines`` caps the session PNGs per run (None: every anomalous session; a
+    timeline takes about 0.3 s); ``on_png`` is called after each PNG (progress bars).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_results_json(results, out / "results.json")
+    stats = stats_by_profile(results)
+    if len(stats) > 1:
+        compare_bar_png(stats, out / "compare.png")
+        if on_png is not None:
+            on_png(out / "compare.png")
+    used: dict[Path, int] = {}
+    skipped = 0
+    for result in results:
+        folder = session_png_path(out, result.scenario_name, "x").parent
+        # the same scenario twice (several cases or seeds): number the later folders
+        used[folder] = used.get(folder, 0) + 1
+        if used[folder] > 1:
+            folder = folder.with_name(f"{folder.name}-{used[folder]}")
+        anomalous = result.anomalous
+        if not anomalous:
+            continue
+        if max_timelines is not None:
+            skipped += max(0, len(anomalous) - max_timelines)
+            anomalous = anomalous[: max(0, max_timelines)]
+        index = RunIndex(result)
+        for verdict in anomalous:
+            path = folder / f"{safe_name(verdict.key)}.png"
+            session_timeline_png(result, verdict, path, index)
+            if on_png is not None:
+                on_png(path)
+    console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
+    print_report(results, console)
+    if skipped:
+        console.print(f"{skipped} anomalous session(s) without a timeline (max_timelines)")
+    (out / "summary.txt").write_text(console.export_text(), encoding="utf-8")
+    return out

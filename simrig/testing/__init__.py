@@ -1,0 +1,1 @@
+"""The incident library as a test module: ``pytest --pyargs simrig.testing``."""
