@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/simrig decode --file captures/ykc_samples.hex
+	$(BIN)/simrig demo --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check simrig tests benchmarks tools

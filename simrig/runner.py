@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from simrig.rig import World, build_world, register_site, scenario_tariff
 from simrig.scenarios import Scenario
 
 BACKENDS = ("embedded", "embedded-tcp")
+#: seconds allowed for the embedded server process to come up before scenario t=0
+STARTUP_S = 4.0
 
 
 class BackendError(RuntimeError):
@@ -136,9 +139,13 @@ def truth_records(
         key = (session.pile_no, session.gun)
         counters[key] = counters.get(key, 0) + 1
         charge_end = session.charge_end
+        # offline *before* the end: a reboot that ends the charge and drops the link at
+        # the same instant is a plain loss (1), not a loss while offline (2)
         down = charge_end is not None and any(
-            a <= charge_end < b for a, b in offline.get(session.pile_no, [])
+            a < charge_end < b for a, b in offline.get(session.pile_no, [])
         )
+        failed = [h.deadline for h in session.handshakes if str(h.status) == "failed"]
+        stop = charge_end if charge_end is not None else (max(failed) if failed else None)
         records.append(
             TruthRecord(
                 pile_no=session.pile_no,
@@ -152,6 +159,7 @@ def truth_records(
                 charge_end=None if charge_end is None else world.wall(charge_end),
                 energy_kwh=round(session.metered_kwh, 4),
                 link_down_at_charge_end=down,
+                service_stop=None if stop is None else world.wall(stop),
             )
         )
     return records
@@ -189,7 +197,7 @@ def check_expectations(
             continue
         wanted.append(f"codes={list(exp.codes)}")
         if set(verdict.codes) != set(exp.codes):
-            problems.append(f"codes={sorted(verdict.codes)}")
+            problems.append(f"codes={sorted(int(c) for c in verdict.codes)}")
         kinds = sorted({n.kind for n in verdict.false_notifications})
         if exp.false_notifications or kinds:
             wanted.append(f"false_notifications={sorted(exp.false_notifications)}")
@@ -245,6 +253,7 @@ def run_scenario(
     speed: float = 1.0,
     profile_dirs: tuple[Path, ...] = (),
     elide_heartbeats: bool = True,
+    progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session."""
     started = time.perf_counter()
@@ -259,7 +268,7 @@ def run_scenario(
         core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
         world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
         driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats)
-        driver.run(until=end)
+        driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
         view: PlatformView | None = RepositoryView(repo)
         elided = driver.elided_heartbeats
@@ -303,9 +312,11 @@ def _run_realtime(
         asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, None
     if backend in ("embedded-tcp", "embedded"):
-        with EmbeddedServer(scenario, profile_dirs) as server:
+        with EmbeddedServer(scenario, profile_dirs, speed) as server:
             world = build_world(scenario, app=server.app_client(), profile_dirs=profile_dirs)
-            driver = RealtimeDriver(world, "127.0.0.1", server.port, speed=speed)
+            driver = RealtimeDriver(
+                world, "127.0.0.1", server.port, speed=speed, start_monotonic=server.start_monotonic
+            )
             asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, server.view()
     raise BackendError(f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port)")
@@ -314,8 +325,13 @@ def _run_realtime(
 class EmbeddedServer:
     """The reference platform as a separate server process on loopback (``embedded-tcp``)."""
 
-    def __init__(self, scenario: Scenario, profile_dirs: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self, scenario: Scenario, profile_dirs: tuple[Path, ...] = (), speed: float = 1.0
+    ) -> None:
         self.scenario = scenario
+        self.speed = speed
+        #: both clocks start here (CLOCK_MONOTONIC is shared by processes): after start-up
+        self.start_monotonic = 0.0
         self.profile_dirs = profile_dirs
         self.dir = Path(tempfile.mkdtemp(prefix="simrig-embedded-"))
         self.db = self.dir / "platform.sqlite"
@@ -325,36 +341,22 @@ class EmbeddedServer:
 
     def __enter__(self) -> EmbeddedServer:
         from simrig.adapters.sqlite_store import SqliteRepository
-        from simrig.firmware_models import load_profile
-        from simrig.rig import register_site, scenario_tariff
 
         repo = SqliteRepository(str(self.db))
-        profiles = {
-            p.pile_no: load_profile(p.profile, self.profile_dirs) for p in self.scenario.piles
-        }
-        register_site(self.scenario, repo, scenario_tariff(self.scenario), profiles)
+        register_site(self.scenario, repo, scenario_tariff(self.scenario), self.profile_dirs)
         repo.close()
-        cmd = [
-            sys.executable,
-            "-m",
-            "simrig",
-            "platform",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--db",
-            str(self.db),
-            "--epoch",
-            self.scenario.meta.epoch.isoformat(),
-        ]
+        self.start_monotonic = time.monotonic() + STARTUP_S
+        cmd = [sys.executable, "-m", "simrig", "platform", "serve"]
+        cmd += ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(self.db)]
+        cmd += ["--epoch", self.scenario.meta.epoch.isoformat(), "--speed", str(self.speed)]
+        cmd += ["--start-monotonic", repr(self.start_monotonic)]
         if self.scenario.platform:
-            import json
-
-            rules = self.dir / "rules.json"
-            rules.write_text(json.dumps(self.scenario.platform))
-            cmd += ["--rules-json", str(rules)]
+            config = self.dir / "platform.toml"
+            rules = [
+                f"{key} = {json.dumps(value)}" for key, value in self.scenario.platform.items()
+            ]
+            config.write_text("\n".join(["[rules]", *rules]) + "\n")
+            cmd += ["--config", str(config)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
         assert self.proc.stdout is not None

@@ -45,6 +45,8 @@ class RealtimeDriver:
     port: int
     speed: float = 1.0
     epoch: datetime | None = None
+    #: CLOCK_MONOTONIC time of scenario t=0 (shared with an embedded server); default: now
+    start_monotonic: float | None = None
     events: list[Event] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -70,7 +72,11 @@ class RealtimeDriver:
     # -- run ---------------------------------------------------------------------------------
     async def run(self, until: float) -> None:
         self._loop = asyncio.get_running_loop()
-        self._t0 = self._loop.time()
+        if self.start_monotonic is not None:
+            await asyncio.sleep(max(0.0, self.start_monotonic - self._loop.time()))
+            self._t0 = self.start_monotonic
+        else:
+            self._t0 = self._loop.time()
         self._done = asyncio.Event()
         for t, action in self.world.actions:
             self._loop.call_at(self._loop_time(t), self._act, action)

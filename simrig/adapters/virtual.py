@@ -60,6 +60,7 @@ class VirtualDriver:
         self._fires: dict[str, tuple[float, int]] = {}
         self._step_times = sorted({t for t, _ in world.actions})
         self._step_index = 0
+        self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
         self.elided_heartbeats = 0
 
     # -- scheduling ------------------------------------------------------------------------
@@ -89,13 +90,22 @@ class VirtualDriver:
         return True
 
     # -- run -------------------------------------------------------------------------------
-    def run(self, until: float) -> None:
+    def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
+        """Run to ``until`` (scenario seconds); ``progress(fraction)`` after each sim hour."""
         for t, action in self.world.actions:
             self.call_at(t, self._act, action)
         for pile_no in self.world.piles:
             self.call_at(0.0, self.pump_pile, pile_no)
         self.call_at(0.0, self.pump_platform)
-        self.env.run(until=until)
+        if progress is None:
+            self.env.run(until=until)
+            return
+        step = 3600.0
+        t = 0.0
+        while t < until:
+            t = min(until, t + step)
+            self.env.run(until=t)
+            progress(t / until)
 
     def _act(self, action: Callable[[float], None]) -> None:
         now = self.env.now
@@ -103,7 +113,10 @@ class VirtualDriver:
             self._step_index < len(self._step_times) and self._step_times[self._step_index] <= now
         ):
             self._step_index += 1
-        action(now)
+        try:
+            action(now)
+        except Exception as exc:  # a refused app request is an outcome, not a crash
+            self._record(Event(now, "action_error", "rig", data={"error": str(exc)}))
         for pile_no in self.world.piles:
             self.pump_pile(pile_no)
         self.pump_platform()
@@ -119,6 +132,7 @@ class VirtualDriver:
             if self.sample_truth:
                 self._sample(pile_no, now)
             for t, chunk in self.world.links[pile_no].up.send(data, now):
+                self._in_flight[pile_no] += 1
                 self.call_at(t, self._to_platform, conn, chunk)
         self._drain(pile)
         if conn is not None and pile.close_requested:
@@ -141,9 +155,11 @@ class VirtualDriver:
     def _elide(self, pile_no: str, now: float) -> bool:
         pile = self.world.piles[pile_no]
         link = self.world.links[pile_no]
-        if not self.world.link_is_clean(pile_no):
+        if not self.world.link_is_clean(pile_no) or self._in_flight[pile_no]:
             return False
-        limits = [pile.idle_until(now), self.world.core.idle_until(now)]
+        core = self.world.core
+        limits = [pile.idle_until(now), core.idle_until(now)]
+        # (the core's own idle_until covers its timers except heartbeat liveness)
         if self._step_index < len(self._step_times):
             limits.append(self._step_times[self._step_index])
         change = link.next_change(now)
@@ -191,6 +207,7 @@ class VirtualDriver:
         self.pump_platform()
 
     def _to_pile(self, conn: _Conn, chunk: bytes) -> None:
+        self._in_flight[conn.pile_no] -= 1
         if not conn.open:
             return
         self.world.piles[conn.pile_no].receive_data(chunk, self.env.now)
@@ -198,6 +215,7 @@ class VirtualDriver:
 
     # -- platform --------------------------------------------------------------------------
     def _to_platform(self, conn: _Conn, chunk: bytes) -> None:
+        self._in_flight[conn.pile_no] -= 1
         if not conn.open:
             return
         self.world.core.receive_data(conn.id, chunk, self.env.now)
@@ -213,6 +231,7 @@ class VirtualDriver:
             if data:
                 self.chunks.append(Chunk(self.world.wall(now), conn.pile_no, "down", data))
                 for t, chunk in self.world.links[conn.pile_no].down.send(data, now):
+                    self._in_flight[conn.pile_no] += 1
                     self.call_at(t, self._to_pile, conn, chunk)
             if core.should_close(conn.id):
                 self._close(conn)

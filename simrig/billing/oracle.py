@@ -111,8 +111,9 @@ def fair_amount(truth: TruthRecord, tariff: Tariff) -> float:
     if truth.charge_start and truth.charge_end and truth.energy_kwh > 0:
         samples = [(truth.charge_start, 0), (truth.charge_end, energy_from_kwh(truth.energy_kwh))]
         total += tariff.price(tariff.split_energy(samples)).total_amount
-    if tariff.occupancy and truth.charge_end and truth.unplug_at:
-        total += tariff.occupancy.fee(truth.charge_end, truth.unplug_at)
+    stopped = truth.charge_end or truth.service_stop
+    if tariff.occupancy and stopped and truth.unplug_at:
+        total += tariff.occupancy.fee(stopped, truth.unplug_at)
     return float(money_to_yuan(total))
 
 
@@ -209,13 +210,19 @@ class Oracle:
         bill_end = p_bill.end if p_bill else (d_bill.end if d_bill else None)
         if bill_start is not None or bill_end is not None:
             ordered = bill_start is not None and bill_end is not None and bill_end >= bill_start
-            true_start = truth.charge_start or truth.plug_at
-            true_end = truth.charge_end or true_start
-            if (
-                not ordered
-                or not _close(bill_start, true_start, tol.time_s)
-                or not _close(bill_end, true_end, tol.time_s)
-            ):
+            if truth.charge_start is not None:
+                true_start, true_end = truth.charge_start, truth.charge_end or truth.charge_start
+                off = not _close(bill_start, true_start, tol.time_s) or not _close(
+                    bill_end, true_end, tol.time_s
+                )
+            else:  # a start that never delivered current: the bill must lie in the plug-in
+                true_start, true_end = truth.plug_at, truth.unplug_at or truth.plug_at
+                slack = timedelta(seconds=tol.time_s)
+                off = any(
+                    t is not None and not (truth.plug_at - slack <= t <= true_end + slack)
+                    for t in (bill_start, bill_end)
+                )
+            if not ordered or off:
                 codes.add(C.TIME_ANOMALY)
                 notes.append(
                     f"{order.serial}: bill {bill_start}–{bill_end}, truth {true_start}–{true_end}"
@@ -269,12 +276,13 @@ class Oracle:
         self, truth: TruthRecord, bill: PlatformBill, codes: set[int], notes: list[str]
     ) -> None:
         rule = self.tariff.occupancy
-        if rule is None or truth.charge_end is None:
+        stopped = truth.charge_end or truth.service_stop
+        if rule is None or stopped is None:
             return
         free = timedelta(minutes=rule.free_minutes)
         true_gap = 0.0
         if truth.unplug_at is not None:
-            true_gap = max(0.0, (truth.unplug_at - (truth.charge_end + free)).total_seconds())
+            true_gap = max(0.0, (truth.unplug_at - (stopped + free)).total_seconds())
         billed_gap = 0.0
         if bill.service_end is not None and bill.end is not None:
             billed_gap = max(0.0, (bill.service_end - (bill.end + free)).total_seconds())

@@ -26,6 +26,8 @@ class TruthRecord:
     charge_end: datetime | None
     energy_kwh: float  # metered energy (what an honest meter reading gives)
     link_down_at_charge_end: bool = False
+    #: when the pile really stopped serving: charge end, or a failed start's last handshake
+    service_stop: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,12 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import decode, firmware
+    from . import decode, firmware, platform, run
 
     decode.register(app)
     firmware.register(app)
+    platform.register(app)
+    run.register(app)
 
 
 _register()

@@ -22,8 +22,15 @@ Choices this model makes where the protocol leaves room (documented for the driv
   scanned again stops the session (manual stop 0x45).
 * **Remote start 0x34** with no gun plugged: 0x33 fail 0x05; a plug within
   ``remote_start_plug_s`` sends a second 0x33 success (same seq) and starts.
-* **Balance**: a session with a balance > 0 (0x32/0x34/0x42) stops at 0x6E when the
-  amount reaches it (checked at each realtime tick); balance 0 means "not given".
+* **Balance**: only with ``timings.pile_balance_stop`` does a session with a balance > 0
+  (0x32/0x34/0x42) stop by itself at 0x6E when the amount reaches it (checked at each
+  realtime tick; balance 0 means "not given"). Otherwise the pile charges on and the
+  platform stops on balance from the realtime data (zpd_case#12).
+* **Bill timing**: the 0x3B is due ``bill_delay_s`` after the session ends, or, with
+  ``timings.bill_at_unplug``, when the gun is reported unplugged (its ``trade_time`` is
+  then the unplug time: the YKC service end). A bill waiting for the unplug is *held*;
+  it is released when the gun reads unplugged, is plugged again, or gets a new order. A
+  session ended by pulling the gun gets its bill at once (§13.3 #5).
 * **Link loss while charging**: the session is stopped after ``offline_stop_s`` with
   reason 0x90 (Sinexcel 45 "backend communication lost") unless the profile has
   ``charge_through_outage``. Realtime frames made offline are stored (bounded) when
@@ -204,7 +211,6 @@ class _Session:
     bill_why: str = ""
     bill_energy: float | None = None
     no_bill: bool = False
-    late_bill: bool = False
     blip_at: float | None = None
     blip_done: bool = False
     inflate: float | None = None
@@ -217,7 +223,7 @@ class _Session:
 class _Bill:
     session: _Session
     due_at: float
-    state: str = "scheduled"  # scheduled | stored | sent | acked | dropped
+    state: str = "scheduled"  # held | scheduled | stored | sent | acked | dropped
     msg: TransactionRecord | None = None
     retry_at: float = _INF
     retries_left: int = 0
@@ -867,6 +873,9 @@ class PileFirmware:
         )
 
     def _check_balance(self, g: _GunFw, now: float, amount: float) -> None:
+        """Pile-side balance stop (only with ``timings.pile_balance_stop``)."""
+        if not self._profile.timings.pile_balance_stop:
+            return
         s = g.session
         if s is not None and s.balance > 0 and amount >= s.balance:
             self._stop(g, now, StopReason.ABORT_INSUFFICIENT_BALANCE, pile_side=True)
@@ -955,6 +964,7 @@ class PileFirmware:
         )
         if g.last_session is not None:
             s.prev_end_wall = g.last_session.end_wall
+        self._release_held(g, now)
         g.session = s
         self._sessions.append(s)
         self._event(now, "session_started", g.number, {"serial": serial, "source": source.name})
@@ -1054,7 +1064,6 @@ class PileFirmware:
         assert s is not None
         if q is not None:
             delay = q.delay(self._rng)
-            s.late_bill = True
             s.quirks.append(q.name)
             self._quirk_event(now, g.number, q.event(f"no stop notice, bill in {delay:.0f}s"))
             self._stop(g, now, reason, pile_side=True, bill_delay=delay, notify=False)
@@ -1100,6 +1109,12 @@ class PileFirmware:
             g.next_rt = now  # the change frame
         else:
             g.last_reported = self._state_key(g, now)  # swallow the change
+        if bill_delay is None and self._profile.timings.bill_at_unplug:
+            if pile.plugged(now):  # held until the gun is returned (_tick_bills)
+                self._bills.append(_Bill(session=s, due_at=_INF, state="held"))
+            else:  # pulled during charging / already unplugged: at once (§13.3 #5)
+                self._bills.append(_Bill(session=s, due_at=now))
+            return
         if bill_delay is None:
             bill_delay = self._rng.uniform(*self._profile.timings.bill_delay_s)
         self._bills.append(_Bill(session=s, due_at=now + bill_delay))
@@ -1135,6 +1150,8 @@ class PileFirmware:
     # ------------------------------------------------------------------ bills
     def _tick_bills(self, now: float) -> None:
         for bill in list(self._bills):
+            if bill.state == "held" and not self._holds_bill(bill, now):
+                bill.state, bill.due_at = "scheduled", now
             if bill.state == "scheduled" and now >= bill.due_at:
                 self._emit_bill(bill, now)
             elif bill.state == "sent" and now >= bill.retry_at:
@@ -1145,6 +1162,17 @@ class PileFirmware:
                     bill.state, bill.retry_at = "stored", _INF
                     self._event(now, "bill_kept", bill.session.gun, {"serial": bill.session.serial})
         self._bills = [b for b in self._bills if b.state not in ("acked", "dropped")]
+
+    def _holds_bill(self, bill: _Bill, now: float) -> bool:
+        """``bill_at_unplug``: the bill waits while its gun is reported plugged."""
+        g = self._gun(bill.session.gun)
+        return self._profile.timings.bill_at_unplug and self._reported_plugged(g, now)
+
+    def _release_held(self, g: _GunFw, now: float) -> None:
+        """A new plug or order on ``g``: the pile finalises the bill it held there."""
+        for bill in self._bills:
+            if bill.state == "held" and bill.session.gun == g.number:
+                bill.state, bill.due_at = "scheduled", now
 
     def _drop_bill(self, bill: _Bill, now: float, why: str) -> None:
         s = bill.session
@@ -1225,8 +1253,6 @@ class PileFirmware:
                 end = start - skew
             s.quirks.append(q_time.name)
             self._quirk_event(now, s.gun, q_time.event(kind))
-        if s.late_bill:
-            end = self._clock.wall(now)  # igo_case#29: "leave time" = upload time
         lines = s.tariff.bill(samples)
         sharp, peak, flat, valley = lines.lines
         kw: dict[str, Any] = {}
@@ -1305,6 +1331,8 @@ class PileFirmware:
         g.stale_plug_until = None
         g.masked_unplug = False
         g.plug_session = None
+        if self._alive():
+            self._release_held(g, now)
         pr = g.pending_remote
         if pr is not None and self._alive():
             g.pending_remote = None

@@ -86,6 +86,18 @@ class Timings:
     remote_start_plug_s: float = 60.0
     """0x34 with no gun plugged: a plug within this sends a second 0x33 (§3 item 4)."""
     upgrade_download_s: tuple[float, float] = (60.0, 180.0)
+    bill_at_unplug: bool = False
+    """Finalise and upload the 0x3B only when the gun is returned (reported unplugged), or
+    at once if it already is when the session ends; its ``trade_time`` is then the unplug
+    time, which YKC platforms read as the service end (Sinexcel DC, zpd_case#4: charge
+    end 08:19:33, service end 11:34:19). A gun pulled during charging still gets its bill
+    at once (§13.3 #5). A new plug or a new order on the gun also releases a held bill;
+    the ``start_failure_no_logout_late_bill`` quirk's own delay takes precedence."""
+    pile_balance_stop: bool = False
+    """The pile stops by itself (0x6E) when its running amount reaches the balance from
+    0x32/0x34/0x42. Off by default: in the field the platform stops on balance from the
+    realtime data (zpd_case#12); a pile doing both counts two stops (which loses the bill
+    on 2090104, ``repeated_stop_loses_bill``)."""
 
 
 @dataclass(frozen=True, slots=True)

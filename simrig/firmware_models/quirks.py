@@ -139,12 +139,16 @@ class RepeatedStopLosesBill(Quirk):
 
 class StartFailureNoLogoutLateBill(Quirk):
     """On a start failure the pile sends no stop notice and uploads the bill hours later,
-    with the bill's end time = the upload time (igo_case#29, Sinexcel 2090102).
+    with the bill's ``trade_time`` = the upload time (igo_case#29, Sinexcel 2090102).
 
     Normal firmware reports the failure at once (0x13 idle, 0x19) and sends the
     zero-energy bill within 30 s. With the quirk the change frame and 0x19 are
     suppressed and the bill is held for ``delay_s`` (field: 10+ hours; the platform
-    cancelled the order after 4 minutes and then charged occupancy up to the upload).
+    cancelled the order after 4 minutes). The bill's start/end times stay the real start
+    attempt and failure (field: "charging 60 s"); its ``trade_time`` (0x3B transaction
+    time, the service end a YKC platform uses) is the upload time, which made the
+    occupancy fee. The delay applies whether or not the gun is unplugged (it takes
+    precedence over ``timings.bill_at_unplug``).
 
     Decision point: ``PileFirmware._start_failed``.
     """
@@ -241,8 +245,14 @@ class OccupancySpike(Quirk):
     service end (and occupancy fee) lands far too late (zpd_case#5_20191017: 73–433 yuan
     fees on sessions that charged < 60 s; fixed by a firmware upgrade).
 
-    With ``only_short_sessions`` it fires only after sessions that charged under
-    ``short_s`` (the field pattern: interaction failed, user left the gun plugged).
+    After a qualifying session the pile keeps sending 0x13 plugged 1 for ``delay_s`` after
+    the real unplug. On a ``timings.bill_at_unplug`` profile (Sinexcel DC) it finalises
+    the held bill only then, so the bill's ``trade_time`` (the YKC service end) is that
+    late too; a bill already out (gun pulled during charging, §13.3 #5) is not affected.
+    Without ``bill_at_unplug`` only the plug state is late (seen by platforms that take
+    the service end from the unplug). With ``only_short_sessions`` it fires only after
+    sessions that charged under ``short_s`` (the field pattern: interaction failed, user
+    left the gun plugged).
 
     Decision point: ``PileFirmware._on_unplug``.
     """

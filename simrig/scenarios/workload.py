@@ -124,12 +124,15 @@ def _session(
     steps.append(
         {"at": start, "do": "app_start" if by_app else "card", "pile": pile_no, "user": user}
     )
+    energy = capacity * (target_soc - initial_soc) / 100
+    # a lower bound on the time to full (constant power, no taper): a user who stops the
+    # session stops before it, so a stop never lands on an already finished order
+    to_full_s = energy / min(max_power, 60.0) * 3600
     if rng.random() < spec.full_share:
-        # to full: estimate the charging time generously, then leave
-        energy = capacity * (target_soc - initial_soc) / 100
-        stop_at = start + 120 + energy / min(max_power, 60.0) * 3600 * 1.6
+        stop_at = start + 120 + to_full_s * 1.6  # to full, then the user comes back
     else:
-        stop_at = start + 60 * rng.uniform(*spec.desired_minutes)
+        desired = 60 * rng.uniform(*spec.desired_minutes)
+        stop_at = start + 120 + min(desired, 0.8 * to_full_s)
         kind = "app_stop" if by_app else "card"
         step: dict[str, Any] = {"at": stop_at, "do": kind, "pile": pile_no}
         if not by_app:

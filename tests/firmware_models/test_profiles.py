@@ -47,6 +47,14 @@ def test_calibrated_rates_and_fixed_versions():
     assert "start_failure_no_logout_late_bill" in load_profile("sinexcel-dc@2090102").quirks
 
 
+def test_bill_at_unplug_and_pile_balance_stop_profiles():
+    for p in list_profiles():
+        assert p.timings.bill_at_unplug == (p.family == "sinexcel-dc"), p.name
+        assert p.timings.pile_balance_stop == (p.vendor == "generic"), p.name
+    assert parse_profile(GOOD, "x.toml").timings.bill_at_unplug is False
+    assert parse_profile(GOOD, "x.toml").timings.pile_balance_stop is False
+
+
 def test_every_quirk_is_shipped_somewhere_and_cites_a_case():
     used = set().union(*(p.quirks for p in list_profiles()))
     assert used == set(QUIRKS)
@@ -78,6 +86,11 @@ def test_quirk_defaults_are_filled():
         ("[timings]\nheartbeat = 5\n", "x.toml: timings.heartbeat: unknown key"),
         ("[timings]\nbill_retry = 'forever'\n", "x.toml: timings.bill_retry: must be one of"),
         ("[timings]\nbill_delay_s = [5, 1]\n", "x.toml: timings.bill_delay_s: must be a [low"),
+        ("[timings]\nbill_at_unplug = 1\n", "x.toml: timings.bill_at_unplug: must be true or"),
+        (
+            "[timings]\npile_balance_stop = 'yes'\n",
+            "x.toml: timings.pile_balance_stop: must be true or false",
+        ),
         (
             "[quirks.occupancy_spike]\ndelay_s = 3\n",
             "x.toml: quirks.occupancy_spike.delay_s: must be a [low, high]",

@@ -28,6 +28,10 @@ def with_quirk(name: str, base: str = "generic-dc@1.0", **params: Any) -> Firmwa
     return replace(profile, quirks={name: validate_params(name, params)})
 
 
+def bill_at_unplug(profile: FirmwareProfile) -> FirmwareProfile:
+    return replace(profile, timings=replace(profile.timings, bill_at_unplug=True))
+
+
 def charge(rig: Rig, stop_at: float, **veh: Any) -> None:
     rig.stim(5, Plug(1, vehicle(**veh)))
     rig.stim(10, CardScan(1, CARD))
@@ -59,6 +63,33 @@ def test_repeated_stop_loses_bill_zshy_case_23():
     assert len(clean.peer.of(TransactionRecord)) == 1
 
 
+def test_pile_balance_stop_then_platform_stop_loses_the_2090104_bill():
+    """Only when a scenario asks (pile_balance_stop = true): the pile stops itself on the
+    balance, the platform's 0x36 follows, two stops -> 2090104 loses the bill."""
+    base = load_profile("sinexcel-dc@2090104")
+    quirks = {"repeated_stop_loses_bill": base.quirks["repeated_stop_loses_bill"]}
+    profile = replace(base, quirks=quirks)
+
+    def run(profile: FirmwareProfile) -> Rig:
+        rig = Rig(profile)
+        rig.stim(5, Plug(1, vehicle()))
+        rig.at(10, lambda: rig.peer.remote_start(1, balance=5.0))
+        rig.at(1200, lambda: rig.peer.remote_stop(1))  # the platform's balance stop
+        rig.stim(1800, Unplug(1))
+        rig.run(1900)
+        return rig
+
+    both = run(replace(profile, timings=replace(profile.timings, pile_balance_stop=True)))
+    [s] = both.pile.device_sessions()
+    assert s.stop_reason == StopReason.ABORT_INSUFFICIENT_BALANCE and s.stops_received == 2
+    assert (s.bill_state, s.bill_why) == ("dropped", "repeated_stop_loses_bill")
+    assert not both.peer.of(TransactionRecord)
+    shipped = run(profile)  # pile_balance_stop = false: one stop, the bill arrives
+    [s] = shipped.pile.device_sessions()
+    assert s.stop_reason == StopReason.APP_STOP and s.stops_received == 1
+    assert len(shipped.peer.of(TransactionRecord)) == 1
+
+
 def test_start_failure_no_logout_late_bill_igo_case_29():
     profile = with_quirk("start_failure_no_logout_late_bill", delay_s=[36000, 36000])
     rig = Rig(profile, elide=True)
@@ -72,8 +103,18 @@ def test_start_failure_no_logout_late_bill_igo_case_29():
     [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
     assert sent_at - failed_at == pytest.approx(36000)
     assert bill.stop_reason == StopReason.START_BHM_TIMEOUT and bill.total_energy == 0
-    assert bill.end_time == bill.trade_time  # "leave time" = upload time
-    assert (bill.end_time - bill.start_time).total_seconds() > 36000
+    # start/end: the real start attempt and failure ("charging" well under a minute) ...
+    assert bill.start_time == rig.wall(10) and bill.end_time == rig.wall(failed_at)
+    assert 0 < (bill.end_time - bill.start_time).total_seconds() <= 60
+    # ... and the upload time goes to trade_time, the service end on YKC (occupancy fee)
+    assert bill.trade_time == rig.wall(sent_at)
+    # the quirk's delay wins over bill_at_unplug: the gun stays plugged, the bill comes
+    held = Rig(bill_at_unplug(profile), elide=True)
+    held.stim(5, Plug(1, vehicle(handshake_failure="bhm_timeout")))
+    held.stim(10, CardScan(1, CARD))
+    held.run(40 + 36000 + 60)
+    [(t_held, _)] = held.peer.timed(TransactionRecord)
+    assert t_held == sent_at
     # the fixed behaviour for comparison: bill within 30 s
     clean = Rig("generic-dc@1.0")
     clean.stim(5, Plug(1, vehicle(handshake_failure="bhm_timeout")))
@@ -153,7 +194,8 @@ def test_random_bill_loss_rate_is_calibrated():
 
 
 def test_occupancy_spike_zpd_case_5():
-    rig = Rig(with_quirk("occupancy_spike", rate=1.0, delay_s=[7200, 7200]), elide=False)
+    quirky = with_quirk("occupancy_spike", rate=1.0, delay_s=[7200, 7200])
+    rig = Rig(bill_at_unplug(quirky), elide=False)
     rig.stim(5, Plug(1, vehicle(handshake_failure="bcp_timeout")))  # < 60 s session
     rig.stim(10, CardScan(1, CARD))
     rig.stim(300, Unplug(1))
@@ -163,6 +205,36 @@ def test_occupancy_spike_zpd_case_5():
     unplug_reported = next(t for t, m in rt if t > 300 and m.gun == 1 and not m.plugged)
     assert plugged_after and unplug_reported == pytest.approx(300 + 7200)
     assert rig.quirks("occupancy_spike")[0].data["incident"] == "zpd_case#5_20191017"
+    # the bill is finalised only when the stale plug state ends: service end hours late
+    failed_at = rig.kinds("session_ended")[0].t
+    [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
+    assert sent_at == pytest.approx(300 + 7200)
+    assert bill.end_time == rig.wall(failed_at) and failed_at < 60
+    assert bill.trade_time == rig.wall(sent_at)
+    # the same quirk without bill_at_unplug: only the plug state is late, the bill is not
+    plain = Rig(quirky)
+    plain.stim(5, Plug(1, vehicle(handshake_failure="bcp_timeout")))
+    plain.stim(10, CardScan(1, CARD))
+    plain.stim(300, Unplug(1))
+    plain.run(600)
+    assert plain.quirks("occupancy_spike")
+    [(t_plain, _)] = plain.peer.timed(TransactionRecord)
+    assert t_plain - plain.kinds("session_ended")[0].t <= 30
+
+
+def test_occupancy_spike_keeps_the_immediate_bill_of_a_pulled_gun():
+    profile = with_quirk(
+        "occupancy_spike", rate=1.0, delay_s=[7200, 7200], only_short_sessions=False
+    )
+    rig = Rig(bill_at_unplug(profile))
+    rig.stim(5, Plug(1, vehicle()))
+    rig.stim(10, CardScan(1, CARD))
+    rig.stim(900, Unplug(1))  # pulled during charging (§13.3 #5)
+    rig.run(1000)
+    assert rig.quirks("occupancy_spike")
+    [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
+    assert sent_at == 900 and bill.stop_reason == StopReason.ABORT_PILOT_DISCONNECTED
+    assert bill.trade_time == rig.wall(900)
 
 
 def test_duration_mismatch_code_9():

@@ -1,6 +1,7 @@
 """Protocol §3 behaviour of PileFirmware against the scripted platform."""
 
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,7 @@ def card_session(rig: Rig, minutes: float = 20.0, t0: float = 5.0) -> float:
 def test_full_session_for_every_profile(name):
     rig = Rig(name, seed=7)
     stop = card_session(rig)
+    rig.stim(stop + 20, Unplug(1))  # bill_at_unplug profiles bill at the gun's return
     rig.run(stop + 400)
     p = rig.peer
     assert p.of(Login)[0].firmware_version == rig.profile.firmware_string
@@ -285,6 +287,7 @@ def test_remote_upgrade_mid_scenario_switches_profile():
     rig = Rig("sinexcel-dc@2090104", seed=2)
     rig.at(50, lambda: rig.peer.upgrade("sinexcel-dc@2090404"))
     stop = card_session(rig, minutes=10, t0=600)
+    rig.stim(stop + 60, Unplug(1))
     rig.run(stop + 200)
     assert rig.peer.of(UpgradeReply)[0].status == UpgradeResult.SUCCESS
     [up] = rig.kinds("upgraded")
@@ -339,3 +342,64 @@ def test_profile_kind_must_match_plant():
             __import__("random").Random(1),
             EPOCH,
         )
+
+
+def test_bill_at_unplug_bills_when_the_gun_is_returned():
+    """zpd_case#4 (Sinexcel DC): the bill's trade_time (service end) is the unplug time."""
+    rig = Rig("sinexcel-dc@2090404")
+    assert rig.profile.timings.bill_at_unplug
+    stop = card_session(rig, minutes=10)
+    unplug = stop + 3 * 3600
+    rig.stim(unplug, Unplug(1))
+    rig.run(unplug - 1)
+    assert not rig.peer.of(TransactionRecord)  # held while the gun stays plugged
+    assert rig.pile.device_sessions()[0].bill_state == "pending"
+    rig.run(unplug + 100)
+    [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
+    assert sent_at == unplug
+    assert bill.trade_time == rig.wall(unplug)
+    assert bill.end_time == rig.wall(stop) and bill.stop_reason == StopReason.APP_STOP
+    assert rig.pile.device_sessions()[0].bill_state == "acked"
+
+
+def test_bill_at_unplug_pulled_gun_bills_at_once():
+    """§13.3 #5: a gun pulled during charging gets its bill immediately."""
+    rig = Rig("sinexcel-dc@2090404")
+    rig.stim(5, Plug(1, vehicle()))
+    rig.stim(20, CardScan(1, CARD))
+    rig.stim(900, Unplug(1))
+    rig.run(1000)
+    [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
+    assert sent_at == 900 and bill.trade_time == bill.end_time == rig.wall(900)
+    assert bill.stop_reason == StopReason.ABORT_PILOT_DISCONNECTED
+
+
+def test_bill_at_unplug_new_order_releases_the_held_bill():
+    rig = Rig("sinexcel-dc@2090404")
+    stop = card_session(rig, minutes=5)
+    rig.stim(stop + 600, CardScan(1, CARD))  # charges again without unplugging
+    rig.run(stop + 700)
+    [(sent_at, first)] = rig.peer.timed(TransactionRecord)
+    assert sent_at == stop + 600 and first.trade_time == rig.wall(stop + 600)
+    assert len(rig.pile.device_sessions()) == 2
+
+
+def test_pile_balance_stop_only_when_the_profile_says_so():
+    def run(profile):
+        rig = Rig(profile)
+        rig.stim(5, Plug(1, vehicle()))
+        rig.at(10, lambda: rig.peer.remote_start(1, balance=5.0))
+        rig.at(3000, lambda: rig.peer.remote_stop(1))
+        rig.run(3100)
+        return rig
+
+    own = run("generic-dc@1.0")  # pile_balance_stop = true
+    [s] = own.pile.device_sessions()
+    assert s.stop_reason == StopReason.ABORT_INSUFFICIENT_BALANCE
+    [bill] = own.peer.of(TransactionRecord)
+    assert 5.0 <= bill.total_amount < 5.5
+    base = load_profile("generic-dc@1.0")
+    off = run(replace(base, timings=replace(base.timings, pile_balance_stop=False)))
+    [s] = off.pile.device_sessions()
+    assert s.stop_reason == StopReason.APP_STOP  # charged on; only the platform stops
+    assert off.peer.of(TransactionRecord)[0].total_amount > 10

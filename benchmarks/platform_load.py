@@ -1,0 +1,236 @@
+"""Load benchmark of the reference platform server (issue 3 "Benchmark").
+
+Starts ``simrig platform serve`` in a subprocess (uvloop, SQLite in WAL mode) with N
+registered piles, then from this process opens N concurrent loopback connections and
+measures, as medians over ``--rounds``:
+
+* frames/s ingested: every connection sends ``--frames`` pipelined frames (heartbeats and
+  realtime 0x13 of a running session, stored as samples) and a final heartbeat; the
+  round ends when every final heartbeat reply is in (the server handles each connection
+  in order, so all frames before it were ingested);
+* bills/s committed: every connection uploads one 0x3B for its own session at once and
+  waits for its 0x40, which the server sends only after the bill's durable commit.
+
+    .venv/bin/python benchmarks/platform_load.py --piles 1000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simrig.protocol.ykc import (
+    CardAuthReply,
+    CardStart,
+    Frame,
+    Framer,
+    GunStatus,
+    Heartbeat,
+    HeartbeatReply,
+    Login,
+    LoginReply,
+    RealtimeData,
+    RecordAck,
+    StartMode,
+    TransactionRecord,
+    TransactionSource,
+    encode_frame,
+)
+
+
+def config(n: int) -> str:
+    lines = ["[rules]", "emit_frame_events = false", "min_start_balance = 0"]
+    lines += ["heartbeat_interval_s = 600  # phases of a 1000-pile round can exceed 30 s", ""]
+    for i in range(n):
+        lines += [f'[[piles]]\npile_no = "{90000000000000 + i}"\ntype = "DC"\nguns = 1\n']
+        lines += [f'[[accounts]]\naccount_id = "a{i}"\nbalance = 100000\n']
+        lines += [f'[[cards]]\nphysical = "{i:016X}"\nlogical = "{i}"\naccount_id = "a{i}"\n']
+    return "\n".join(lines)
+
+
+class Client:
+    def __init__(self, i: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.pile_no = str(90000000000000 + i)
+        self.card = f"{i:016X}"
+        self.reader, self.writer = reader, writer
+        self.framer = Framer(tolerant=True)
+        self.seq = 0
+        self.serial = ""
+
+    def frame(self, msg) -> bytes:
+        self.seq = (self.seq + 1) & 0xFFFF
+        return encode_frame(msg, self.seq)
+
+    async def wait_for(self, cls, count: int = 1):
+        got = []
+        while len(got) < count:
+            data = await asyncio.wait_for(self.reader.read(65536), 60)
+            if not data:
+                raise ConnectionError(f"{self.pile_no}: closed")
+            got += [
+                f.message
+                for f in self.framer.feed(data)
+                if isinstance(f, Frame) and isinstance(f.message, cls)
+            ]
+        return got[-1]
+
+
+async def connect_all(port: int, n: int) -> list[Client]:
+    sem = asyncio.Semaphore(200)
+
+    async def one(i: int) -> Client:
+        async with sem:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            c = Client(i, reader, writer)
+            writer.write(c.frame(Login(pile_no=c.pile_no, gun_count=1, firmware_version="bench")))
+            await c.wait_for(LoginReply)
+            return c
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def start_sessions(clients: list[Client]) -> None:
+    async def one(c: Client) -> None:
+        c.writer.write(
+            c.frame(CardStart(pile_no=c.pile_no, gun=1, start_mode=StartMode.CARD, card=c.card))
+        )
+        reply = await c.wait_for(CardAuthReply)
+        assert reply.result == 1, reply
+        c.serial = reply.serial
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+async def ingest_round(clients: list[Client], frames: int) -> float:
+    payloads = []
+    for c in clients:
+        chunks = []
+        for k in range(frames - 1):
+            if k % 2:
+                msg = Heartbeat(pile_no=c.pile_no, gun=1)
+            else:
+                msg = RealtimeData(
+                    serial=c.serial,
+                    pile_no=c.pile_no,
+                    gun=1,
+                    status=GunStatus.CHARGING,
+                    plugged=True,
+                    energy=k / 100,
+                    loss_energy=k / 100,
+                    amount=k / 100,
+                )
+            chunks.append(c.frame(msg))
+        chunks.append(c.frame(Heartbeat(pile_no=c.pile_no, gun=1)))
+        payloads.append(b"".join(chunks))
+    hb = frames // 2 + 1 - (1 if frames % 2 == 0 else 0)
+    start = time.perf_counter()
+
+    async def one(c: Client, data: bytes) -> None:
+        c.writer.write(data)
+        await c.wait_for(HeartbeatReply, hb)
+
+    await asyncio.gather(*(one(c, d) for c, d in zip(clients, payloads, strict=True)))
+    return len(clients) * frames / (time.perf_counter() - start)
+
+
+async def bill_round(clients: list[Client]) -> float:
+    now = datetime.now().replace(microsecond=0)
+    start = time.perf_counter()
+
+    async def one(c: Client) -> None:
+        c.writer.write(
+            c.frame(
+                TransactionRecord(
+                    serial=c.serial,
+                    pile_no=c.pile_no,
+                    gun=1,
+                    start_time=now,
+                    end_time=now,
+                    flat_price=1.5,
+                    flat_energy=1.0,
+                    flat_loss_energy=1.0,
+                    flat_amount=1.5,
+                    total_energy=1.0,
+                    total_loss_energy=1.0,
+                    total_amount=1.5,
+                    source=TransactionSource.CARD,
+                    trade_time=now,
+                    physical_card=c.card,
+                )
+            )
+        )
+        ack = await c.wait_for(RecordAck)
+        assert ack.result == 0, ack
+
+    await asyncio.gather(*(one(c) for c in clients))
+    rate = len(clients) / (time.perf_counter() - start)
+    await start_sessions(clients)  # fresh sessions for the next round
+    return rate
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="simrig-bench-"))
+    (tmp / "platform.toml").write_text(config(args.piles))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simrig.cli.platform",
+            "platform",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "off",
+            "--db",
+            str(tmp / "p.sqlite"),
+            "--config",
+            str(tmp / "platform.toml"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        clients = await connect_all(port, args.piles)
+        await start_sessions(clients)
+        ingest = [await ingest_round(clients, args.frames) for _ in range(args.rounds)]
+        bills = [await bill_round(clients) for _ in range(args.rounds)]
+        print(f"piles={args.piles} frames/conn/round={args.frames} rounds={args.rounds}")
+        print(
+            f"ingest frames/s: median {statistics.median(ingest):,.0f} "
+            f"(rounds {', '.join(f'{x:,.0f}' for x in ingest)})"
+        )
+        print(
+            f"bills committed+acked/s: median {statistics.median(bills):,.0f} "
+            f"(rounds {', '.join(f'{x:,.0f}' for x in bills)})"
+        )
+        for c in clients:
+            c.writer.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--piles", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,176 @@
+"""``simrig platform serve``: the reference platform as a real server (issue 3 item 5)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register", "run_platform"]
+
+
+def _hostport(text: str, option: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise typer.BadParameter(f"{text!r} is not HOST:PORT", param_hint=option)
+    return host or "127.0.0.1", int(port)
+
+
+async def run_platform(
+    listen: tuple[str, int],
+    db: str,
+    *,
+    config_text: str | None = None,
+    config_source: str = "platform.toml",
+    demo: bool = False,
+    http: tuple[str, int] | None = ("127.0.0.1", 8768),
+    ready: Callable[[str], None] = print,
+    stop: asyncio.Event | None = None,
+    epoch: datetime | None = None,
+    speed: float = 1.0,
+    start_monotonic: float | None = None,
+) -> None:
+    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT)."""
+    from simrig.adapters.sqlite_store import SqliteRepository
+    from simrig.adapters.tcp_server import PlatformServer
+    from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
+    from simrig.platform.config import parse_config
+
+    rules = PlatformRules()
+    repo = SqliteRepository(db)
+    if demo:
+        load_demo_dataset(repo)
+    if config_text is not None:
+        config = parse_config(config_text, source=config_source)
+        apply_config(repo, config)
+        rules = config.rules
+    core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
+    server = PlatformServer(core, speed=speed, t0=start_monotonic)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not main thread
+        pass
+    host, port = await server.start(*listen)
+    http_task = None
+    http_text = "off"
+    uv_server = None
+    if http is not None:
+        import uvicorn
+
+        from simrig.adapters.http_api import create_app
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(http)
+        uv_config = uvicorn.Config(
+            create_app(server), log_level="warning", lifespan="off", access_log=False
+        )
+        uv_server = uvicorn.Server(uv_config)
+        http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))
+        for _ in range(500):
+            if uv_server.started or http_task.done():
+                break
+            await asyncio.sleep(0.01)
+        if http_task.done():
+            http_task.result()
+        h, p = sock.getsockname()[:2]
+        http_text = f"{h}:{p}"
+    ready(f"listening on {host}:{port} http on {http_text}")
+    try:
+        await stop.wait()
+    finally:
+        if uv_server is not None and http_task is not None:
+            uv_server.should_exit = True
+            await asyncio.wait([http_task], timeout=5)
+        await server.close()
+        repo.close()
+
+
+def serve(
+    listen: Annotated[str, typer.Option(help="YKC TCP address HOST:PORT (port 0 = any)")] = (
+        "127.0.0.1:8767"
+    ),
+    db: Annotated[str, typer.Option(help="SQLite database file")] = "platform.sqlite",
+    config: Annotated[
+        Path | None, typer.Option(help="platform.toml: rules, tariff, piles, accounts")
+    ] = None,
+    demo: Annotated[bool, typer.Option(help="load the built-in demo dataset")] = False,
+    http: Annotated[str, typer.Option(help="HTTP API HOST:PORT; 'off' to disable")] = (
+        "127.0.0.1:8768"
+    ),
+    epoch: Annotated[
+        str | None, typer.Option(help="Wall time at start (ISO); default: now. For simrig runs.")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Clock speed factor (scenario seconds per second)")
+    ] = 1.0,
+    start_monotonic: Annotated[
+        float | None,
+        typer.Option(help="CLOCK_MONOTONIC time of now=0 (aligns the clock with a simrig run)"),
+    ] = None,
+) -> None:
+    """Run the reference platform: YKC over TCP, SQLite storage, HTTP JSON API."""
+    from simrig.adapters.tcp_server import install_uvloop
+
+    listen_at = _hostport(listen, "--listen")
+    http_at = None if http == "off" else _hostport(http, "--http")
+    text = None
+    if config is not None:
+        try:
+            text = config.read_text(encoding="utf-8")
+        except OSError as err:
+            raise typer.BadParameter(str(err), param_hint="--config") from None
+    start_at = None
+    if epoch is not None:
+        try:
+            start_at = datetime.fromisoformat(epoch)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{epoch!r} is not an ISO date-time", param_hint="--epoch"
+            ) from None
+    install_uvloop()
+
+    def ready(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        asyncio.run(
+            run_platform(
+                listen_at,
+                db,
+                config_text=text,
+                config_source=str(config),
+                demo=demo,
+                http=http_at,
+                ready=ready,
+                epoch=start_at,
+                speed=speed,
+                start_monotonic=start_monotonic,
+            )
+        )
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``platform`` command group to the ``simrig`` CLI."""
+    group = typer.Typer(help="The reference YKC platform (backend).", no_args_is_help=True)
+    group.command("serve")(serve)
+    app.add_typer(group, name="platform")
+
+
+if __name__ == "__main__":  # python -m simrig.cli.platform serve ...
+    _app = typer.Typer()
+    register(_app)
+    _app()

@@ -1,0 +1,113 @@
+"""The reference platform's rules: every one a named setting, default = the field platform.
+
+QA models their own backend by changing these (``[rules]`` in ``platform.toml``).
+Each setting cites the incident or spec item it comes from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_type_hints
+
+__all__ = ["FaultReading", "PlatformRules", "ServiceEndSource", "rules_from_mapping"]
+
+FaultReading = Literal["end_of_charge", "wait_for_bill"]
+ServiceEndSource = Literal["bill", "unplug"]
+ChargeBasis = Literal["bill", "tariff"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformRules:
+    """Settings of the reference platform (issue 3 "Platform rules")."""
+
+    # --- start ---------------------------------------------------------------------
+    start_confirm_timeout_s: float = 240.0
+    """Close an order with no successful start reply + charging 0x13 within this time.
+    Spec S1 §13.3 #1: 90 s; the field platform cancelled after 4 minutes (igo_case#29)."""
+    stop_on_start_timeout: bool = False
+    """Also send 0x36 when auto-cancelling (the fix of igo_case#2/#7); field: no."""
+    min_start_balance: int = 10_000
+    """Minimum balance (1e-4 yuan) to start; zshy_case#17 hard-coded 1 yuan."""
+    unsettled_includes_unbilled: bool = False
+    """Count a closed session still waiting for its bill as "unsettled" (blocks the card
+    and the gun, 0x32 reasons 0x04 / 0x0A). True models igo_case#21's stuck record."""
+    # --- liveness --------------------------------------------------------------------
+    heartbeat_interval_s: float = 10.0
+    """Heartbeat period of the piles (protocol §3 item 2)."""
+    missed_heartbeats_offline: int = 3
+    """The pile is offline after this many heartbeat periods without a frame."""
+    close_on_offline: bool = True
+    """Close the connection of a pile that went offline (it must log in again)."""
+    time_sync_after_login: bool = True
+    """Send 0x56 right after a successful login (JCPP, protocol §3 item 1)."""
+    time_sync_interval_s: float = 86_400.0
+    """Daily time sync (protocol §3 item 9); 0 = only after login."""
+    # --- during charging ---------------------------------------------------------------
+    balance_stop: bool = True
+    """Stop a session when the realtime amount reaches the balance (zpd_case#12)."""
+    balance_stop_margin: int = 0
+    """Stop when ``balance - realtime amount <= margin`` (1e-4 yuan). Field: 0; operators
+    asked for 0.5-1 yuan (zpd_case#12)."""
+    fault_reading: FaultReading = "end_of_charge"
+    """How a fault/offline status (or the pile going offline) during charging is read:
+    ``end_of_charge`` = the field platform (false "charge finished", igo_case#30,
+    gdyc_case#15); ``wait_for_bill`` = keep the session open until the bill or an idle
+    status says so."""
+    idle_zero_serial_ends_session: bool = True
+    """An idle 0x13 without serial on a charging gun ends its session (gdyc_case#25: after a
+    reboot the pile reported idle and the platform concluded the service had ended)."""
+    check_targets: bool = True
+    """Check energy/amount/time targets on each 0x13 and send 0x36 when reached."""
+    # --- billing -------------------------------------------------------------------------
+    occupancy_service_end: ServiceEndSource = "bill"
+    """Service end for the occupancy fee: ``bill`` = the bill's transaction time (field;
+    igo_case#29: the pile's upload time), ``unplug`` = the platform's own unplug
+    observation (0x13 plugged 1 → 0), falling back to the bill."""
+    charge_basis: ChargeBasis = "bill"
+    """Amount debited for energy: the pile's total (field) or the tariff's recomputation."""
+    no_bill_grace_s: float = 900.0
+    """A closed session with no bill after this long is flagged 1 (or 2 if offline)."""
+    # --- platform anomaly checks (simrig.billing.platform_checks) ----------------------
+    max_clock_skew_s: float = 300.0
+    max_session_energy_kwh: float = 300.0
+    max_session_hours: float = 24.0
+    max_occupancy_minutes: float = 240.0
+    energy_tolerance_kwh: float = 0.5
+    energy_tolerance_pct: float = 3.0
+    duration_tolerance_s: float = 120.0
+    occupancy_tolerance_s: float = 300.0
+    # --- bad input ----------------------------------------------------------------------
+    malformed_frame_budget: int = 10
+    """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input")."""
+    emit_frame_events: bool = True
+    """Emit frame_received / frame_sent events (turn off for load runs)."""
+
+
+def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> PlatformRules:
+    """Build :class:`PlatformRules` from a TOML ``[rules]`` table; one-line error on bad keys."""
+    hints = get_type_hints(PlatformRules)
+    names = {f.name for f in dataclasses.fields(PlatformRules)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ValueError(f"{source}: unknown rule {key!r} (known: {', '.join(sorted(names))})")
+        hint = hints[key]
+        text = str(hint)
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{source}.{key}: expected true/false, got {value!r}")
+        elif hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{source}.{key}: expected an integer, got {value!r}")
+        elif hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{source}.{key}: expected a number, got {value!r}")
+            value = float(value)
+        elif "Literal" in text:
+            allowed = hint.__args__
+            if value not in allowed:
+                raise ValueError(f"{source}.{key}: {value!r} is not one of {list(allowed)}")
+        kwargs[key] = value
+    return PlatformRules(**kwargs)

@@ -1,0 +1,166 @@
+"""One repository suite, run against the in-memory and the SQLite implementation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from simrig.adapters.sqlite_store import SqliteRepository
+from simrig.billing.tariff import default_tariff
+from simrig.platform import (
+    Account,
+    AnomalyRecord,
+    Bill,
+    Card,
+    Gun,
+    MemoryRepository,
+    Notification,
+    Pile,
+    RealtimeSample,
+    Session,
+    SessionState,
+    load_demo_dataset,
+)
+
+T0 = datetime(2019, 10, 29, 18, 6, 31, 796000)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def repo(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryRepository()
+    else:
+        store = SqliteRepository(tmp_path / "platform.sqlite")
+        yield store
+        store.close()
+
+
+def _bill(serial: str, start: datetime, minutes: int = 30, **kw) -> Bill:
+    return Bill(
+        serial=serial,
+        pile_no="32010200000001",
+        gun=1,
+        start_time=start,
+        end_time=start + timedelta(minutes=minutes),
+        trade_time=start + timedelta(minutes=minutes),
+        lines=(
+            (150000, 0, 0, 0),
+            (180000, 0, 0, 0),
+            (150000, 100000, 100000, 150000),
+            (115000, 0, 0, 0),
+        ),
+        meter_start=0,
+        meter_end=100000,
+        total_energy=100000,
+        total_loss_energy=100000,
+        total_amount=150000,
+        stop_reason=0x45,
+        source=2,
+        vin="",
+        physical_card="00" * 8,
+        received_at=start + timedelta(minutes=minutes, seconds=5),
+        raw_hex="68",
+        **kw,
+    )
+
+
+def test_piles_guns_accounts_cards_tariffs(repo):
+    load_demo_dataset(repo)
+    assert [p.pile_no for p in repo.list_piles()] == sorted(
+        ["32010200000001", "55031412782305", "10001001000001"]
+    ) or len(repo.list_piles()) == 3
+    assert repo.get_pile("32010200000001").guns == 2
+    assert repo.get_card("00000000d14b0a54").logical == "0000001000000573"
+    assert repo.get_account("card-1000000573").balance == 1_000_000
+    assert repo.get_tariff("0100") == default_tariff()
+    repo.put_gun(Gun("32010200000001", 1, 3, True, "1" * 32, T0))
+    assert repo.list_guns("32010200000001")[0].updated_at == T0
+
+
+def test_session_roundtrip_keeps_milliseconds_and_order(repo):
+    """zpd_case#20: same-second rows must keep their order (2-2-3-3, not 2-3-2-3)."""
+    s = Session("1" * 32, "32010200000001", 1, "card", "a", created_at=T0)
+    repo.put_session(s)
+    assert repo.get_session(s.serial) == s
+    assert repo.get_session(s.serial).created_at.microsecond == 796000
+    for i, status in enumerate([2, 2, 3, 3]):
+        sample = RealtimeSample(
+            s.serial,
+            s.pile_no,
+            1,
+            T0 + timedelta(milliseconds=100 * i),
+            status,
+            True,
+            0.0,
+            0.0,
+            0,
+            0,
+            i,
+            i,
+            i,
+        )
+        repo.add_realtime(sample, replace_state(s, SessionState.CHARGING))
+    assert [r.status for r in repo.list_realtime(s.serial)] == [2, 2, 3, 3]
+    assert repo.get_session(s.serial).state is SessionState.CHARGING
+    assert [x.serial for x in repo.open_sessions()] == [s.serial]
+
+
+def replace_state(s: Session, state: SessionState) -> Session:
+    from dataclasses import replace
+
+    return replace(s, state=state)
+
+
+def test_settle_bill_atomic_and_duplicates(repo):
+    repo.put_account(Account("a", balance=500_000))
+    s = Session("1" * 32, "32010200000001", 1, "card", "a", created_at=T0)
+    repo.put_session(s)
+    bill = _bill(s.serial, T0)
+    note = Notification(T0, "balance_change", "a", s.serial, amount=-150000)
+    anomaly = AnomalyRecord(9, s.serial, "x", T0)
+    repo.settle_bill(
+        bill,
+        replace_state(s, SessionState.FINISHED),
+        Account("a", balance=350_000),
+        [note],
+        [anomaly],
+    )
+    assert repo.get_bill(s.serial) == bill
+    assert repo.get_account("a").balance == 350_000
+    assert repo.list_notifications()[0].id == 1
+    assert repo.list_anomalies()[0].code == 9
+    with pytest.raises(Exception):  # noqa: B017 - a second insert of the same serial fails
+        repo.settle_bill(bill, None, None, [], [])
+    updated = repo.note_duplicate(s.serial, T0 + timedelta(hours=1))
+    assert updated.duplicates == 1 and repo.get_bill(s.serial).duplicates == 1
+    assert repo.note_duplicate("2" * 32, T0) is None
+    assert len(repo.list_bills()) == 1
+
+
+def test_overlap_query(repo):
+    repo.settle_bill(_bill("1" * 32, T0), None, None, [], [])
+    repo.settle_bill(_bill("2" * 32, T0 + timedelta(hours=2)), None, None, [], [])
+    repo.settle_bill(_bill("3" * 32, T0, illegal=True), None, None, [], [])
+    hits = repo.bills_overlapping(
+        "32010200000001", 1, T0 + timedelta(minutes=10), T0 + timedelta(minutes=50), "9" * 32
+    )
+    assert [b.serial for b in hits] == ["1" * 32]
+    assert repo.bills_overlapping("32010200000001", 2, T0, T0 + timedelta(hours=3), "") == []
+
+
+def test_update_writes_all(repo):
+    s = Session("1" * 32, "p", 1, "app", "a", created_at=T0)
+    repo.update(
+        sessions=[s],
+        notifications=[Notification(T0, "k", "a")],
+        anomalies=[AnomalyRecord(1, s.serial, "lost", T0)],
+        accounts=[Account("a")],
+    )
+    assert repo.list_sessions() == [s]
+    assert repo.get_account("a") == Account("a")
+    assert len(repo.list_notifications()) == 1 and len(repo.list_anomalies()) == 1
+    repo.put_card(Card("ab", "1", "a"))
+    assert repo.list_cards()[0].physical == "AB"
+    repo.put_pile(Pile("32010200000001"))
+    assert repo.get_pile("nope") is None
