@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -254,6 +255,7 @@ def run_scenario(
     profile_dirs: tuple[Path, ...] = (),
     elide_heartbeats: bool = True,
     progress: Callable[[float], None] | None = None,
+    frame_events: bool | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session."""
     started = time.perf_counter()
@@ -265,9 +267,12 @@ def run_scenario(
         repo = MemoryRepository()
         register_site(scenario, repo, scenario_tariff(scenario), profile_dirs)
         rules = rules_from_mapping(scenario.platform, source=f"{scenario.meta.name}: platform")
+        if frame_events is None:  # long runs: the capture holds the bytes anyway
+            frame_events = scenario.meta.duration <= 2 * 86400
+        rules = dataclasses.replace(rules, emit_frame_events=frame_events)
         core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
         world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
-        driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats)
+        driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, frame_events=frame_events)
         driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
         view: PlatformView | None = RepositoryView(repo)

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from simrig.rig import World
 
 #: an elision window shorter than this is not worth the bookkeeping
-MIN_ELISION_S = 30.0
+MIN_ELISION_S = 5.0
+#: truth samples (for the timeline plots) at most this often per pile
+SAMPLE_EVERY_S = 15.0
 #: timer fires at one instant without the endpoint moving on: a model bug
 MAX_SAME_INSTANT_FIRES = 10_000
 
@@ -45,7 +47,12 @@ class VirtualDriver:
     """Run a :class:`~simrig.rig.World` in virtual time."""
 
     def __init__(
-        self, world: World, *, elide_heartbeats: bool = True, sample_truth: bool = True
+        self,
+        world: World,
+        *,
+        elide_heartbeats: bool = True,
+        sample_truth: bool = True,
+        frame_events: bool = True,
     ) -> None:
         self.world = world
         self.env = simpy.Environment()
@@ -61,7 +68,10 @@ class VirtualDriver:
         self._step_times = sorted({t for t, _ in world.actions})
         self._step_index = 0
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
+        self._next_sample: dict[str, float] = {}
         self.elided_heartbeats = 0
+        for pile in world.piles.values():
+            pile.emit_frame_events = frame_events
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
@@ -109,6 +119,7 @@ class VirtualDriver:
 
     def _act(self, action: Callable[[float], None]) -> None:
         now = self.env.now
+        self._next_sample.clear()  # sample the plant right after every stimulus
         while (
             self._step_index < len(self._step_times) and self._step_times[self._step_index] <= now
         ):
@@ -129,7 +140,8 @@ class VirtualDriver:
         data = pile.data_to_send()
         if data and conn is not None:
             self.chunks.append(Chunk(self.world.wall(now), pile_no, "up", data))
-            if self.sample_truth:
+            if self.sample_truth and now >= self._next_sample.get(pile_no, 0.0):
+                self._next_sample[pile_no] = now + SAMPLE_EVERY_S
                 self._sample(pile_no, now)
             for t, chunk in self.world.links[pile_no].up.send(data, now):
                 self._in_flight[pile_no] += 1

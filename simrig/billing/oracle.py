@@ -210,12 +210,15 @@ class Oracle:
         bill_end = p_bill.end if p_bill else (d_bill.end if d_bill else None)
         if bill_start is not None or bill_end is not None:
             ordered = bill_start is not None and bill_end is not None and bill_end >= bill_start
-            if truth.charge_start is not None:
+            any_bill = p_bill or d_bill
+            bill_kwh = any_bill.energy_kwh if any_bill is not None else 0.0
+            delivered = order.first_charging is not None or bill_kwh > 0
+            if truth.charge_start is not None and delivered:
                 true_start, true_end = truth.charge_start, truth.charge_end or truth.charge_start
                 off = not _close(bill_start, true_start, tol.time_s) or not _close(
                     bill_end, true_end, tol.time_s
                 )
-            else:  # a start that never delivered current: the bill must lie in the plug-in
+            else:  # an order that never delivered current: the bill must lie in the plug-in
                 true_start, true_end = truth.plug_at, truth.unplug_at or truth.plug_at
                 slack = timedelta(seconds=tol.time_s)
                 off = any(

@@ -294,6 +294,8 @@ class PileFirmware:
         self._now = 0.0
         self._out = bytearray()
         self._events: deque[Event] = deque()
+        #: frame_sent / frame_received events (off for long runs: the capture has the bytes)
+        self.emit_frame_events = True
         self._framer = Framer(tolerant=True)
         self._seq = 0
         # power / link
@@ -403,12 +405,13 @@ class PileFirmware:
         for item in self._framer.feed(data):
             if isinstance(item, Frame):
                 msg = item.message
-                self._event(
-                    now,
-                    "frame_received",
-                    getattr(msg, "gun", None),
-                    {"type": msg.TYPE, "name": msg.NAME, "hex": item.raw.hex()},
-                )
+                if self.emit_frame_events:
+                    self._event(
+                        now,
+                        "frame_received",
+                        getattr(msg, "gun", None),
+                        {"type": msg.TYPE, "name": msg.NAME, "hex": item.raw.hex()},
+                    )
                 handler = _HANDLERS.get(type(msg))
                 if handler is None:
                     self._event(now, "frame_ignored", None, {"name": msg.NAME})
@@ -525,6 +528,8 @@ class PileFirmware:
         if self._reboot_pending or self._upgrade is not None:
             return now
         for g in self._guns:
+            # not during a session: heartbeats then carry the gun's health, which the
+            # platform reads (igo_case#30), so eliding them would not be exact
             if g.session is not None or g.pending_remote or g.card_pending:
                 return now
         times = self._deadlines(include_heartbeat=False)
@@ -572,12 +577,13 @@ class PileFirmware:
             seq = self._seq
         raw = encode_frame(msg, seq)
         self._out += raw
-        self._event(
-            now,
-            "frame_sent",
-            getattr(msg, "gun", None),
-            {"type": msg.TYPE, "name": msg.NAME, "hex": raw.hex()},
-        )
+        if self.emit_frame_events:
+            self._event(
+                now,
+                "frame_sent",
+                getattr(msg, "gun", None),
+                {"type": msg.TYPE, "name": msg.NAME, "hex": raw.hex()},
+            )
 
     def _backoff_delay(self) -> float:
         return self._backoff * self._rng.uniform(0.8, 1.2)

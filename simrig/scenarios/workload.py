@@ -127,7 +127,7 @@ def _session(
     energy = capacity * (target_soc - initial_soc) / 100
     # a lower bound on the time to full (constant power, no taper): a user who stops the
     # session stops before it, so a stop never lands on an already finished order
-    to_full_s = energy / min(max_power, 60.0) * 3600
+    to_full_s = energy / max_power * 3600
     if rng.random() < spec.full_share:
         stop_at = start + 120 + to_full_s * 1.6  # to full, then the user comes back
     else:
