@@ -69,6 +69,7 @@ class VirtualDriver:
         self._step_index = 0
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
         self._next_sample: dict[str, float] = {}
+        self._by_id: dict[int, _Conn] = {}
         self.elided_heartbeats = 0
         for pile in world.piles.values():
             pile.emit_frame_events = frame_events
@@ -196,6 +197,7 @@ class VirtualDriver:
             conn = _Conn(self._next_conn, pile_no)
             self._next_conn += 1
             self._conns[pile_no] = conn
+            self._by_id[conn.id] = conn
             self.world.core.connection_made(conn.id, now, peer=pile_no)
             pile.connection_made(now)
             self._record(Event(now, "connected", pile_no, data={"conn": conn.id}))
@@ -236,7 +238,8 @@ class VirtualDriver:
     def pump_platform(self) -> None:
         core = self.world.core
         now = self.env.now
-        for conn in list(self._conns.values()):
+        for conn_id in core.connections_with_output():
+            conn = self._by_id.get(conn_id)
             if conn is None or not conn.open:
                 continue
             data = core.data_to_send(conn.id)

@@ -15,7 +15,7 @@ _calc = _MODEL.calc
 
 def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
     """Return the CRC-16/MODBUS of ``data`` as an int (0..0xFFFF)."""
-    return int(_calc(bytes(data)))
+    return int(_calc(data if type(data) is bytes else bytes(data)))
 
 
 def crc_bytes(data: bytes | bytearray | memoryview) -> bytes:
