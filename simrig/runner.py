@@ -184,8 +184,14 @@ def refused_starts(chunks: list[Chunk], verdict: SessionVerdict) -> int:
 
 
 def check_expectations(
-    scenario: Scenario, verdicts: list[SessionVerdict], chunks: list[Chunk] | None = None
+    scenario: Scenario,
+    verdicts: list[SessionVerdict],
+    chunks: list[Chunk] | None = None,
+    *,
+    frames_only: bool = False,
 ) -> list[ExpectationResult]:
+    """Check every ``[[expect]]``; ``frames_only``: no platform view, a bill counts as
+    billed when the backend acknowledged it (0x40)."""
     by_key = {v.key: v for v in verdicts}
     results = []
     for exp in scenario.expect:
@@ -205,7 +211,11 @@ def check_expectations(
             if sorted(set(exp.false_notifications)) != kinds:
                 problems.append(f"false_notifications={kinds}")
         if exp.billed is not None:
-            billed = any(o.platform_bill is not None for o in verdict.orders)
+            billed = any(
+                o.platform_bill is not None
+                or (frames_only and o.device_bill is not None and o.device_bill.acked)
+                for o in verdict.orders
+            )
             wanted.append(f"billed={exp.billed}")
             if billed != exp.billed:
                 problems.append(f"billed={billed}")
@@ -290,7 +300,7 @@ def run_scenario(
         seed=scenario.meta.seed,
         profiles={p: f.firmware.name for p, f in world.piles.items()},
         verdicts=verdicts,
-        expectations=check_expectations(scenario, verdicts, chunks),
+        expectations=check_expectations(scenario, verdicts, chunks, frames_only=view is None),
         events=events,
         chunks=chunks,
         samples=samples,

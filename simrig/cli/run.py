@@ -37,7 +37,7 @@ def _finish(results: list[RunResult], out: Path, console: Console) -> None:
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -51,8 +51,9 @@ def register(app: typer.Typer) -> None:
         from simrig.scenarios import library_names, load_scenario
 
         table = Table(title="simrig scenario library")
-        for column in ("name", "case", "piles", "backend API", "description"):
-            table.add_column(column)
+        for column in ("name", "case", "profiles", "backend API"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description")
         for name in library_names():
             sc = load_scenario(name)
             profiles = ", ".join(sorted({p.profile for p in sc.piles}))
