@@ -792,6 +792,12 @@ class Pile:
         self.advance(now)
         return None if self._next_evt == _INF else self._next_evt
 
+    def pending_event_time(self) -> float | None:
+        """The next spontaneous change as of the last advance, without advancing.
+
+        Lets a reader tell whether a change is due that nobody has looked at yet."""
+        return None if self._next_evt == _INF else self._next_evt
+
     # -- commands / stimuli
     def set_power_limit_percent(self, now: float, percent: float) -> None:
         """Firmware applies a power limit (YKC 0x52); must be within 30..100."""

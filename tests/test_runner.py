@@ -43,13 +43,13 @@ def test_a_different_seed_changes_the_bytes():
     assert [c.data for c in other.chunks] != [c.data for c in base.chunks]
 
 
-@pytest.mark.parametrize("name", ["basic_card_session", "zpd_case#12", "igo_case#29"])
+@pytest.mark.parametrize("name", library_names())
 def test_heartbeat_elision_is_exact(name):
     """Eliding idle heartbeats changes nothing else: same frames, same times, same verdicts."""
     scenario = load_scenario(name)
     fast = run_scenario(scenario)
     full = run_scenario(scenario, elide_heartbeats=False)
-    assert fast.elided_heartbeats > 0
+    assert fast.elided_heartbeats > 0 or name == "igo_case_21"
     assert full.elided_heartbeats == 0
     assert _frames(fast) == _frames(full)
     assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [

@@ -183,7 +183,9 @@ class VirtualDriver:
             return False
         count = pile.elide_idle(now, until)
         if count:
-            self.world.core.note_elided_heartbeats(pile_no, count, until)
+            # liveness as the last skipped heartbeat would have given it (on arrival)
+            arrived = pile.last_elided_heartbeat + link.up.latency_s
+            self.world.core.note_elided_heartbeats(pile_no, count, arrived)
             self.elided_heartbeats += count
         self._arm(pile_no, pile.get_timer(), self._pile_timer)
         return True

@@ -143,6 +143,15 @@ __all__ = ["DeviceSession", "PileFirmware"]
 _ZERO_SERIAL = "0" * 32
 _ZERO_CARD = "0" * 16
 _INF = math.inf
+
+
+def _steady(value: float, digits: int) -> float:
+    """Round a plant reading for the wire without float noise deciding a digit: the plant
+    integrates analytically, so the same instant can differ in the 1e-12th place
+    depending on how often it was advanced."""
+    return round(round(value, 6), digits)
+
+
 _HANDSHAKE_FAILURES = {
     "bhm_timeout": StopReason.START_BHM_TIMEOUT,
     "brm_timeout": StopReason.START_BRM_TIMEOUT,
@@ -296,6 +305,10 @@ class PileFirmware:
         self._events: deque[Event] = deque()
         #: frame_sent / frame_received events (off for long runs: the capture has the bytes)
         self.emit_frame_events = True
+        #: earliest plant change applied by an advance but not yet seen by a poll
+        self._plant_unseen = _INF
+        #: send time of the last heartbeat :meth:`elide_idle` skipped
+        self.last_elided_heartbeat = 0.0
         self._framer = Framer(tolerant=True)
         self._seq = 0
         # power / link
@@ -528,10 +541,12 @@ class PileFirmware:
         if self._reboot_pending or self._upgrade is not None:
             return now
         for g in self._guns:
-            # not during a session: heartbeats then carry the gun's health, which the
-            # platform reads (igo_case#30), so eliding them would not be exact
-            if g.session is not None or g.pending_remote or g.card_pending:
+            # a running session is fine: its realtime, BMS and phase times are deadlines
+            if g.pending_remote or g.card_pending:
                 return now
+        due = self._plant.pending_event_time()
+        if self._plant_unseen <= now or (due is not None and due <= now):
+            return now  # a plant change (handshake done, BMS stop) no poll has seen yet
         times = self._deadlines(include_heartbeat=False)
         return max(now, min(times)) if times else _INF
 
@@ -543,6 +558,7 @@ class PileFirmware:
         hb = self._profile.timings.heartbeat_s
         while self._next_hb < until:
             count += 1
+            self.last_elided_heartbeat = self._next_hb
             self._seq = (self._seq + 1) & 0xFFFF
             self._hb_index += 1
             self._next_hb += hb
@@ -622,9 +638,16 @@ class PileFirmware:
                 t.append(self._next_hb)
             if self._model_state != "ok":
                 t.append(self._model_retry_at)
-        nxt = self._plant.next_event_time(max(self._now, self._plant.now))
+        at = max(self._now, self._plant.now)
+        pending = self._plant.pending_event_time()
+        if pending is not None and pending <= at:
+            # advancing the plant applies this change; remember it until a poll sees it
+            self._plant_unseen = min(self._plant_unseen, pending)
+        nxt = self._plant.next_event_time(at)
         if nxt is not None:
             t.append(nxt)
+        if self._plant_unseen < _INF:
+            t.append(self._plant_unseen)
         for g in self._guns:
             t += [g.next_rt, g.next_bms, g.next_boundary]
             s = g.session
@@ -651,6 +674,7 @@ class PileFirmware:
 
     # ------------------------------------------------------------------ the poll loop
     def _poll(self, now: float) -> None:
+        self._plant_unseen = _INF  # this poll reads the plant as it is now
         if not self._powered:
             return
         if self._boot_until is not None:
@@ -853,10 +877,10 @@ class PileFirmware:
                 self._quirk_event(now, g.number, b.event(f"status {int(status)} blip"))
             remaining = pile.time_until_bms_stop(now) if self._profile.kind == "DC" else None
             kw = {
-                "voltage": round(pile.voltage_v(now), 1),
-                "current": round(pile.current_a(now), 1),
-                "gun_temperature": round(pile.gun_temp_c(now)),
-                "soc": int(pile.soc(now)),
+                "voltage": _steady(pile.voltage_v(now), 1),
+                "current": _steady(pile.current_a(now), 1),
+                "gun_temperature": _steady(pile.gun_temp_c(now), 0),
+                "soc": int(round(pile.soc(now), 6)),  # float noise must not flip a digit
                 "charge_minutes": int((now - s.charge_start_t) // 60),
                 "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
                 "energy": round(units * factor) / 10_000,
@@ -865,7 +889,7 @@ class PileFirmware:
             }
             bms = pile.bms(now)
             if bms is not None:
-                kw["battery_max_temperature"] = round(bms.battery_temp_c)
+                kw["battery_max_temperature"] = _steady(bms.battery_temp_c, 0)
         faults = 1 if self._plant.emergency_stop_pressed(now) else 0
         return RealtimeData(
             serial=serial,
@@ -902,15 +926,15 @@ class PileFirmware:
                 serial=serial,
                 pile_no=self.pile_no,
                 gun=g.number,
-                demand_voltage=round(bms.demand_voltage_v, 1),
-                demand_current=round(min(bms.demand_current_a, 400.0), 1),
-                measured_voltage=round(v, 1),
-                measured_current=round(min(a, 400.0), 1),
+                demand_voltage=_steady(bms.demand_voltage_v, 1),
+                demand_current=_steady(min(bms.demand_current_a, 400.0), 1),
+                measured_voltage=_steady(v, 1),
+                measured_current=_steady(min(a, 400.0), 1),
                 max_cell_voltage_group=400,
-                soc=int(bms.soc),
+                soc=int(round(bms.soc, 6)),
                 remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
-                output_voltage=round(v, 1),
-                output_current=round(min(a, 400.0), 1),
+                output_voltage=_steady(v, 1),
+                output_current=_steady(min(a, 400.0), 1),
                 charge_minutes=int((now - s.charge_start_t) // 60),
             ),
             now,
@@ -921,9 +945,9 @@ class PileFirmware:
                 pile_no=self.pile_no,
                 gun=g.number,
                 max_cell_voltage_index=1,
-                max_temperature=round(bms.battery_temp_c),
+                max_temperature=_steady(bms.battery_temp_c, 0),
                 max_temperature_probe=1,
-                min_temperature=round(bms.battery_temp_c) - 2,
+                min_temperature=_steady(bms.battery_temp_c, 0) - 2,
                 min_temperature_probe=2,
                 flags=0x1000,
             ),
@@ -1022,8 +1046,8 @@ class PileFirmware:
                     gun=g.number,
                     bms_protocol="010100",
                     battery_type=bms.battery_type,
-                    rated_capacity_ah=round(bms.capacity_kwh * 1000 / bms.nominal_voltage_v, 1),
-                    rated_voltage=round(bms.nominal_voltage_v, 1),
+                    rated_capacity_ah=_steady(bms.capacity_kwh * 1000 / bms.nominal_voltage_v, 1),
+                    rated_voltage=_steady(bms.nominal_voltage_v, 1),
                     battery_maker="SIMR",
                     vin=bms.vin,
                 ),
@@ -1035,12 +1059,12 @@ class PileFirmware:
                     pile_no=self.pile_no,
                     gun=g.number,
                     max_cell_voltage=4.2,
-                    max_charge_current=round(min(bms.demand_current_a, 400.0), 1),
-                    nominal_energy=round(bms.capacity_kwh, 1),
-                    max_total_voltage=round(bms.nominal_voltage_v * 1.1, 1),
+                    max_charge_current=_steady(min(bms.demand_current_a, 400.0), 1),
+                    nominal_energy=_steady(bms.capacity_kwh, 1),
+                    max_total_voltage=_steady(bms.nominal_voltage_v * 1.1, 1),
                     max_temperature=55,
-                    soc=round(bms.soc, 1),
-                    battery_voltage=round(bms.battery_voltage_v, 1),
+                    soc=_steady(bms.soc, 1),
+                    battery_voltage=_steady(bms.battery_voltage_v, 1),
                     pile_max_voltage=750.0,
                     pile_min_voltage=200.0,
                     pile_max_current=250.0,
@@ -1127,7 +1151,7 @@ class PileFirmware:
 
     def _send_end_frames(self, g: _GunFw, s: _Session, now: float) -> None:
         serial = _ZERO_SERIAL if s.no_bill else s.serial
-        soc = int(g.plant.soc(now))
+        soc = int(round(g.plant.soc(now), 6))
         if s.stop_reason == StopReason.SOC_FULL:
             self._send(BmsStop(serial=serial, pile_no=self.pile_no, gun=g.number, reason=1), now)
         else:
