@@ -23,7 +23,7 @@ from typing import Any
 
 from simrig.adapters.realtime import RealtimeDriver
 from simrig.adapters.virtual import VirtualDriver
-from simrig.billing.device_view import Chunk, decode_chunks, device_orders
+from simrig.billing.device_view import Chunk, device_orders, refused_card_starts
 from simrig.billing.oracle import Oracle, SessionVerdict
 from simrig.billing.views import (
     PlatformBill,
@@ -33,7 +33,6 @@ from simrig.billing.views import (
     TruthRecord,
 )
 from simrig.endpoint import Event
-from simrig.protocol.ykc import CardAuthReply, Confirm
 from simrig.results import ExpectationResult, RunResult
 from simrig.rig import World, build_world, register_site, scenario_tariff
 from simrig.scenarios import Scenario
@@ -169,18 +168,11 @@ def truth_records(
 def refused_starts(chunks: list[Chunk], verdict: SessionVerdict) -> int:
     """Card starts the platform refused (0x32 failure) during this plug-in."""
     truth = verdict.truth
-    count = 0
-    for chunk, frame in decode_chunks(c for c in chunks if c.pile_no == truth.pile_no):
-        msg = frame.message
-        if (
-            isinstance(msg, CardAuthReply)
-            and msg.gun == truth.gun
-            and msg.result != Confirm.OK
-            and truth.plug_at <= chunk.at
-            and (truth.unplug_at is None or chunk.at <= truth.unplug_at)
-        ):
-            count += 1
-    return count
+    return sum(
+        1
+        for chunk, msg in refused_card_starts(chunks, truth.pile_no, truth.gun)
+        if truth.plug_at <= chunk.at and (truth.unplug_at is None or chunk.at <= truth.unplug_at)
+    )
 
 
 def check_expectations(
@@ -318,6 +310,17 @@ def run_scenario(
 def _run_realtime(
     scenario: Scenario, backend: str, speed: float, profile_dirs: tuple[Path, ...]
 ) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
+    if backend.startswith("serial:"):
+        from simrig.adapters.serial_link import parse_serial_backend, serial_opener
+
+        world = build_world(scenario, profile_dirs=profile_dirs)
+        try:
+            urls = parse_serial_backend(backend, list(world.piles))
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+        driver = RealtimeDriver(world, speed=speed, opener=serial_opener(urls))
+        asyncio.run(driver.run(scenario.meta.duration))
+        return world, driver.events, driver.chunks, None
     if backend.startswith("tcp://"):
         host, _, port = backend[len("tcp://") :].rpartition(":")
         if not host or not port.isdigit():
@@ -334,7 +337,9 @@ def _run_realtime(
             )
             asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, server.view()
-    raise BackendError(f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port)")
+    raise BackendError(
+        f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
+    )
 
 
 class EmbeddedServer:

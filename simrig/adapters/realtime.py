@@ -11,11 +11,10 @@ user's own backend is ever addressed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simrig.billing.device_view import Chunk
 from simrig.endpoint import Event
@@ -26,11 +25,61 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 5.0
 
 
+class Transport(Protocol):
+    """One pile's byte link to the backend (a TCP connection, a serial line)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: ``await opener(pile_no, on_data, on_lost)`` opens a pile's link (raises OSError)
+Opener = Callable[[str, Callable[[bytes], None], Callable[[], None]], Awaitable[Transport]]
+
+
+class _TcpTransport:
+    def __init__(self, writer: asyncio.StreamWriter, reader_task: asyncio.Task[None]) -> None:
+        self.writer = writer
+        self.reader_task = reader_task
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.reader_task is not asyncio.current_task():
+            self.reader_task.cancel()
+
+
+def tcp_opener(host: str, port: int) -> Opener:
+    """Each pile is a TCP client of ``host:port`` (protocol §1.1)."""
+
+    async def open_(
+        pile_no: str, on_data: Callable[[bytes], None], on_lost: Callable[[], None]
+    ) -> Transport:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), CONNECT_TIMEOUT_S
+        )
+
+        async def read() -> None:
+            try:
+                while data := await reader.read(4096):
+                    on_data(data)
+            except OSError:
+                pass
+            except asyncio.CancelledError:
+                return
+            on_lost()
+
+        return _TcpTransport(writer, asyncio.ensure_future(read()))
+
+    return open_
+
+
 @dataclass
 class _PileLink:
     pile_no: str
-    writer: asyncio.StreamWriter | None = None
-    reader_task: asyncio.Task[None] | None = None
+    transport: Transport | None = None
     connecting: bool = False
     timer: asyncio.TimerHandle | None = None
     timer_at: float | None = None
@@ -38,15 +87,16 @@ class _PileLink:
 
 @dataclass
 class RealtimeDriver:
-    """Drive ``world.piles`` over TCP to ``host:port``; ``world.actions`` at scaled times."""
+    """Drive ``world.piles`` over real links (``opener``; default TCP to ``host:port``)."""
 
     world: World
-    host: str
-    port: int
+    host: str = "127.0.0.1"
+    port: int = 0
     speed: float = 1.0
     epoch: datetime | None = None
     #: CLOCK_MONOTONIC time of scenario t=0 (shared with an embedded server); default: now
     start_monotonic: float | None = None
+    opener: Opener | None = None
     events: list[Event] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -57,6 +107,8 @@ class RealtimeDriver:
         self._t0 = 0.0
         self._done: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        if self.opener is None:
+            self.opener = tcp_opener(self.host, self.port)
 
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -90,22 +142,20 @@ class RealtimeDriver:
         for link in self._links.values():
             if link.timer:
                 link.timer.cancel()
-            if link.reader_task:
-                link.reader_task.cancel()
-            if link.writer is not None:
-                link.writer.close()
-                with contextlib.suppress(Exception):
-                    await link.writer.wait_closed()
-                link.writer = None
+            if link.transport is not None:
+                link.transport.close()
+                link.transport = None
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let closed transports finish
 
     def _act(self, action: Callable[[float], None]) -> None:
         try:
             action(self.now())
         except Exception as exc:  # a scenario step must not kill the run
             self.errors.append(f"t={self.now():.1f}s: {exc}")
+            self.events.append(Event(self.now(), "action_error", "rig", data={"error": str(exc)}))
         for pile_no in self.world.piles:
             self.pump(pile_no)
 
@@ -115,14 +165,17 @@ class RealtimeDriver:
         link = self._links[pile_no]
         now = self.now()
         data = pile.data_to_send()
-        if data and link.writer is not None:
-            link.writer.write(data)
+        if data and link.transport is not None:
+            try:
+                link.transport.write(data)
+            except OSError as exc:
+                self.events.append(Event(now, "write_failed", pile_no, data={"error": str(exc)}))
             self.chunks.append(Chunk(self._wall(now), pile_no, "up", data))
         while (event := pile.next_event()) is not None:
             self.events.append(event)
-        if link.writer is not None and pile.close_requested:
+        if link.transport is not None and pile.close_requested:
             self._drop(pile_no)
-        if link.writer is None and not link.connecting and pile.wants_connection:
+        if link.transport is None and not link.connecting and pile.wants_connection:
             link.connecting = True
             self._spawn(self._connect(pile_no))
         self._arm(pile_no, pile.get_timer())
@@ -152,9 +205,12 @@ class RealtimeDriver:
     async def _connect(self, pile_no: str) -> None:
         pile = self.world.piles[pile_no]
         link = self._links[pile_no]
+        assert self.opener is not None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT_S
+            transport = await self.opener(
+                pile_no,
+                lambda data: self._received(pile_no, data),
+                lambda: self._lost(pile_no),
             )
         except (OSError, TimeoutError) as exc:
             link.connecting = False
@@ -165,37 +221,27 @@ class RealtimeDriver:
             self.pump(pile_no)
             return
         link.connecting = False
-        link.writer = writer
+        link.transport = transport
         pile.connection_made(self.now())
         self.events.append(Event(self.now(), "connected", pile_no))
-        link.reader_task = asyncio.ensure_future(self._read(pile_no, reader))
         self.pump(pile_no)
 
-    async def _read(self, pile_no: str, reader: asyncio.StreamReader) -> None:
-        pile = self.world.piles[pile_no]
-        try:
-            while True:
-                data = await reader.read(4096)
-                if not data:
-                    break
-                self.chunks.append(Chunk(self._wall(self.now()), pile_no, "down", data))
-                pile.receive_data(data, self.now())
-                self.pump(pile_no)
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
+    def _received(self, pile_no: str, data: bytes) -> None:
+        if self._links[pile_no].transport is None:
             return
-        if self._links[pile_no].writer is not None:
+        self.chunks.append(Chunk(self._wall(self.now()), pile_no, "down", data))
+        self.world.piles[pile_no].receive_data(data, self.now())
+        self.pump(pile_no)
+
+    def _lost(self, pile_no: str) -> None:
+        if self._links[pile_no].transport is not None:
             self._drop(pile_no)
             self.pump(pile_no)
 
     def _drop(self, pile_no: str) -> None:
         link = self._links[pile_no]
-        if link.writer is not None:
-            link.writer.close()
-            link.writer = None
-        if link.reader_task is not None and link.reader_task is not asyncio.current_task():
-            link.reader_task.cancel()
-        link.reader_task = None
+        if link.transport is not None:
+            link.transport.close()
+            link.transport = None
         self.world.piles[pile_no].connection_lost(self.now())
         self.events.append(Event(self.now(), "disconnected", pile_no))

@@ -136,3 +136,16 @@ def _bill(msg: TransactionRecord, chunk: Chunk, frame: Frame) -> DeviceBill:
         acked=False,
         frame_hex=frame.raw.hex(),
     )
+
+
+def refused_card_starts(
+    chunks: Iterable[Chunk], pile_no: str, gun: int
+) -> list[tuple[Chunk, CardAuthReply]]:
+    """The 0x32 authorisation failures a pile's gun received (igo_case#21)."""
+    return [
+        (chunk, frame.message)
+        for chunk, frame in decode_chunks(c for c in chunks if c.pile_no == pile_no)
+        if isinstance(frame.message, CardAuthReply)
+        and frame.message.gun == gun
+        and frame.message.result != Confirm.OK
+    ]

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     def run(
         scenario: Annotated[str, typer.Argument(help="A library name (igo_case#29) or a file.")],
         backend: Annotated[
-            str, typer.Option(help="embedded | embedded-tcp | tcp://host:port")
+            str, typer.Option(help="embedded | embedded-tcp | tcp://host:port | serial:URL[,URL]")
         ] = "embedded",
         clock: Annotated[str, typer.Option(help="virtual | realtime")] = "",
         speed: Annotated[float, typer.Option(help="Real-time speed factor.")] = 1.0,

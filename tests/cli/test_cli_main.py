@@ -107,3 +107,20 @@ def test_python_m_simrig_decode_runs():
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert out.returncode == 0 and "login_reply" in out.stdout
+
+
+def test_serial_backend_through_pyserial_socket_url():
+    """A pile on a serial line (pyserial URL): here pyserial's socket:// to the platform."""
+    scenario = load_scenario("basic_card_session")
+    with EmbeddedServer(scenario, speed=600) as server:
+        backend = f"serial:socket://127.0.0.1:{server.port}"
+        result = run_scenario(scenario, backend=backend, speed=600)
+    assert result.passed, result.expectations
+    assert result.verdicts[0].orders[0].device_bill.acked
+
+
+def test_serial_backend_needs_one_port_per_pile():
+    from simrig.runner import BackendError
+
+    with pytest.raises(BackendError, match="1 pile\\(s\\) need 1 serial port"):
+        run_scenario(load_scenario("basic_card_session"), backend="serial:", speed=600)
