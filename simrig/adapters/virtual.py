@@ -184,7 +184,7 @@ class VirtualDriver:
         count = pile.elide_idle(now, until)
         if count:
             # liveness as the last skipped heartbeat would have given it (on arrival)
-            arrived = pile.last_elided_heartbeat + link.up.latency_s
+            arrived = pile.last_elided_at + link.up.latency_s
             self.world.core.note_elided_heartbeats(pile_no, count, arrived)
             self.elided_heartbeats += count
         self._arm(pile_no, pile.get_timer(), self._pile_timer)

@@ -45,7 +45,10 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class CheckLimits:
-    """Thresholds of the checks (the platform rules' ``max_*`` / ``*_tolerance*``)."""
+    """Thresholds of the checks (the platform rules' ``max_*`` / ``*_tolerance*``).
+
+    The defaults here are the rules' defaults too (``PlatformRules`` takes them from here and
+    builds its limits with ``PlatformRules.check_limits``); ``max_power_kw`` is per pile."""
 
     max_clock_skew_s: float = 300.0
     max_session_energy_kwh: float = 300.0

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -307,8 +308,8 @@ class PileFirmware:
         self.emit_frame_events = True
         #: earliest plant change applied by an advance but not yet seen by a poll
         self._plant_unseen = _INF
-        #: send time of the last heartbeat :meth:`elide_idle` skipped
-        self.last_elided_heartbeat = 0.0
+        #: send time of the last frame :meth:`elide_idle` skipped
+        self.last_elided_at = 0.0
         self._framer = Framer(tolerant=True)
         self._seq = 0
         # power / link
@@ -531,8 +532,23 @@ class PileFirmware:
         return out
 
     # ------------------------------------------------------------------ idle elision
-    def idle_until(self, now: float) -> float:
-        """Time until which nothing but heartbeats would happen; ``now`` if not idle."""
+    def quiet_guns(self, now: float) -> dict[int, tuple[int, bool]]:
+        """Guns whose next idle 0x13 would repeat the last one sent: no order, idle, same
+        plug state. Gun → (status, plugged); the driver may elide their idle 0x13 too if
+        the platform confirms such a frame changes nothing there."""
+        self._enter(now)
+        out: dict[int, tuple[int, bool]] = {}
+        for g in self._guns:
+            if g.session is not None or g.pending_remote or g.card_pending:
+                continue
+            key = self._state_key(g, now)
+            if key == g.last_reported and key[0] == int(GunStatus.IDLE):
+                out[g.number] = key
+        return out
+
+    def idle_until(self, now: float, quiet: Collection[int] = ()) -> float:
+        """Time until which nothing but heartbeats (and the idle 0x13 of the ``quiet``
+        guns) would happen; ``now`` if not idle."""
         self._enter(now)
         if not (self._connected and self._logged_in and self._model_state == "ok"):
             return now
@@ -547,21 +563,30 @@ class PileFirmware:
         due = self._plant.pending_event_time()
         if self._plant_unseen <= now or (due is not None and due <= now):
             return now  # a plant change (handshake done, BMS stop) no poll has seen yet
-        times = self._deadlines(include_heartbeat=False)
+        times = self._deadlines(include_heartbeat=False, quiet=quiet)
         return max(now, min(times)) if times else _INF
 
-    def elide_idle(self, now: float, until: float) -> int:
-        """Advance to ``until`` as if every heartbeat before it was sent and answered."""
-        if self.idle_until(now) < until:
+    def elide_idle(self, now: float, until: float, quiet: Collection[int] = ()) -> int:
+        """Advance to ``until`` as if every heartbeat before it was sent and answered and
+        the ``quiet`` guns' idle 0x13 were sent; returns how many frames that was."""
+        if self.idle_until(now, quiet) < until:
             raise ValueError(f"pile {self.pile_no} is not idle until {until}")
         count = 0
         hb = self._profile.timings.heartbeat_s
         while self._next_hb < until:
             count += 1
-            self.last_elided_heartbeat = self._next_hb
+            self.last_elided_at = max(self.last_elided_at, self._next_hb)
             self._seq = (self._seq + 1) & 0xFFFF
             self._hb_index += 1
             self._next_hb += hb
+        idle_s = self._profile.timings.realtime_idle_s
+        for number in quiet:
+            g = self._gun(number)
+            while g.next_rt < until:
+                count += 1
+                self.last_elided_at = max(self.last_elided_at, g.next_rt)
+                self._seq = (self._seq + 1) & 0xFFFF
+                g.next_rt += idle_s
         self._now = max(self._now, until)
         return count
 
@@ -623,7 +648,7 @@ class PileFirmware:
     def _meter(self, g: _GunFw, now: float) -> int:
         return energy_from_kwh(round(g.plant.meter_kwh(now), 6))
 
-    def _deadlines(self, include_heartbeat: bool) -> list[float]:
+    def _deadlines(self, include_heartbeat: bool, quiet: Collection[int] = ()) -> list[float]:
         if not self._powered:
             return []
         if self._boot_until is not None:
@@ -649,7 +674,7 @@ class PileFirmware:
         if self._plant_unseen < _INF:
             t.append(self._plant_unseen)
         for g in self._guns:
-            t += [g.next_rt, g.next_bms, g.next_boundary]
+            t += [_INF if g.number in quiet else g.next_rt, g.next_bms, g.next_boundary]
             s = g.session
             if s is not None:
                 t.append(s.phase_until)

@@ -145,16 +145,7 @@ class PlatformCore:
         self.repo = repo
         self.rules = rules or PlatformRules()
         self.epoch = epoch
-        self.limits = CheckLimits(
-            max_clock_skew_s=self.rules.max_clock_skew_s,
-            max_session_energy_kwh=self.rules.max_session_energy_kwh,
-            max_session_hours=self.rules.max_session_hours,
-            max_occupancy_minutes=self.rules.max_occupancy_minutes,
-            energy_tolerance_kwh=self.rules.energy_tolerance_kwh,
-            energy_tolerance_pct=self.rules.energy_tolerance_pct,
-            duration_tolerance_s=self.rules.duration_tolerance_s,
-            occupancy_tolerance_s=self.rules.occupancy_tolerance_s,
-        )
+        self.limits: CheckLimits = self.rules.check_limits()
         self._conns: dict[int, _Conn] = {}
         self._pile_conn: dict[str, int] = {}
         self._last_seen: dict[str, float] = {}

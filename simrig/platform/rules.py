@@ -11,11 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_type_hints
 
+from simrig.billing.platform_checks import CheckLimits
+
 __all__ = ["FaultReading", "PlatformRules", "ServiceEndSource", "rules_from_mapping"]
 
 FaultReading = Literal["end_of_charge", "wait_for_bill"]
 ServiceEndSource = Literal["bill", "unplug"]
 ChargeBasis = Literal["bill", "tariff"]
+
+#: The anomaly-check thresholds' defaults: written once, in :class:`CheckLimits`.
+_LIMITS = CheckLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +75,30 @@ class PlatformRules:
     no_bill_grace_s: float = 900.0
     """A closed session with no bill after this long is flagged 1 (or 2 if offline)."""
     # --- platform anomaly checks (simrig.billing.platform_checks) ----------------------
-    max_clock_skew_s: float = 300.0
-    max_session_energy_kwh: float = 300.0
-    max_session_hours: float = 24.0
-    max_occupancy_minutes: float = 240.0
-    energy_tolerance_kwh: float = 0.5
-    energy_tolerance_pct: float = 3.0
-    duration_tolerance_s: float = 120.0
-    occupancy_tolerance_s: float = 300.0
+    max_clock_skew_s: float = _LIMITS.max_clock_skew_s
+    max_session_energy_kwh: float = _LIMITS.max_session_energy_kwh
+    max_session_hours: float = _LIMITS.max_session_hours
+    max_occupancy_minutes: float = _LIMITS.max_occupancy_minutes
+    energy_tolerance_kwh: float = _LIMITS.energy_tolerance_kwh
+    energy_tolerance_pct: float = _LIMITS.energy_tolerance_pct
+    duration_tolerance_s: float = _LIMITS.duration_tolerance_s
+    occupancy_tolerance_s: float = _LIMITS.occupancy_tolerance_s
     # --- bad input ----------------------------------------------------------------------
     malformed_frame_budget: int = 10
     """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input")."""
     emit_frame_events: bool = True
     """Emit frame_received / frame_sent events (turn off for load runs)."""
+
+    def check_limits(self) -> CheckLimits:
+        """The thresholds of the anomaly checks: the same-named settings of these rules
+        (``max_power_kw`` is not a rule; it stays at its default, per pile it is replaced)."""
+        return CheckLimits(**{name: getattr(self, name) for name in _LIMIT_RULES})
+
+
+#: The :class:`CheckLimits` fields that are also rules (all but ``max_power_kw``).
+_LIMIT_RULES = tuple(
+    f.name for f in dataclasses.fields(CheckLimits) if f.name in PlatformRules.__dataclass_fields__
+)
 
 
 def rules_from_mapping(data: Mapping[str, Any], *, source: str = "rules") -> PlatformRules:

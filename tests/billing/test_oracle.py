@@ -95,13 +95,18 @@ def test_bill_lost_is_code_1_and_2_when_offline_at_charge_end():
     assert judge(truth=replace(TRUTH, link_down_at_charge_end=True), bill=None).codes == {2}
 
 
-def test_clock_skew_in_bill_is_time_anomaly():
-    skewed = replace(PBILL, start=at(1) + timedelta(hours=1), end=at(21) + timedelta(hours=1))
-    assert 3 in judge(bill=skewed).codes
-
-
-def test_end_before_start_is_time_anomaly():
-    assert 3 in judge(bill=replace(PBILL, end=at(0.5))).codes
+@pytest.mark.parametrize(
+    "bill",
+    [
+        pytest.param(
+            replace(PBILL, start=at(1) + timedelta(hours=1), end=at(21) + timedelta(hours=1)),
+            id="clock_skew",
+        ),
+        pytest.param(replace(PBILL, end=at(0.5)), id="end_before_start"),
+    ],
+)
+def test_bill_times_off_are_time_anomaly(bill):
+    assert 3 in judge(bill=bill).codes
 
 
 def test_occupancy_spike_is_code_6_and_overcharge():
@@ -119,14 +124,17 @@ def test_energy_lost_and_inflated():
     assert 4 in judge(bill=replace(PBILL, energy_kwh=26.0)).codes
 
 
-def test_duration_mismatch_against_platform_record():
-    record = replace(PSESSION, charge_start=at(1.2), charge_end=at(12))
-    assert judge(session=record).codes == {9}
-
-
-def test_occupancy_mismatch_against_platform_record():
-    record = replace(PSESSION, service_end=at(45))
-    assert judge(session=record).codes == {10}
+@pytest.mark.parametrize(
+    ("record", "codes"),
+    [
+        pytest.param(
+            replace(PSESSION, charge_start=at(1.2), charge_end=at(12)), {9}, id="duration"
+        ),
+        pytest.param(replace(PSESSION, service_end=at(45)), {10}, id="occupancy"),
+    ],
+)
+def test_mismatch_against_platform_record(record, codes):
+    assert judge(session=record).codes == codes
 
 
 def test_overlapping_bills_on_a_gun_are_code_7():

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from simrig.platform import MemoryRepository, PlatformCore, PlatformRules, load_demo_dataset
+from simrig.platform import (
+    DEMO_APP_ACCOUNT,
+    MemoryRepository,
+    PlatformCore,
+    PlatformRules,
+    load_demo_dataset,
+)
 from simrig.protocol.ykc import (
     CardStart,
+    Confirm,
     Frame,
     Framer,
     GunStatus,
@@ -15,6 +23,8 @@ from simrig.protocol.ykc import (
     Message,
     PileType,
     RealtimeData,
+    RemoteStartFailure,
+    RemoteStartReply,
     StartMode,
     StopReason,
     TransactionRecord,
@@ -55,6 +65,17 @@ class ScriptedPile:
     def card_start(self, gun: int = 1, card: str = CARD) -> bytes:
         return self.frame(
             CardStart(pile_no=self.pile_no, gun=gun, start_mode=StartMode.CARD, card=card)
+        )
+
+    def start_reply(
+        self, serial: str, gun: int = 1, failure: RemoteStartFailure = RemoteStartFailure.NONE
+    ) -> bytes:
+        """The reply to 0x34: a success, or a failure with ``failure`` as its reason."""
+        result = Confirm.OK if failure is RemoteStartFailure.NONE else Confirm.FAILED
+        return self.frame(
+            RemoteStartReply(
+                serial=serial, pile_no=self.pile_no, gun=gun, result=result, failure=failure
+            )
         )
 
     def realtime(
@@ -149,3 +170,8 @@ class Rig:
         (reply,) = self.send(self.pile.card_start(gun), now)
         assert reply.result == 1, reply
         return reply.serial
+
+    def app_session(self, now: float = 10.0, gun: int = 1, **targets: Any) -> str:
+        """Log in and start an app order (0x34 sent, not yet read); its serial."""
+        self.send(self.pile.login(), 0.0)
+        return self.core.app_start(self.pile.pile_no, gun, DEMO_APP_ACCOUNT, now, **targets)

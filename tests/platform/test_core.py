@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from simrig.billing.platform_checks import CheckLimits
 from simrig.billing.tariff import money_from_yuan
 from simrig.platform import (
     DEMO_ACCOUNT,
@@ -35,7 +36,6 @@ from simrig.protocol.ykc import (
     RecordAck,
     RemoteStart,
     RemoteStartFailure,
-    RemoteStartReply,
     RemoteStop,
     TimeSync,
     WorkParams,
@@ -45,6 +45,14 @@ from simrig.protocol.ykc import (
 )
 
 from .helpers import CARD, PILE, Rig, ScriptedPile
+
+
+def test_check_limits_come_from_the_rules():
+    assert Rig().core.limits == CheckLimits()
+    rules = PlatformRules(max_clock_skew_s=60.0, energy_tolerance_pct=5.0, duration_tolerance_s=1)
+    assert Rig(rules).core.limits == CheckLimits(
+        max_clock_skew_s=60.0, energy_tolerance_pct=5.0, duration_tolerance_s=1
+    )
 
 
 def test_unknown_pile_is_refused_and_closed():
@@ -206,14 +214,10 @@ def test_stuck_unbilled_record_blocks_when_configured():
 
 def test_app_start_sends_0x34_and_field_timeout_cancels_after_240s():
     rig = Rig()
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 10.0)
+    serial = rig.app_session(now=10.0)
     (start,) = rig.pile.decode(rig.core.data_to_send(rig.cid))
     assert isinstance(start, RemoteStart) and start.serial == serial and start.balance == 100.0
-    rig.send(
-        rig.pile.frame(RemoteStartReply(serial=serial, pile_no=PILE, gun=1, result=Confirm.OK)),
-        12.0,
-    )
+    rig.send(rig.pile.start_reply(serial), 12.0)
     rig.send(rig.pile.heartbeat(), 100.0)
     rig.send(rig.pile.heartbeat(), 120.0)
     rig.send(rig.pile.heartbeat(), 240.0)
@@ -228,8 +232,7 @@ def test_app_start_sends_0x34_and_field_timeout_cancels_after_240s():
 
 def test_spec_start_timeout_90s_and_stop_on_timeout():
     rig = Rig(PlatformRules(start_confirm_timeout_s=90, stop_on_start_timeout=True))
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 10.0)
+    serial = rig.app_session(now=10.0)
     rig.core.data_to_send(rig.cid)
     rig.send(rig.pile.heartbeat(), 80.0)
     out = rig.pump(100.0)
@@ -239,33 +242,10 @@ def test_spec_start_timeout_90s_and_stop_on_timeout():
 
 def test_start_failure_reply_cancels_but_not_plugged_waits():
     rig = Rig()
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 10.0)
-    rig.send(
-        rig.pile.frame(
-            RemoteStartReply(
-                serial=serial,
-                pile_no=PILE,
-                gun=1,
-                result=Confirm.FAILED,
-                failure=RemoteStartFailure.GUN_NOT_PLUGGED,
-            )
-        ),
-        11.0,
-    )
+    serial = rig.app_session(now=10.0)
+    rig.send(rig.pile.start_reply(serial, failure=RemoteStartFailure.GUN_NOT_PLUGGED), 11.0)
     assert rig.repo.get_session(serial).state is SessionState.STARTING
-    rig.send(
-        rig.pile.frame(
-            RemoteStartReply(
-                serial=serial,
-                pile_no=PILE,
-                gun=1,
-                result=Confirm.FAILED,
-                failure=RemoteStartFailure.EQUIPMENT_FAULT,
-            )
-        ),
-        12.0,
-    )
+    rig.send(rig.pile.start_reply(serial, failure=RemoteStartFailure.EQUIPMENT_FAULT), 12.0)
     assert rig.repo.get_session(serial).state is SessionState.CANCELLED
     assert len(rig.notes("start_failed")) == 1
 
@@ -287,8 +267,7 @@ def test_app_start_refusals():
 def test_app_stop_sends_0x36_every_time():
     """zshy_case#23: the lead's scenarios may stop twice."""
     rig = Rig()
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 1.0)
+    serial = rig.app_session(now=1.0)
     rig.send(rig.pile.realtime(serial), 30.0)
     rig.core.data_to_send(rig.cid)
     rig.core.app_stop(PILE, 1, 60.0)
@@ -332,8 +311,7 @@ def test_balance_stop_with_margin():
 
 def test_energy_target_stop():
     rig = Rig()
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 1.0, energy_target=5.0)
+    serial = rig.app_session(now=1.0, energy_target=5.0)
     rig.send(rig.pile.realtime(serial, energy=4.0), 30.0)
     rig.core.data_to_send(rig.cid)
     out = rig.send(rig.pile.realtime(serial, energy=5.0), 45.0)
@@ -488,8 +466,7 @@ def test_idle_without_serial_ends_session_gdyc_case25():
 
 def test_restart_restores_timers():
     rig = Rig()
-    rig.send(rig.pile.login(), 0.0)
-    serial = rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 10.0)
+    serial = rig.app_session(now=10.0)
     from simrig.platform import PlatformCore
 
     core2 = PlatformCore(rig.repo, epoch=rig.core.epoch)

@@ -66,3 +66,61 @@ def test_load_rejects_other_documents(tmp_path):
     path.write_text('{"version": 1}')
     with pytest.raises(ValueError, match="runs"):
         load_results_json(path)
+
+
+def test_record_keys_are_their_fields_minus_the_repeated_ones(result_a):
+    clean = result_to_dict(result_a)["sessions"][0]
+    order = clean["orders"][0]
+    assert list(clean["truth"]) == [
+        "pile_no",
+        "gun",
+        "index",
+        "plug_at",
+        "unplug_at",
+        "charge_start",
+        "charge_end",
+        "energy_kwh",
+        "link_down_at_charge_end",
+    ]
+    assert list(order) == [
+        "serial",
+        "codes",
+        "device_bill",
+        "platform_bill",
+        "platform_session",
+        "notes",
+    ]
+    assert list(order["device_bill"]) == [
+        "serial",
+        "start",
+        "end",
+        "trade_time",
+        "energy_kwh",
+        "amount_yuan",
+        "stop_reason",
+        "sent_at",
+        "acked",
+        "frame_hex",
+    ]
+    assert list(order["platform_bill"]) == [
+        "serial",
+        "start",
+        "end",
+        "service_end",
+        "energy_kwh",
+        "amount_yuan",
+        "occupancy_fee_yuan",
+        "total_charged_yuan",
+        "received_at",
+        "illegal",
+    ]
+    assert list(order["platform_session"]) == [
+        "serial",
+        "state",
+        "created_at",
+        "charge_start",
+        "charge_end",
+        "service_end",
+        "last_energy_kwh",
+        "close_reason",
+    ]
