@@ -171,7 +171,12 @@ class VirtualDriver:
         if not self.world.link_is_clean(pile_no) or self._in_flight[pile_no]:
             return False
         core = self.world.core
-        limits = [pile.idle_until(now), core.idle_until(now)]
+        quiet = [
+            number
+            for number, (status, plugged) in pile.quiet_guns(now).items()
+            if core.realtime_is_noop(pile_no, number, status, plugged)
+        ]
+        limits = [pile.idle_until(now, quiet), core.idle_until(now)]
         # (the core's own idle_until covers its timers except heartbeat liveness)
         if self._step_index < len(self._step_times):
             limits.append(self._step_times[self._step_index])
@@ -181,7 +186,7 @@ class VirtualDriver:
         until = min(limits)
         if until - now < MIN_ELISION_S or not link.is_up(now):
             return False
-        count = pile.elide_idle(now, until)
+        count = pile.elide_idle(now, until, quiet)
         if count:
             # liveness as the last skipped heartbeat would have given it (on arrival)
             arrived = pile.last_elided_at + link.up.latency_s

@@ -284,6 +284,24 @@ class PlatformCore:
             self._last_seen[pile_no] = max(self._last_seen.get(pile_no, last_at), last_at)
             self.stats["heartbeats_elided"] += count
 
+    def realtime_is_noop(self, pile_no: str, gun: int, status: int, plugged: bool) -> bool:
+        """Would an order-less 0x13 with this status and plug state change nothing but
+        liveness? (The gun record already says so and no session waits on the gun.)
+        The virtual driver elides such idle frames like heartbeats."""
+        record = self._guns.get((pile_no, gun))
+        if record is None or (record.status, record.plugged, record.serial) != (
+            status,
+            plugged,
+            "",
+        ):
+            return False
+        current = self._gun_session.get((pile_no, gun))
+        candidate = self.repo.get_session(current) if current else None
+        return candidate is None or not (
+            (candidate.state in OPEN_STATES or candidate.unplugged_at is None)
+            and candidate.bill_serial is None
+        )
+
     def is_online(self, pile_no: str) -> bool:
         return pile_no in self._pile_conn
 
