@@ -46,6 +46,23 @@ class BackendError(RuntimeError):
     """The backend could not be reached or started (one-line message)."""
 
 
+def load_view_factory(spec: str, arg: str | None = None) -> Callable[[str], PlatformView]:
+    """``package.module:callable`` → ``backend -> PlatformView`` (the oracle's plugin hook).
+
+    The callable is called as ``callable(backend)`` or, with ``arg``, ``callable(backend, arg)``.
+    """
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise BackendError(f"--view {spec}: {exc}") from None
+    if arg is None:
+        return factory  # type: ignore[no-any-return]
+    return lambda backend: factory(backend, arg)  # type: ignore[no-any-return]
+
+
 def _yuan(units: int | None) -> float:
     return 0.0 if units is None else units / 10_000
 
@@ -235,6 +252,35 @@ def check_expectations(
     return results
 
 
+def check_rates(scenario: Scenario, verdicts: list[SessionVerdict]) -> list[ExpectationResult]:
+    """``[[expect_rate]]``: the share of sessions with a code, within a tolerance."""
+    results = []
+    total = len(verdicts)
+    for exp in scenario.expect_rate:
+        if exp.codes == "any":
+            hits = sum(1 for v in verdicts if v.codes)
+        elif exp.codes == "clean":
+            hits = sum(1 for v in verdicts if not v.codes)
+        else:
+            wanted = {int(c) for c in exp.codes.split("+")}
+            hits = sum(
+                1
+                for v in verdicts
+                if (wanted <= set(v.codes) if exp.contains else wanted == set(v.codes))
+            )
+        rate = hits / total if total else 0.0
+        ok = abs(rate - exp.rate) <= exp.tolerance
+        results.append(
+            ExpectationResult(
+                f"rate:{exp.codes}",
+                ok,
+                f"{exp.rate:.3f}±{exp.tolerance:.3f}",
+                f"{rate:.3f} ({hits}/{total})",
+            )
+        )
+    return results
+
+
 def judge(
     world: World,
     scenario: Scenario,
@@ -258,6 +304,7 @@ def run_scenario(
     elide_heartbeats: bool = True,
     progress: Callable[[float], None] | None = None,
     frame_events: bool | None = None,
+    view_factory: Callable[[str], PlatformView] | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session."""
     started = time.perf_counter()
@@ -281,6 +328,8 @@ def run_scenario(
         elided = driver.elided_heartbeats
     else:
         world, events, chunks, view = _run_realtime(scenario, backend, speed, profile_dirs)
+        if view_factory is not None:  # a backend driver plugin reads the platform's view
+            view = view_factory(backend)
         samples, elided = [], 0
     verdicts, offline = judge(world, scenario, events, chunks, view, end)
     result = RunResult(
@@ -292,7 +341,8 @@ def run_scenario(
         seed=scenario.meta.seed,
         profiles={p: f.firmware.name for p, f in world.piles.items()},
         verdicts=verdicts,
-        expectations=check_expectations(scenario, verdicts, chunks, frames_only=view is None),
+        expectations=check_expectations(scenario, verdicts, chunks, frames_only=view is None)
+        + check_rates(scenario, verdicts),
         events=events,
         chunks=chunks,
         samples=samples,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -83,3 +84,17 @@ def test_workload_generation_is_deterministic():
     first = station_workload(spec, random.Random(3))
     assert first == station_workload(spec, random.Random(3))
     assert first != station_workload(spec, random.Random(4))
+
+
+def test_workload_rate_expectations_hold_and_fail_honestly():
+    """2090104's lost-bill rate (zpd_case#7: 162/1451 ≈ 11 %) as a rate with a tolerance."""
+    spec = WorkloadSpec(
+        profile="sinexcel-dc@2090104", piles=8, days=10, seed=5,
+        expect_rates=(("1", 0.11, 0.06), ("any", 0.11, 0.07)),
+    )  # fmt: skip
+    result = run_scenario(station_workload(spec, random.Random(spec.seed)))
+    assert [e.key for e in result.expectations] == ["rate:1", "rate:any"]
+    assert result.passed, result.expectations
+    strict = dataclasses.replace(spec, expect_rates=(("1", 0.0, 0.01),))
+    failing = run_scenario(station_workload(strict, random.Random(spec.seed)))
+    assert not failing.passed

@@ -73,9 +73,16 @@ def register(app: typer.Typer) -> None:
         profile_dir: Annotated[
             list[Path] | None, typer.Option("--profile-dir", help="Extra firmware profiles.")
         ] = None,
+        view: Annotated[
+            str | None,
+            typer.Option(help="Backend driver MODULE:CALLABLE giving the platform view."),
+        ] = None,
+        view_arg: Annotated[
+            str | None, typer.Option(help="Argument for the --view callable (e.g. its API URL).")
+        ] = None,
     ) -> None:
         """Run one scenario, judge every session, write the report; exit 1 if expectations fail."""
-        from simrig.runner import BackendError, run_scenario
+        from simrig.runner import BackendError, load_view_factory, run_scenario
         from simrig.scenarios import ScenarioError, load_scenario
 
         console = Console()
@@ -93,6 +100,7 @@ def register(app: typer.Typer) -> None:
                     speed=speed,
                     profile_dirs=tuple(profile_dir or ()),
                     progress=lambda f: bar.update(task, completed=f),
+                    view_factory=load_view_factory(view, view_arg) if view else None,
                 )
         except (ScenarioError, BackendError, ValueError, OSError) as exc:
             _fail(str(exc))

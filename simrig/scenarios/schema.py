@@ -188,6 +188,19 @@ class Expectation(_Model):
         return tuple(sorted(set(v)))
 
 
+class RateExpectation(_Model):
+    """For workloads: the share of sessions carrying an anomaly code (or combination)."""
+
+    codes: str = Field(
+        description='a code ("1"), a combination as the field table writes it ("9+11"), '
+        '"any" for any anomaly, or "clean"'
+    )
+    rate: float = Field(ge=0, le=1)
+    tolerance: float = Field(default=0.02, ge=0, le=1)
+    #: count a session when its codes *contain* ``codes`` instead of equalling them
+    contains: bool = True
+
+
 class Scenario(_Model):
     """A validated scenario with every time in seconds since ``meta.epoch``."""
 
@@ -200,6 +213,7 @@ class Scenario(_Model):
     platform: dict[str, Any] = Field(default_factory=dict, description="PlatformRules overrides")
     tariff: dict[str, Any] | None = None
     expect: tuple[Expectation, ...] = ()
+    expect_rate: tuple[RateExpectation, ...] = ()
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

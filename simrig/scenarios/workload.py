@@ -45,6 +45,8 @@ class WorkloadSpec:
     epoch: datetime = datetime(2019, 10, 1)
     first_pile_no: int = 32010200000001
     platform: tuple[tuple[str, Any], ...] = ()
+    #: ``[[expect_rate]]`` tables for the generated scenario (code label, rate, tolerance)
+    expect_rates: tuple[tuple[str, float, float], ...] = ()
 
 
 def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = None) -> Scenario:
@@ -90,6 +92,10 @@ def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = 
         "users": users,
         "timeline": timeline,
         "platform": dict(spec.platform),
+        "expect_rate": [
+            {"codes": codes, "rate": rate, "tolerance": tol}
+            for codes, rate, tol in spec.expect_rates
+        ],
     }
     return Scenario.model_validate(data)
 

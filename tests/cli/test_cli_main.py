@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,30 @@ def test_serial_backend_needs_one_port_per_pile():
 
     with pytest.raises(BackendError, match="1 pile\\(s\\) need 1 serial port"):
         run_scenario(load_scenario("basic_card_session"), backend="serial:", speed=600)
+
+
+def test_backend_driver_plugin_reads_the_platform_view_over_http():
+    """``--view MODULE:CALLABLE``: here the built-in HTTP driver of the reference platform."""
+    from simrig.runner import load_view_factory
+
+    scenario = load_scenario("basic_card_session")
+    with EmbeddedServer(scenario, speed=600) as server:
+        # a plain tcp:// run starts its clock at once: start it with the server's clock
+        time.sleep(max(0.0, server.start_monotonic - time.monotonic()))
+        factory = load_view_factory(
+            "simrig.adapters.http_view:make_view", f"http://127.0.0.1:{server.http_port}"
+        )
+        result = run_scenario(
+            scenario, backend=f"tcp://127.0.0.1:{server.port}", speed=600, view_factory=factory
+        )
+    assert result.passed, result.expectations
+    [verdict] = result.verdicts
+    assert verdict.charged_yuan == pytest.approx(verdict.fair_yuan, abs=0.05)
+    assert verdict.orders[0].platform_bill is not None
+
+
+def test_bad_view_plugin_is_a_one_line_error():
+    from simrig.runner import BackendError, load_view_factory
+
+    with pytest.raises(BackendError, match=r"--view no\.such:thing"):
+        load_view_factory("no.such:thing")
