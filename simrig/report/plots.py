@@ -59,7 +59,7 @@ STATUS_COLOURS = {
 
 #: wire lanes of the link panel: (label, colour, marker)
 LANES: list[tuple[str, str, str]] = [
-    ("0x03 heartbeat", "#607d8b", "|"),
+    ("0x03 heartbeat (idle ones elided in virtual time)", "#607d8b", "|"),
     ("0x31 card start", "#1e88e5", ">"),
     ("0x32 auth reply", "#1565c0", "<"),
     ("0x34 remote start", "#2e7d32", "^"),
