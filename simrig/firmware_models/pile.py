@@ -310,6 +310,7 @@ class PileFirmware:
         self._plant_unseen = _INF
         #: send time of the last frame :meth:`elide_idle` skipped
         self.last_elided_at = 0.0
+        self._hb_base, self._hb_k = _INF, 0
         self._framer = Framer(tolerant=True)
         self._seq = 0
         # power / link
@@ -573,12 +574,18 @@ class PileFirmware:
             raise ValueError(f"pile {self.pile_no} is not idle until {until}")
         count = 0
         hb = self._profile.timings.heartbeat_s
-        while self._next_hb < until:
-            count += 1
-            self.last_elided_at = max(self.last_elided_at, self._next_hb)
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._hb_index += 1
-            self._next_hb += hb
+        if self._next_hb < until:
+            k = max(self._hb_k + 1, math.ceil((until - self._hb_base) / hb) - 1)
+            while self._hb_base + k * hb < until:  # first heartbeat at or after ``until``
+                k += 1
+            while k > self._hb_k + 1 and self._hb_base + (k - 1) * hb >= until:
+                k -= 1
+            count = k - self._hb_k
+            self.last_elided_at = max(self.last_elided_at, self._hb_base + (k - 1) * hb)
+            self._seq = (self._seq + count) & 0xFFFF
+            self._hb_index += count
+            self._hb_k = k
+            self._next_hb = self._hb_base + k * hb
         idle_s = self._profile.timings.realtime_idle_s
         for number in quiet:
             g = self._gun(number)
@@ -753,7 +760,8 @@ class PileFirmware:
                 now,
             )
             self._hb_unanswered += 1
-            self._next_hb += t.heartbeat_s
+            self._hb_k += 1
+            self._next_hb = self._hb_base + self._hb_k * t.heartbeat_s
 
     def _tick_gun(self, g: _GunFw, now: float) -> None:
         t = self._profile.timings
@@ -1491,7 +1499,10 @@ class PileFirmware:
         self._offline_since = None
         self._backoff = self._profile.timings.reconnect_s[0]
         self._hb_unanswered = 0
-        self._next_hb = now + self._profile.timings.heartbeat_s
+        # heartbeat k of this login is due at base + k × period (computed, not summed,
+        # so that skipping n of them in virtual time lands on the very same instants)
+        self._hb_base, self._hb_k = now + self._profile.timings.heartbeat_s, 0
+        self._next_hb = self._hb_base
         self._event(now, "logged_in", None, {"firmware": self._profile.name})
         for bill in self._bills:  # stored bills first (§3 item 1)
             if bill.state == "stored":
