@@ -176,7 +176,8 @@ class VirtualDriver:
             for number, (status, plugged) in pile.quiet_guns(now).items()
             if core.realtime_is_noop(pile_no, number, status, plugged)
         ]
-        limits = [pile.idle_until(now, quiet), core.idle_until(now)]
+        pile_idle = pile.idle_until(now, quiet)
+        limits = [pile_idle, core.idle_until(now)]
         # (the core's own idle_until covers its timers except heartbeat liveness)
         if self._step_index < len(self._step_times):
             limits.append(self._step_times[self._step_index])
@@ -186,7 +187,7 @@ class VirtualDriver:
         until = min(limits)
         if until - now < MIN_ELISION_S or not link.is_up(now):
             return False
-        count = pile.elide_idle(now, until, quiet)
+        count = pile.elide_idle(now, until, quiet, idle_until=pile_idle)
         if count:
             # liveness as the last skipped heartbeat would have given it (on arrival)
             arrived = pile.last_elided_at + link.up.latency_s

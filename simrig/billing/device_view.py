@@ -52,12 +52,24 @@ class _Order:
     bills: list[DeviceBill] = field(default_factory=list)
 
 
-def decode_chunks(chunks: Iterable[Chunk]) -> list[tuple[Chunk, Frame]]:
-    """Split each pile's byte streams into frames, in order of arrival."""
+#: the frames the device view reads (orders, realtime, bills, acks)
+ORDER_FRAMES = frozenset(
+    cls.TYPE
+    for cls in (CardAuthReply, RemoteStartReply, RealtimeData, TransactionRecord, RecordAck)
+)
+
+
+def decode_chunks(
+    chunks: Iterable[Chunk], only: frozenset[int] | None = None
+) -> list[tuple[Chunk, Frame]]:
+    """Split each pile's byte streams into frames, in order of arrival (``only``: these types)."""
     framers: dict[tuple[str, str], Framer] = {}
     out: list[tuple[Chunk, Frame]] = []
     for chunk in chunks:
-        framer = framers.setdefault((chunk.pile_no, chunk.direction), Framer(tolerant=True))
+        key = (chunk.pile_no, chunk.direction)
+        framer = framers.get(key)
+        if framer is None:
+            framer = framers[key] = Framer(tolerant=True, only=only)
         for item in framer.feed(chunk.data):
             if isinstance(item, Frame):
                 out.append((chunk, item))
@@ -72,7 +84,7 @@ def device_orders(chunks: Iterable[Chunk]) -> list[DeviceOrder]:
     """
     orders: dict[str, _Order] = {}
     acked: set[str] = set()
-    for chunk, frame in decode_chunks(chunks):
+    for chunk, frame in decode_chunks(chunks, ORDER_FRAMES):
         msg = frame.message
         serial = getattr(msg, "serial", ZERO_SERIAL)
         if serial == ZERO_SERIAL:
@@ -144,7 +156,9 @@ def refused_card_starts(
     """The 0x32 authorisation failures a pile's gun received (igo_case#21)."""
     return [
         (chunk, frame.message)
-        for chunk, frame in decode_chunks(c for c in chunks if c.pile_no == pile_no)
+        for chunk, frame in decode_chunks(
+            (c for c in chunks if c.pile_no == pile_no), frozenset({CardAuthReply.TYPE})
+        )
         if isinstance(frame.message, CardAuthReply)
         and frame.message.gun == gun
         and frame.message.result != Confirm.OK

@@ -567,10 +567,22 @@ class PileFirmware:
         times = self._deadlines(include_heartbeat=False, quiet=quiet)
         return max(now, min(times)) if times else _INF
 
-    def elide_idle(self, now: float, until: float, quiet: Collection[int] = ()) -> int:
+    def elide_idle(
+        self,
+        now: float,
+        until: float,
+        quiet: Collection[int] = (),
+        *,
+        idle_until: float | None = None,
+    ) -> int:
         """Advance to ``until`` as if every heartbeat before it was sent and answered and
-        the ``quiet`` guns' idle 0x13 were sent; returns how many frames that was."""
-        if self.idle_until(now, quiet) < until:
+        the ``quiet`` guns' idle 0x13 were sent; returns how many frames that was.
+
+        ``idle_until``: what :meth:`idle_until` just returned for the same ``now`` and
+        ``quiet`` (the pile unchanged since), to spare computing it twice."""
+        if idle_until is None:
+            idle_until = self.idle_until(now, quiet)
+        if idle_until < until:
             raise ValueError(f"pile {self.pile_no} is not idle until {until}")
         count = 0
         hb = self._profile.timings.heartbeat_s

@@ -25,6 +25,7 @@ File schema (all keys but ``vendor``, ``model``, ``version``, ``kind`` are optio
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -275,12 +276,19 @@ def _builtin_files() -> list[Any]:
     return sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
 
 
-def _catalogue(extra_dirs: Iterable[Path | str] = ()) -> dict[str, FirmwareProfile]:
+@functools.cache
+def _builtin_catalogue() -> dict[str, FirmwareProfile]:
+    """The shipped profiles, parsed once per process (they are package data)."""
     found: dict[str, FirmwareProfile] = {}
     for entry in _builtin_files():
         source = f"simrig/firmware_models/profiles/{entry.name}"
         profile = parse_profile(read_profile_text(entry), source)
         found[profile.name] = profile
+    return found
+
+
+def _catalogue(extra_dirs: Iterable[Path | str] = ()) -> dict[str, FirmwareProfile]:
+    found = dict(_builtin_catalogue())
     for directory in extra_dirs:
         folder = Path(directory)
         if not folder.is_dir():

@@ -162,3 +162,12 @@ def test_fuzz_random_and_mutated_streams_never_crash(seed):
         produced += len(framer.close())
         assert framer.pending == 0
         assert produced <= len(stream)  # every result consumed at least one byte
+
+
+def test_only_decodes_the_wanted_types_and_still_checks_the_others():
+    realtime = encode_frame(RealtimeData(pile_no="1", energy=2.5), 3)
+    stream = HEARTBEAT + realtime + _corrupt_crc(HEARTBEAT) + HEARTBEAT
+    results = Framer(only=frozenset({0x13})).feed(stream)
+    assert [type(r) for r in results] == [Frame, FrameError]
+    assert results[0].message.energy == 2.5
+    assert results[1].kind is ErrorKind.BAD_CRC

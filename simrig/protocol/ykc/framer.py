@@ -83,8 +83,13 @@ def encode_frame(message: Message, seq: int = 0) -> bytes:
     return bytes((START, len(inner))) + inner + bytes((crc & 0xFF, crc >> 8))
 
 
-def _parse(frame: bytes, tolerant: bool) -> Frame | FrameError:
-    """Check and decode one complete frame whose length byte is consistent with its size."""
+def _parse(
+    frame: bytes, tolerant: bool, wanted: frozenset[int] | None = None
+) -> Frame | FrameError | None:
+    """Check and decode one complete frame whose length byte is consistent with its size.
+
+    With ``wanted``, a valid frame of another type is checked (CRC) but not decoded: None.
+    """
     inner = frame[2:-2]
     crc = crc16_modbus(inner)
     low, high = frame[-2], frame[-1]
@@ -103,6 +108,8 @@ def _parse(frame: bytes, tolerant: bool) -> Frame | FrameError:
                 frame,
             )
     code = frame[5]
+    if wanted is not None and code not in wanted:
+        return None
     cls = MESSAGES.get(code)
     if cls is None:
         return FrameError(ErrorKind.UNKNOWN_TYPE, f"no YKC frame type 0x{code:02X}", frame, code)
@@ -150,6 +157,7 @@ def decode_frame(data: bytes, *, tolerant: bool = False) -> Frame:
     result = _parse(bytes(data), tolerant)
     if isinstance(result, FrameError):
         raise DecodeError(result)
+    assert result is not None
     return result
 
 
@@ -165,10 +173,12 @@ class Framer:
     or error is found (or on :meth:`close`).
     """
 
-    __slots__ = ("_buf", "_garbage", "_quiet", "_tolerant", "errors", "frames")
+    __slots__ = ("_buf", "_garbage", "_quiet", "_tolerant", "_wanted", "errors", "frames")
 
-    def __init__(self, *, tolerant: bool = False) -> None:
+    def __init__(self, *, tolerant: bool = False, only: frozenset[int] | None = None) -> None:
+        """``only``: decode just these frame types; others are CRC-checked and skipped."""
         self._tolerant = tolerant
+        self._wanted = only
         self._buf = bytearray()
         self._garbage = 0
         self._quiet = 0  # bytes at the head of the buffer covered by a reported error
@@ -211,8 +221,12 @@ class Framer:
                 self._skip(pos, inner - pos)  # the candidate was a false start
                 pos = inner
                 continue
-            result = _parse(bytes(buf[pos : pos + total]), self._tolerant)
-            if isinstance(result, Frame):
+            result = _parse(bytes(buf[pos : pos + total]), self._tolerant, self._wanted)
+            if result is None:  # a valid frame of a type nobody asked for
+                self._flush_garbage(out)
+                self._quiet = 0
+                pos += total
+            elif isinstance(result, Frame):
                 self._flush_garbage(out)
                 self._quiet = 0
                 self.frames += 1
