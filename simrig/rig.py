@@ -73,6 +73,8 @@ class World:
     core: Any = None  # the embedded PlatformCore (virtual runs), else None
     repo: Any = None
     actions: list[tuple[float, Action]] = field(default_factory=list)
+    #: per pile, the times of the actions aimed at it (each touches only its pile)
+    pile_action_times: dict[str, list[float]] = field(default_factory=dict)
     clean_links: set[str] = field(default_factory=set)
 
     def wall(self, t: float) -> datetime:
@@ -151,8 +153,12 @@ def build_world(
         clean_links=clean,
     )
     for step in scenario.timeline:
-        world.actions += _actions(world, step)
+        steps = _actions(world, step)
+        world.actions += steps
+        world.pile_action_times.setdefault(step.pile, []).extend(t for t, _ in steps)
     world.actions.sort(key=lambda item: item[0])
+    for times in world.pile_action_times.values():
+        times.sort()
     return world
 
 

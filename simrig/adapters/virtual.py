@@ -65,8 +65,8 @@ class VirtualDriver:
         self._next_conn = 1
         self._armed: dict[str, float] = {}
         self._fires: dict[str, tuple[float, int]] = {}
-        self._step_times = sorted({t for t, _ in world.actions})
-        self._step_index = 0
+        self._step_times = {p: world.pile_action_times.get(p, []) for p in world.piles}
+        self._step_index = dict.fromkeys(world.piles, 0)
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
         self._next_sample: dict[str, float] = {}
         self._by_id: dict[int, _Conn] = {}
@@ -121,10 +121,6 @@ class VirtualDriver:
     def _act(self, action: Callable[[float], None]) -> None:
         now = self.env.now
         self._next_sample.clear()  # sample the plant right after every stimulus
-        while (
-            self._step_index < len(self._step_times) and self._step_times[self._step_index] <= now
-        ):
-            self._step_index += 1
         try:
             action(now)
         except Exception as exc:  # a refused app request is an outcome, not a crash
@@ -179,8 +175,13 @@ class VirtualDriver:
         pile_idle = pile.idle_until(now, quiet)
         limits = [pile_idle, core.idle_until(now)]
         # (the core's own idle_until covers its timers except heartbeat liveness)
-        if self._step_index < len(self._step_times):
-            limits.append(self._step_times[self._step_index])
+        # the next action aimed at this pile (an action touches only its own pile)
+        times, i = self._step_times[pile_no], self._step_index[pile_no]
+        while i < len(times) and times[i] <= now:
+            i += 1
+        self._step_index[pile_no] = i
+        if i < len(times):
+            limits.append(times[i])
         change = link.next_change(now)
         if change is not None:
             limits.append(change)
