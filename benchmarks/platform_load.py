@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from simrig.adapters.platform_process import start_platform
 from simrig.protocol.ykc import (
     CardAuthReply,
     CardStart,
@@ -180,28 +181,11 @@ async def bill_round(clients: list[Client]) -> float:
 async def main(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="simrig-bench-"))
     (tmp / "platform.toml").write_text(config(args.piles))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simrig.cli.platform",
-            "platform",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "off",
-            "--db",
-            str(tmp / "p.sqlite"),
-            "--config",
-            str(tmp / "platform.toml"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    options = ["--listen", "127.0.0.1:0", "--http", "off", "--db", str(tmp / "p.sqlite")]
+    options += ["--config", str(tmp / "platform.toml")]
+    server = await asyncio.to_thread(start_platform, options, 60.0)
+    port = server.port
     try:
-        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
-        port = int(line.split()[2].rsplit(":", 1)[1])
         clients = await connect_all(port, args.piles)
         await start_sessions(clients)
         ingest = [await ingest_round(clients, args.frames) for _ in range(args.rounds)]
@@ -218,8 +202,8 @@ async def main(args: argparse.Namespace) -> None:
         for c in clients:
             c.writer.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

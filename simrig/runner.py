@@ -13,14 +13,13 @@ import contextlib
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from simrig.adapters.platform_process import PlatformProcess, PlatformStartError, start_platform
 from simrig.adapters.realtime import RealtimeDriver
 from simrig.adapters.virtual import VirtualDriver
 from simrig.billing.device_view import Chunk, device_orders, refused_card_starts
@@ -33,6 +32,7 @@ from simrig.billing.views import (
     TruthRecord,
 )
 from simrig.endpoint import Event
+from simrig.plant import HandshakeStatus
 from simrig.results import ExpectationResult, RunResult
 from simrig.rig import World, build_world, register_site, scenario_tariff
 from simrig.scenarios import Scenario
@@ -161,7 +161,7 @@ def truth_records(
         down = charge_end is not None and any(
             a < charge_end < b for a, b in offline.get(session.pile_no, [])
         )
-        failed = [h.deadline for h in session.handshakes if str(h.status) == "failed"]
+        failed = [h.deadline for h in session.handshakes if h.status is HandshakeStatus.FAILED]
         stop = charge_end if charge_end is not None else (max(failed) if failed else None)
         records.append(
             TruthRecord(
@@ -393,7 +393,10 @@ def _run_realtime(
 
 
 class EmbeddedServer:
-    """The reference platform as a separate server process on loopback (``embedded-tcp``)."""
+    """The reference platform as a separate server process on loopback (``embedded-tcp``).
+
+    On exit the server is stopped, its records are read once (:meth:`view`) and its
+    temporary folder is removed."""
 
     def __init__(
         self, scenario: Scenario, profile_dirs: tuple[Path, ...] = (), speed: float = 1.0
@@ -405,9 +408,10 @@ class EmbeddedServer:
         self.profile_dirs = profile_dirs
         self.dir = Path(tempfile.mkdtemp(prefix="simrig-embedded-"))
         self.db = self.dir / "platform.sqlite"
-        self.proc: subprocess.Popen[str] | None = None
+        self.server: PlatformProcess | None = None
         self.port = 0
         self.http_port = 0
+        self._view: _Snapshot | None = None
 
     def __enter__(self) -> EmbeddedServer:
         from simrig.adapters.sqlite_store import SqliteRepository
@@ -416,32 +420,23 @@ class EmbeddedServer:
         register_site(self.scenario, repo, scenario_tariff(self.scenario), self.profile_dirs)
         repo.close()
         self.start_monotonic = time.monotonic() + STARTUP_S
-        cmd = [sys.executable, "-m", "simrig", "platform", "serve"]
-        cmd += ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(self.db)]
-        cmd += ["--epoch", self.scenario.meta.epoch.isoformat(), "--speed", str(self.speed)]
-        cmd += ["--start-monotonic", repr(self.start_monotonic)]
+        options = ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(self.db)]
+        options += ["--epoch", self.scenario.meta.epoch.isoformat(), "--speed", str(self.speed)]
+        options += ["--start-monotonic", repr(self.start_monotonic)]
         if self.scenario.platform:
             config = self.dir / "platform.toml"
             rules = [
                 f"{key} = {json.dumps(value)}" for key, value in self.scenario.platform.items()
             ]
             config.write_text("\n".join(["[rules]", *rules]) + "\n")
-            cmd += ["--config", str(config)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("listening on"):
-                parts = line.split()
-                self.port = int(parts[2].rsplit(":", 1)[1])
-                self.http_port = int(parts[5].rsplit(":", 1)[1])
-                return self
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        self.__exit__(None, None, None)
-        raise BackendError(f"embedded platform server did not start: {err.strip()[-300:]}")
+            options += ["--config", str(config)]
+        try:
+            self.server = start_platform(options)
+        except PlatformStartError as exc:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise BackendError(f"embedded platform: {exc}") from None
+        self.port, self.http_port = self.server.port, self.server.http_port or 0
+        return self
 
     def app_client(self) -> Any:
         from simrig.adapters.app_client import HttpAppClient
@@ -449,18 +444,19 @@ class EmbeddedServer:
         return HttpAppClient(f"http://127.0.0.1:{self.http_port}")
 
     def view(self) -> PlatformView:
+        """The platform's records (read at exit, or now while the server runs)."""
+        return self._view or self._read()
+
+    def _read(self) -> _Snapshot:
         from simrig.adapters.sqlite_store import SqliteRepository
 
         return _Snapshot(RepositoryView(SqliteRepository(str(self.db))))
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.server is not None:
+            self.server.stop()
+            self._view = self._read()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class _Snapshot:
@@ -481,10 +477,6 @@ class _Snapshot:
 
     def notifications(self) -> list[PlatformNotification]:
         return self._notifications
-
-
-def cleanup(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["BACKENDS", "BackendError", "RepositoryView", "check_expectations", "run_scenario"]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .anomaly import AnomalyCode as C
-from .tariff import Band, Tariff, energy_from_kwh, money_to_yuan
+from .tariff import Tariff, energy_from_kwh, money_to_yuan
 from .views import (
     DeviceBill,
     DeviceOrder,
@@ -337,8 +337,3 @@ class Oracle:
             if truth.charge_start <= notice.at and (end is None or notice.at < end - margin):
                 false.append(notice)
         return false
-
-
-def band_of(tariff: Tariff, at: datetime) -> Band:
-    """Convenience for reports: the tariff band at a wall time."""
-    return tariff.band_at(at)

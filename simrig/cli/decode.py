@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from simrig.protocol.ykc import Frame, FrameError, Framer
+from simrig.protocol.ykc import ErrorKind, Frame, FrameError, Framer
 from simrig.protocol.ykc.jsonview import error_to_json, frame_to_json, json_value
 
 _HEX = set(string.hexdigits + string.whitespace + ":-")
@@ -43,14 +43,8 @@ def decode_chunks(chunks: list[bytes], tolerant: bool) -> list[Frame | FrameErro
     for chunk in chunks:
         framer = Framer(tolerant=tolerant)
         found = framer.feed(chunk) + list(framer.close())
-        results += found or [FrameError_empty(chunk)]
+        results += found or [FrameError(ErrorKind.TRUNCATED, "no frame in input", chunk)]
     return results
-
-
-def FrameError_empty(chunk: bytes) -> FrameError:
-    from simrig.protocol.ykc import ErrorKind
-
-    return FrameError(ErrorKind.TRUNCATED, "no frame in input", chunk)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,9 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from datetime import datetime
 
+from simrig.adapters.platform_process import start_platform
 from simrig.adapters.sqlite_store import SqliteRepository
 from simrig.protocol.ykc import AckResult, CardAuthReply, GunStatus, LoginReply, RecordAck
 
@@ -16,28 +16,9 @@ from .conftest import SocketPile
 
 
 async def _start_server(db: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simrig.cli.platform",
-            "platform",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "off",
-            "--db",
-            db,
-            "--demo",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
-    assert line.startswith("listening on 127.0.0.1:"), line + proc.stderr.read()
-    return proc, int(line.split()[2].rsplit(":", 1)[1])
+    options = ["--listen", "127.0.0.1:0", "--http", "off", "--db", db, "--demo"]
+    server = await asyncio.to_thread(start_platform, options)
+    return server.proc, server.port
 
 
 async def test_acked_bill_survives_sigkill(tmp_path):

@@ -33,9 +33,8 @@ def _reject_or_note(problem: str, name: str, tolerant: bool, devs: list[Deviatio
 
 
 class Kind:
-    """Base of field kinds. ``fmt`` is a struct piece, or ``None`` for variable-length kinds."""
+    """Base of field kinds: a raw layout (struct piece + construct subcon) and conversions."""
 
-    fmt: ClassVar[str | None] = None
     #: False for variable-length kinds, which only the construct path parses
     fixed: ClassVar[bool] = True
     size: int = 0
@@ -45,8 +44,8 @@ class Kind:
         raise NotImplementedError
 
     def struct_fmt(self) -> str:
-        assert self.fmt is not None
-        return self.fmt
+        """The ``struct`` format piece of a fixed-size kind."""
+        raise NotImplementedError
 
     def from_raw(self, raw: Any, name: str, tolerant: bool, devs: list[Deviation] | None) -> Any:
         return raw
@@ -166,8 +165,6 @@ class BmsCurrent(Scaled):
 
 class Bytes(Kind):
     """A fixed run of raw bytes, shown as upper-case hex (opaque ids: physical card §1.5)."""
-
-    fmt = "s"
 
     def __init__(self, size: int) -> None:
         self.size = size

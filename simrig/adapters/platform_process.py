@@ -1,0 +1,63 @@
+"""Run ``simrig platform serve`` as a child process and learn its ports (loopback only).
+
+One place knows the command and its ready line (``listening on H:P http on H:P|off``):
+the ``embedded-tcp`` backend, the durability tests and the load benchmark all start the
+reference platform through :func:`start_platform`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+
+class PlatformStartError(RuntimeError):
+    """The server process did not print its ready line (one-line reason)."""
+
+
+@dataclass
+class PlatformProcess:
+    proc: subprocess.Popen[str]
+    port: int
+    http_port: int | None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM (a clean shutdown), then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def parse_ready_line(line: str) -> tuple[int, int | None]:
+    """``listening on 127.0.0.1:P http on 127.0.0.1:Q`` → (P, Q); ``http on off`` → (P, None)."""
+    parts = line.split()
+    if len(parts) < 6 or parts[:2] != ["listening", "on"]:
+        raise PlatformStartError(f"unexpected ready line {line.strip()!r}")
+    port = int(parts[2].rsplit(":", 1)[1])
+    http = None if parts[5] == "off" else int(parts[5].rsplit(":", 1)[1])
+    return port, http
+
+
+def start_platform(options: list[str], timeout_s: float = 20.0) -> PlatformProcess:
+    """Start ``simrig platform serve OPTIONS`` (pass ``--listen 127.0.0.1:0`` etc.)."""
+    cmd = [sys.executable, "-m", "simrig", "platform", "serve", *options]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = proc.stdout
+    assert out is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(out.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    if not lines or not lines[0].startswith("listening on"):
+        proc.kill()
+        _, err = proc.communicate()
+        reason = (err or "").strip().splitlines()[-1:] or [f"no ready line in {timeout_s:g} s"]
+        raise PlatformStartError(f"platform server did not start: {reason[0]}")
+    port, http_port = parse_ready_line(lines[0])
+    return PlatformProcess(proc, port, http_port)
