@@ -40,6 +40,7 @@ __all__ = [
     "Money",
     "OccupancyRule",
     "Rate",
+    "RunningBill",
     "Tariff",
     "TariffError",
     "default_tariff",
@@ -347,6 +348,18 @@ class Tariff:
         """``price(split_energy(samples))``."""
         return self.price(self.split_energy(samples))
 
+    def price_totals(self, split: Mapping[Band, Energy]) -> tuple[Energy, Money]:
+        """``(loss_energy, total_amount)`` of :meth:`price` without building the lines."""
+        loss_total = amount_total = 0
+        for band, energy in split.items():
+            if energy:
+                loss_energy = self.loss_adjusted(energy)
+                loss_total += loss_energy
+                amount_total += div_round_half_up(
+                    self.rates[band].unit_price * loss_energy, _RATE_X_ENERGY_TO_MONEY
+                )
+        return loss_total, amount_total
+
     def validate(self) -> None:
         """Raise :class:`TariffError` (``"<field>: <reason>"``) unless wire-encodable."""
         if not (isinstance(self.model_no, str) and re.fullmatch(r"[0-9]{4}", self.model_no)):
@@ -370,6 +383,40 @@ class Tariff:
             _check_uint("occupancy.rate_per_minute", self.occupancy.rate_per_minute, None)
             if self.occupancy.cap is not None:
                 _check_uint("occupancy.cap", self.occupancy.cap, None)
+
+
+class RunningBill:
+    """Totals of a growing ``(time, cumulative energy)`` series, for every 0x13.
+
+    Equal to ``tariff.bill([*closed, point])`` but prices only the open segment: the
+    split of the closed samples is kept, since :meth:`Tariff.split_energy` is a sum
+    over consecutive pairs. ``closed`` may only grow by appending.
+    """
+
+    __slots__ = ("_count", "_split", "tariff")
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff
+        self._split: dict[Band, Energy] = dict.fromkeys(Band, 0)
+        self._count = 0
+
+    def totals(
+        self, closed: Sequence[tuple[datetime, Energy]], point: tuple[datetime, Energy]
+    ) -> tuple[Energy, Money]:
+        """``(loss_energy, total_amount)`` of ``closed + [point]``."""
+        tariff = self.tariff
+        if len(closed) < self._count:
+            raise ValueError("closed samples may only grow")
+        if len(closed) > self._count:
+            for band, energy in tariff.split_energy(closed[max(0, self._count - 1) :]).items():
+                self._split[band] += energy
+            self._count = len(closed)
+        split = self._split
+        if closed:
+            split = dict(split)
+            for band, energy in tariff.split_energy((closed[-1], point)).items():
+                split[band] += energy
+        return tariff.price_totals(split)
 
 
 def _check_uint(field: str, value: object, maximum: int | None) -> None:

@@ -54,7 +54,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from simrig.billing.tariff import Band, BandRate, Tariff, energy_from_kwh, rate_from_yuan
+from simrig.billing.tariff import (
+    Band,
+    BandRate,
+    RunningBill,
+    Tariff,
+    energy_from_kwh,
+    rate_from_yuan,
+)
 from simrig.endpoint import Event
 from simrig.plant import HandshakeStatus
 from simrig.protocol.ykc import (
@@ -212,6 +219,7 @@ class _Session:
     charge_start_wall: datetime | None = None
     samples: list[tuple[datetime, int]] = field(default_factory=list)
     sample_times: list[float] = field(default_factory=list)
+    running: RunningBill | None = None  # 0x13 totals of ``samples`` + now
     end_t: float | None = None
     end_wall: datetime | None = None
     meter_end: int | None = None
@@ -451,8 +459,8 @@ class PileFirmware:
         self._poll(now)
 
     def get_timer(self) -> float | None:
-        times = self._deadlines(include_heartbeat=True)
-        return min(times) if times else None
+        t = self._next_deadline(include_heartbeat=True)
+        return None if t == _INF else t
 
     def handle_stimulus(self, stimulus: Stimulus, now: float) -> None:
         """Apply ``stimulus`` to the plant (the physical world), then react as firmware."""
@@ -564,8 +572,8 @@ class PileFirmware:
         due = self._plant.pending_event_time()
         if self._plant_unseen <= now or (due is not None and due <= now):
             return now  # a plant change (handshake done, BMS stop) no poll has seen yet
-        times = self._deadlines(include_heartbeat=False, quiet=quiet)
-        return max(now, min(times)) if times else _INF
+        t = self._next_deadline(include_heartbeat=False, quiet=quiet)
+        return _INF if t == _INF else max(now, t)
 
     def elide_idle(
         self,
@@ -667,54 +675,64 @@ class PileFirmware:
     def _meter(self, g: _GunFw, now: float) -> int:
         return energy_from_kwh(round(g.plant.meter_kwh(now), 6))
 
-    def _deadlines(self, include_heartbeat: bool, quiet: Collection[int] = ()) -> list[float]:
+    def _next_deadline(self, include_heartbeat: bool, quiet: Collection[int] = ()) -> float:
+        """Earliest time the pile must act (``_INF``: none); ``quiet`` guns' idle 0x13
+        and, without ``include_heartbeat``, heartbeats do not count."""
         if not self._powered:
-            return []
+            return _INF
         if self._boot_until is not None:
-            return [self._boot_until]
-        t: list[float] = []
+            return self._boot_until
+        m = _INF
         if not self._connected and not self._close_requested:
-            t.append(self._reconnect_at)
-        if self._connected and not self._logged_in:
-            t.append(self._login_deadline)
+            m = self._reconnect_at
+        if self._connected and not self._logged_in and self._login_deadline < m:
+            m = self._login_deadline
         if self._logged_in:
-            if include_heartbeat:
-                t.append(self._next_hb)
-            if self._model_state != "ok":
-                t.append(self._model_retry_at)
-        at = max(self._now, self._plant.now)
-        pending = self._plant.pending_event_time()
-        if pending is not None and pending <= at:
+            if include_heartbeat and self._next_hb < m:
+                m = self._next_hb
+            if self._model_state != "ok" and self._model_retry_at < m:
+                m = self._model_retry_at
+        plant = self._plant
+        at = self._now if self._now > plant.now else plant.now
+        pending = plant.pending_event_time()
+        if pending is not None and pending <= at and pending < self._plant_unseen:
             # advancing the plant applies this change; remember it until a poll sees it
-            self._plant_unseen = min(self._plant_unseen, pending)
-        nxt = self._plant.next_event_time(at)
-        if nxt is not None:
-            t.append(nxt)
-        if self._plant_unseen < _INF:
-            t.append(self._plant_unseen)
+            self._plant_unseen = pending
+        nxt = plant.next_event_time(at)
+        if nxt is not None and nxt < m:
+            m = nxt
+        if self._plant_unseen < m:
+            m = self._plant_unseen
         for g in self._guns:
-            t += [_INF if g.number in quiet else g.next_rt, g.next_bms, g.next_boundary]
+            if g.next_rt < m and g.number not in quiet:
+                m = g.next_rt
+            if g.next_bms < m:
+                m = g.next_bms
+            if g.next_boundary < m:
+                m = g.next_boundary
             s = g.session
             if s is not None:
-                t.append(s.phase_until)
+                if s.phase_until < m:
+                    m = s.phase_until
                 if not self._logged_in and self._offline_since is not None:
                     stop_s = self._profile.timings.offline_stop_s
                     if stop_s > 0 and self._q.charge_through_outage is None:
-                        t.append(self._offline_since + stop_s)
-            if g.pending_remote is not None:
-                t.append(g.pending_remote.deadline)
-            if g.card_pending is not None:
-                t.append(g.card_pending[1])
-            if g.stale_plug_until is not None:
-                t.append(g.stale_plug_until)
+                        m = min(m, self._offline_since + stop_s)
+            if g.pending_remote is not None and g.pending_remote.deadline < m:
+                m = g.pending_remote.deadline
+            if g.card_pending is not None and g.card_pending[1] < m:
+                m = g.card_pending[1]
+            if g.stale_plug_until is not None and g.stale_plug_until < m:
+                m = g.stale_plug_until
         for bill in self._bills:
             if bill.state == "scheduled":
-                t.append(bill.due_at)
-            elif bill.state == "sent":
-                t.append(bill.retry_at)
-        if self._upgrade is not None:
-            t.append(self._upgrade.ready_at)
-        return [x for x in t if x < _INF]
+                if bill.due_at < m:
+                    m = bill.due_at
+            elif bill.state == "sent" and bill.retry_at < m:
+                m = bill.retry_at
+        if self._upgrade is not None and self._upgrade.ready_at < m:
+            m = self._upgrade.ready_at
+        return m
 
     # ------------------------------------------------------------------ the poll loop
     def _poll(self, now: float) -> None:
@@ -898,7 +916,8 @@ class PileFirmware:
         if s is not None and s.phase == "charging":
             assert s.charge_start_t is not None
             units = self._meter(g, now) - s.meter_start
-            lines = s.tariff.bill([*s.samples, (self._sample_wall(s, now), units)])
+            assert s.running is not None
+            loss_units, amount = s.running.totals(s.samples, (self._sample_wall(s, now), units))
             q = self._q.inflated_realtime_energy
             if q is not None and s.inflate is None:
                 s.inflate = 1.0
@@ -929,8 +948,8 @@ class PileFirmware:
                 "charge_minutes": int((now - s.charge_start_t) // 60),
                 "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
                 "energy": round(units * factor) / 10_000,
-                "loss_energy": round(lines.loss_energy * factor) / 10_000,
-                "amount": lines.total_amount / 10_000,
+                "loss_energy": round(loss_units * factor) / 10_000,
+                "amount": amount / 10_000,
             }
             bms = pile.bms(now)
             if bms is not None:
@@ -1076,6 +1095,7 @@ class PileFirmware:
         s.charge_start_wall = self._clock.wall(now)
         s.samples = [(s.charge_start_wall, 0)]
         s.sample_times = [now]
+        s.running = RunningBill(s.tariff)
         g.next_boundary = self._clock.next_half_hour(now)
         g.next_rt = now
         bms = g.plant.bms(now)

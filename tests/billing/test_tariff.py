@@ -17,6 +17,7 @@ from simrig.billing import (
     Band,
     BandRate,
     OccupancyRule,
+    RunningBill,
     Tariff,
     TariffError,
     default_tariff,
@@ -164,6 +165,44 @@ def test_split_conserves_energy_exactly(
     split = TARIFF.split_energy(samples)
     assert all(value >= 0 for value in split.values())
     assert sum(split.values()) == samples[-1][1] - samples[0][1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2019, 1, 1), max_value=datetime(2030, 1, 1)),
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=4 * 3600 * 10**6),
+            st.integers(min_value=0, max_value=300_000),
+            st.booleans(),  # True: the point is closed (becomes a sample) after pricing
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    loss=st.sampled_from([0, 3]),
+)
+def test_running_bill_equals_full_bill(
+    start: datetime, steps: list[tuple[int, int, bool]], loss: int
+) -> None:
+    """The 0x13 running totals equal pricing the whole series every time."""
+    tariff = Tariff(TARIFF.model_no, TARIFF.rates, TARIFF.periods, loss_ratio_pct=loss)
+    running = RunningBill(tariff)
+    closed = [(start, 0)]
+    t, e = start, 0
+    for micros, energy, close in steps:
+        t, e = t + timedelta(microseconds=micros), e + energy
+        full = tariff.bill([*closed, (t, e)])
+        assert running.totals(closed, (t, e)) == (full.loss_energy, full.total_amount)
+        if close:
+            closed.append((t, e))
+
+
+def test_running_bill_rejects_shrinking_samples() -> None:
+    running = RunningBill(TARIFF)
+    closed = [(at("10:00"), 0), (at("10:30"), 100)]
+    running.totals(closed, (at("10:40"), 150))
+    with pytest.raises(ValueError, match="only grow"):
+        running.totals(closed[:1], (at("10:40"), 150))
 
 
 # --------------------------------------------------------------------------- price
