@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from simrig.fastdata import fast_init
+
 __all__ = [
     "TAPER_FLOOR",
     "BmsData",
@@ -330,6 +332,7 @@ class TruthSession:
 # --------------------------------------------------------------------------- readings
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HandshakeResult:
     """A gun's handshake state as firmware sees it."""
@@ -339,6 +342,7 @@ class HandshakeResult:
     deadline: float | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BmsData:
     """What the BMS tells a DC pile after the handshake (BRM/BCP/BCL/BCS/BSM content)."""

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from simrig.billing.device_view import Chunk
 from simrig.billing.oracle import SessionVerdict
 from simrig.endpoint import Event
+from simrig.fastdata import fast_init
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TruthSample:
     """The plant at one instant: true meter reading and power of one gun."""

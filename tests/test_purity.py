@@ -24,7 +24,16 @@ FORBIDDEN = {
     "uvicorn",
     "httpx",
 }
-CORE = ["protocol", "firmware_models", "platform", "billing", "scenarios", "plant.py", "link.py"]
+CORE = [
+    "protocol",
+    "firmware_models",
+    "platform",
+    "billing",
+    "scenarios",
+    "plant.py",
+    "link.py",
+    "fastdata.py",
+]
 #: modules of the core allowed to use randomness *types* only via injection
 ALLOWED_TYPING_ONLY = {"random"}
 

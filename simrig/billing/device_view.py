@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from simrig.fastdata import fast_init
 from simrig.protocol.ykc import (
     AckResult,
     CardAuthReply,
@@ -28,6 +29,7 @@ from .views import DeviceBill, DeviceOrder
 ZERO_SERIAL = "0" * 32
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """Bytes that crossed a pile's link: ``up`` = pile → platform."""

@@ -15,7 +15,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from simrig.billing.tariff import (
     money_to_yuan,
 )
 from simrig.endpoint import Event
+from simrig.fastdata import evolve
 from simrig.protocol.ykc import (
     AckResult,
     AuthFailure,
@@ -177,7 +178,7 @@ class PlatformCore:
         """Rebuild timers and gun bindings from stored sessions (after a restart)."""
         for pile in list(self._piles.values()):
             if pile.online:
-                self._put_pile(replace(pile, online=False))
+                self._put_pile(evolve(pile, online=False))
         for s in self.repo.open_sessions():
             self._gun_session[s.pile_no, s.gun] = s.serial
             self._account_open.setdefault(s.account_id, set()).add(s.serial)
@@ -484,7 +485,7 @@ class PlatformCore:
         self._pile_conn[msg.pile_no] = conn.cid
         self._last_seen[msg.pile_no] = now
         self._put_pile(
-            replace(
+            evolve(
                 pile,
                 online=True,
                 firmware=msg.firmware_version,
@@ -518,7 +519,7 @@ class PlatformCore:
         pile = self._piles.get(pile_no)
         last = self._last_seen.get(pile_no, now)
         if pile is not None:
-            self._put_pile(replace(pile, online=False, last_seen=self.wall(last)))
+            self._put_pile(evolve(pile, online=False, last_seen=self.wall(last)))
         self._event(now, "pile_offline", pile_no, data={"reason": reason})
         for (p, _gun), serial in list(self._gun_session.items()):
             if p != pile_no:
@@ -528,12 +529,12 @@ class PlatformCore:
                 continue
             if session.state in (SessionState.CHARGING, SessionState.STOPPING):
                 if self.rules.fault_reading == "end_of_charge":
-                    session = self._finish(replace(session, offline_at_end=True), now, "offline")
+                    session = self._finish(evolve(session, offline_at_end=True), now, "offline")
                     self.repo.put_session(session)
                 else:
                     self._event(now, "offline_during_charging", pile_no, session.gun)
             elif session.state not in OPEN_STATES and not session.offline_at_end:
-                self.repo.put_session(replace(session, offline_at_end=True))
+                self.repo.put_session(evolve(session, offline_at_end=True))
 
     def _time_sync(self, pile_no: str, now: float) -> None:
         if pile_no in self._pile_conn:
@@ -584,7 +585,7 @@ class PlatformCore:
             enable = self._pending_work.pop(msg.pile_no)
             pile = self._piles.get(msg.pile_no)
             if pile is not None:
-                self._put_pile(replace(pile, enabled=enable == WorkState.ALLOWED))
+                self._put_pile(evolve(pile, enabled=enable == WorkState.ALLOWED))
         self._event(now, "command_reply", msg.pile_no, data={"name": msg.NAME, "ok": ok})
 
     # ------------------------------------------------------------------ card start
@@ -704,7 +705,7 @@ class PlatformCore:
         if session is None or session.state is not SessionState.STARTING:
             return
         if ok:
-            self.repo.put_session(replace(session, start_confirmed=True))
+            self.repo.put_session(evolve(session, start_confirmed=True))
         elif msg.failure != RemoteStartFailure.GUN_NOT_PLUGGED:
             # not plugged: a second 0x33 may follow within 60 s (protocol §3 item 4)
             self._cancel(
@@ -721,11 +722,11 @@ class PlatformCore:
         if session.state is SessionState.CHARGING:
             changes["state"] = SessionState.STOPPING
             changes["close_reason"] = why
-        return replace(session, **changes)
+        return evolve(session, **changes)
 
     def _cancel(self, session: Session, now: float, reason: str, kind: NotificationKind) -> None:
         at = self.wall(now)
-        session = replace(session, state=SessionState.CANCELLED, close_reason=reason, closed_at=at)
+        session = evolve(session, state=SessionState.CANCELLED, close_reason=reason, closed_at=at)
         note = self._note(session, kind, at, f"order {session.serial} cancelled: {reason}")
         self.repo.update(sessions=[session], notifications=[note])
         self._event(
@@ -821,7 +822,7 @@ class PlatformCore:
     ) -> Session:
         at = self.wall(now)
         if has_serial:
-            s = replace(
+            s = evolve(
                 s,
                 last_rt_at=at,
                 last_status=status,
@@ -832,7 +833,7 @@ class PlatformCore:
             )
         if status == GunStatus.CHARGING:
             if s.state is SessionState.STARTING:
-                s = replace(s, state=SessionState.CHARGING, started_at=at, start_confirmed=True)
+                s = evolve(s, state=SessionState.CHARGING, started_at=at, start_confirmed=True)
                 note = self._note(
                     s,
                     NotificationKind.CHARGE_STARTED,
@@ -848,7 +849,7 @@ class PlatformCore:
                     self._event(
                         now, "charging_after_finish", s.pile_no, s.gun, {"serial": s.serial}
                     )
-                s = replace(s, charging_after_finish=True)
+                s = evolve(s, charging_after_finish=True)
             if s.state is SessionState.CHARGING and has_serial:
                 s = self._check_limits(s, msg, now)
         elif status in (GunStatus.FAULT, GunStatus.OFFLINE):
@@ -872,7 +873,7 @@ class PlatformCore:
             and s.unplugged_at is None
             and s.state in (SessionState.FINISHED, SessionState.CANCELLED)
         ):
-            s = replace(s, unplugged_at=at)
+            s = evolve(s, unplugged_at=at)
         return s
 
     def _check_limits(self, s: Session, msg: RealtimeData, now: float) -> Session:
@@ -915,7 +916,7 @@ class PlatformCore:
     def _finish(self, s: Session, now: float, reason: str) -> Session:
         """The platform reads the charge as ended (possibly falsely: igo_case#30)."""
         at = self.wall(now)
-        s = replace(
+        s = evolve(
             s,
             state=SessionState.FINISHED,
             charge_end_at=at,
@@ -993,7 +994,7 @@ class PlatformCore:
         )
         session = self.repo.get_session(msg.serial) if msg.serial.strip("0") else None
         if session is None:
-            bill = replace(bill, illegal=True)
+            bill = evolve(bill, illegal=True)
             self.repo.settle_bill(bill, None, None, (), ())
             self._send(conn, RecordAck(serial=msg.serial, result=AckResult.ILLEGAL), now, frame.seq)
             self._event(now, "illegal_bill", msg.pile_no, msg.gun, {"serial": msg.serial})
@@ -1015,7 +1016,7 @@ class PlatformCore:
         account = self.repo.get_account(session.account_id)
         balance_after = None
         if account is not None:
-            account = replace(account, balance=account.balance - charged)
+            account = evolve(account, balance=account.balance - charged)
             balance_after = account.balance
         facts = BillFacts(
             start_time=bill.start_time,
@@ -1049,7 +1050,7 @@ class PlatformCore:
             ]
         pile = self._piles.get(bill.pile_no)
         limits = (
-            self.limits if pile is None else replace(self.limits, max_power_kw=pile.max_power_kw)
+            self.limits if pile is None else evolve(self.limits, max_power_kw=pile.max_power_kw)
         )
         findings = check_bill(facts, record, limits, overlapping)
         anomalies = [
@@ -1064,7 +1065,7 @@ class PlatformCore:
             )
             for code, detail in findings
         ]
-        bill = replace(
+        bill = evolve(
             bill,
             session_source=session.source,
             account_id=session.account_id,
@@ -1077,9 +1078,9 @@ class PlatformCore:
             anomaly_codes=tuple(sorted({int(code) for code, _ in findings})),
         )
         notes: list[Notification] = []
-        closed = replace(session, bill_serial=bill.serial)
+        closed = evolve(session, bill_serial=bill.serial)
         if session.state in OPEN_STATES:
-            closed = replace(
+            closed = evolve(
                 closed,
                 state=SessionState.FINISHED,
                 closed_at=at,
@@ -1149,7 +1150,7 @@ class PlatformCore:
             pile_no=session.pile_no,
             gun=session.gun,
         )
-        self.repo.update(sessions=[replace(session, lost_flagged=True)], anomalies=[anomaly])
+        self.repo.update(sessions=[evolve(session, lost_flagged=True)], anomalies=[anomaly])
         self._event(
             now,
             "anomaly",
@@ -1167,7 +1168,7 @@ class PlatformCore:
         """Re-read piles and tariffs from the repository (after external edits)."""
         online = set(self._pile_conn)
         self._piles = {
-            p.pile_no: replace(p, online=p.pile_no in online) for p in self.repo.list_piles()
+            p.pile_no: evolve(p, online=p.pile_no in online) for p in self.repo.list_piles()
         }
         self._tariffs.clear()
 

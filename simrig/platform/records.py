@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_type_hints
 
+from simrig.fastdata import fast_init
+
 __all__ = [
     "OPEN_STATES",
     "Account",
@@ -62,6 +64,7 @@ class NotificationKind(StrEnum):
     TARGET_STOP = "target_stop"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Pile:
     pile_no: str
@@ -78,6 +81,7 @@ class Pile:
     last_seen: datetime | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Gun:
     pile_no: str
@@ -106,6 +110,7 @@ class Card:
     password_md5: str = ""  #: 32 hex digits; "" = no password
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Session:
     """The platform's own record of one order (from 0x32/0x34, 0x33, 0x13, 0x36, 0x3B)."""
@@ -145,6 +150,7 @@ class Session:
         return self.serial
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RealtimeSample:
     session_key: str
@@ -163,6 +169,7 @@ class RealtimeSample:
     faults: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Bill:
     """A transaction record (0x3B / 0x3D) as received, checked and charged.
@@ -204,6 +211,7 @@ class Bill:
     anomaly_codes: tuple[int, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Notification:
     at: datetime
@@ -217,6 +225,7 @@ class Notification:
     id: int = 0  #: assigned by the repository
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AnomalyRecord:
     """One of the platform's own anomaly flags (codes 1-11, field-incidents.md)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from simrig.fastdata import fast_init
+
 from .crc import crc16_modbus
 from .messages import BODY_SIZES, MESSAGES, Message
 from .wire import Deviation, FieldError
@@ -35,6 +37,7 @@ class ErrorKind(StrEnum):
     TRUNCATED = "truncated"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded frame. ``seq`` is the raw 2 bytes read big-endian (echo it in replies)."""
@@ -193,6 +196,13 @@ class Framer:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame | FrameError]:
         """Add bytes; return every frame and error now complete."""
         out: list[Frame | FrameError] = []
+        if not self._buf and not self._garbage and not self._quiet:
+            data = bytes(data)
+            taken = self._take_clean(data, out)
+            if taken == len(data):
+                return out
+            if taken:
+                data = data[taken:]
         buf = self._buf
         buf += data
         pos = 0
@@ -243,6 +253,24 @@ class Framer:
         del buf[:pos]
         self._quiet = max(0, self._quiet - pos)
         return out
+
+    def _take_clean(self, data: bytes, out: list[Frame | FrameError]) -> int:
+        """Fast path with nothing buffered: take the valid frames ``data`` starts with,
+        back to back, without copying them through the buffer; return the bytes taken.
+        Anything else (garbage, an error, a partial frame) is left to the general path."""
+        pos, end = 0, len(data)
+        while end - pos >= MIN_LENGTH + 4 and data[pos] == START:
+            total = data[pos + 1] + 4
+            if total < MIN_LENGTH + 4 or end - pos < total:
+                break
+            result = _parse(data[pos : pos + total], self._tolerant, self._wanted)
+            if isinstance(result, FrameError):
+                break
+            if result is not None:
+                self.frames += 1
+                out.append(result)
+            pos += total
+        return pos
 
     def close(self) -> list[FrameError]:
         """End of stream: report an incomplete trailing frame, rescan its bytes, flush garbage."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+from simrig.fastdata import fast_init
+
 from .codec import BodyCodec
 from .enums import (
     AckResult,
@@ -98,6 +100,7 @@ def frame(code: int, name: str, section: str) -> Any:
     """Register a message dataclass under its frame type code."""
 
     def register(cls: M) -> M:
+        fast_init(cls)
         cls.TYPE, cls.NAME, cls.SECTION = code, name, section
         cls.codec = BodyCodec(cls)
         MESSAGES[code] = cls
