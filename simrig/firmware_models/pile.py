@@ -883,12 +883,12 @@ class PileFirmware:
         for g in self._guns:
             key = self._state_key(g, now)
             if key != g.last_reported:
-                self._send_realtime(g, now)
+                self._send_realtime(g, now, key)
 
-    def _send_realtime(self, g: _GunFw, now: float) -> None:
+    def _send_realtime(self, g: _GunFw, now: float, key: tuple[int, bool] | None = None) -> None:
         t = self._profile.timings
-        g.last_reported = self._state_key(g, now)
-        msg = self._realtime(g, now)
+        g.last_reported = key = key or self._state_key(g, now)
+        msg = self._realtime(g, now, key)
         charging = g.session is not None and g.session.phase == "charging"
         g.next_rt = now + (t.realtime_charging_s if charging else t.realtime_idle_s)
         if self._logged_in:
@@ -904,8 +904,8 @@ class PileFirmware:
         if charging:
             self._check_balance(g, now, msg.amount)
 
-    def _realtime(self, g: _GunFw, now: float) -> RealtimeData:
-        status_i, plugged = self._state_key(g, now)
+    def _realtime(self, g: _GunFw, now: float, key: tuple[int, bool]) -> RealtimeData:
+        status_i, plugged = key
         status = GunStatus(status_i)
         s = g.session
         pile = g.plant
@@ -984,7 +984,9 @@ class PileFirmware:
         serial = _ZERO_SERIAL if s.no_bill else s.serial
         assert s.charge_start_t is not None
         remaining = g.plant.time_until_bms_stop(now)
-        v, a = g.plant.voltage_v(now), g.plant.current_a(now)
+        volts = _steady(g.plant.voltage_v(now), 1)
+        amps = _steady(min(g.plant.current_a(now), 400.0), 1)
+        battery_c = _steady(bms.battery_temp_c, 0)
         self._send(
             DemandOutput(
                 serial=serial,
@@ -992,13 +994,13 @@ class PileFirmware:
                 gun=g.number,
                 demand_voltage=_steady(bms.demand_voltage_v, 1),
                 demand_current=_steady(min(bms.demand_current_a, 400.0), 1),
-                measured_voltage=_steady(v, 1),
-                measured_current=_steady(min(a, 400.0), 1),
+                measured_voltage=volts,
+                measured_current=amps,
                 max_cell_voltage_group=400,
                 soc=int(round(bms.soc, 6)),
                 remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
-                output_voltage=_steady(v, 1),
-                output_current=_steady(min(a, 400.0), 1),
+                output_voltage=volts,
+                output_current=amps,
                 charge_minutes=int((now - s.charge_start_t) // 60),
             ),
             now,
@@ -1009,9 +1011,9 @@ class PileFirmware:
                 pile_no=self.pile_no,
                 gun=g.number,
                 max_cell_voltage_index=1,
-                max_temperature=_steady(bms.battery_temp_c, 0),
+                max_temperature=battery_c,
                 max_temperature_probe=1,
-                min_temperature=_steady(bms.battery_temp_c, 0) - 2,
+                min_temperature=battery_c - 2,
                 min_temperature_probe=2,
                 flags=0x1000,
             ),
