@@ -92,11 +92,15 @@ class LinkModel:
 
     def is_up(self, now: float) -> bool:
         """False while an outage window covers ``now``."""
+        if not self._starts:
+            return True
         i = bisect.bisect_right(self._starts, now) - 1
         return i < 0 or now >= self.outages[i][1]
 
     def next_change(self, now: float) -> float | None:
         """The next outage boundary strictly after ``now``, or None."""
+        if not self._starts:
+            return None
         i = bisect.bisect_right(self._starts, now) - 1
         if i >= 0 and now < self.outages[i][1]:
             return self.outages[i][1]
@@ -174,8 +178,10 @@ class Link:
 
     def next_change(self, now: float) -> float | None:
         """The next outage boundary of either direction after ``now``, or None."""
-        times = [t for t in (self.up.next_change(now), self.down.next_change(now)) if t is not None]
-        return min(times) if times else None
+        up, down = self.up.next_change(now), self.down.next_change(now)
+        if up is None or down is None:
+            return down if up is None else up
+        return min(up, down)
 
 
 def _merge(windows: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import NORMAL
 
 from simrig.billing.device_view import Chunk
 from simrig.endpoint import Event
@@ -34,6 +35,23 @@ MIN_ELISION_S = 5.0
 SAMPLE_EVERY_S = 15.0
 #: timer fires at one instant without the endpoint moving on: a model bug
 MAX_SAME_INSTANT_FIRES = 10_000
+
+
+class _Call(simpy.Event):
+    """A triggered event that calls ``fn(*args)`` when processed (a leaner Timeout)."""
+
+    def __init__(self, env: simpy.Environment, fn: Callable[..., None], args: tuple[Any, ...]):
+        self.env = env
+        self.callbacks = [_run_call]
+        self._value = None
+        self._ok = True
+        self.fn = fn
+        self.args = args
+
+
+def _run_call(event: simpy.Event) -> None:
+    assert isinstance(event, _Call)
+    event.fn(*event.args)
 
 
 @dataclass
@@ -76,8 +94,8 @@ class VirtualDriver:
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
-        ev = self.env.timeout(max(0.0, t - self.env.now))
-        ev.callbacks.append(lambda _e: fn(*args))
+        env = self.env
+        env.schedule(_Call(env, fn, args), NORMAL, max(0.0, t - env.now))
 
     def _arm(self, key: str, t: float | None, fire: Callable[[str, float], None]) -> None:
         if t is None:

@@ -413,10 +413,25 @@ class RunningBill:
             self._count = len(closed)
         split = self._split
         if closed:
+            (t0, e0), (t1, e1) = closed[-1], point
             split = dict(split)
-            for band, energy in tariff.split_energy((closed[-1], point)).items():
-                split[band] += energy
+            if e1 >= e0 and t0 <= t1 and _same_slot(t0, t1):
+                split[tariff.band_at(t0)] += e1 - e0  # what split_energy gives, cheaply
+            else:
+                for band, energy in tariff.split_energy((closed[-1], point)).items():
+                    split[band] += energy
         return tariff.price_totals(split)
+
+
+def _same_slot(a: datetime, b: datetime) -> bool:
+    """Both in one half-hour slot of one day."""
+    return (
+        a.minute // 30 == b.minute // 30
+        and a.hour == b.hour
+        and a.day == b.day
+        and a.month == b.month
+        and a.year == b.year
+    )
 
 
 def _check_uint(field: str, value: object, maximum: int | None) -> None:

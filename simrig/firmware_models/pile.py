@@ -153,6 +153,17 @@ _ZERO_CARD = "0" * 16
 _INF = math.inf
 
 
+def meter_units(kwh: float) -> int:
+    """Meter register in 1e-4 kWh: ``energy_from_kwh(round(kwh, 6))`` in integers.
+
+    ``round(kwh, 6)`` has at most 6 decimals, so times 1e6 it is an exact integer after
+    ``round``; half up to 1e-4 kWh is then integer division (registers are >= 0)."""
+    micro = round(round(kwh, 6) * 1_000_000)
+    if micro < 0:
+        return energy_from_kwh(round(kwh, 6))
+    return (micro + 50) // 100
+
+
 def _steady(value: float, digits: int) -> float:
     """Round a plant reading for the wire without float noise deciding a digit: the plant
     integrates analytically, so the same instant can differ in the 1e-12th place
@@ -673,7 +684,7 @@ class PileFirmware:
         self._event(now, "link_down", None, {})
 
     def _meter(self, g: _GunFw, now: float) -> int:
-        return energy_from_kwh(round(g.plant.meter_kwh(now), 6))
+        return meter_units(g.plant.meter_kwh(now))
 
     def _next_deadline(self, include_heartbeat: bool, quiet: Collection[int] = ()) -> float:
         """Earliest time the pile must act (``_INF``: none); ``quiet`` guns' idle 0x13

@@ -163,13 +163,18 @@ class PlatformCore:
         self._pending_work: dict[str, WorkState] = {}
         self._counter = 0
         self._dirty: set[int] = set()
+        self._wall_at = math.nan
+        self._wall = self.epoch
         self.stats = {"frames": 0, "malformed": 0, "heartbeats_elided": 0, "bills": 0}
         self._restore()
 
     # ------------------------------------------------------------------ time helpers
     def wall(self, now: float) -> datetime:
         """Platform wall time of ``now``, to the millisecond."""
-        return self.epoch + timedelta(milliseconds=round(now * 1000))
+        if now != self._wall_at:  # one frame asks several times at one instant
+            self._wall_at = now
+            self._wall = self.epoch + timedelta(milliseconds=round(now * 1000))
+        return self._wall
 
     def _now_of(self, when: datetime) -> float:
         return (when - self.epoch).total_seconds()
