@@ -174,7 +174,12 @@ class VirtualDriver:
             return
         pile = self.world.piles[pile_no]
         now = self.env.now
-        if self.elide and self._conns[pile_no] is not None and self._elide(pile_no, now):
+        if (
+            self.elide
+            and self._conns[pile_no] is not None
+            and pile.heartbeat_due(now)
+            and self._elide(pile_no, now)
+        ):
             return
         pile.handle_timer(now)
         self.pump_pile(pile_no)

@@ -552,11 +552,19 @@ class PileFirmware:
         return out
 
     # ------------------------------------------------------------------ idle elision
+    def heartbeat_due(self, now: float) -> bool:
+        """A heartbeat, or a gun's idle 0x13, is due by ``now``: the only frames the
+        driver may elide, so a timer firing for anything else need not try."""
+        if self._logged_in and self._next_hb <= now:
+            return True
+        return any(g.session is None and g.next_rt <= now for g in self._guns)
+
     def quiet_guns(self, now: float) -> dict[int, tuple[int, bool]]:
         """Guns whose next idle 0x13 would repeat the last one sent: no order, idle, same
         plug state. Gun → (status, plugged); the driver may elide their idle 0x13 too if
         the platform confirms such a frame changes nothing there."""
         self._enter(now)
+        self._note_unseen_plant_change(now)  # the readings below advance the plant
         out: dict[int, tuple[int, bool]] = {}
         for g in self._guns:
             if g.session is not None or g.pending_remote or g.card_pending:
@@ -565,6 +573,13 @@ class PileFirmware:
             if key == g.last_reported and key[0] == int(GunStatus.IDLE):
                 out[g.number] = key
         return out
+
+    def _note_unseen_plant_change(self, now: float) -> None:
+        """Remember a plant change due by ``now`` before a reading applies it: a poll
+        must still see it (handshake done, BMS stop), elision or not."""
+        pending = self._plant.pending_event_time()
+        if pending is not None and pending <= now and pending < self._plant_unseen:
+            self._plant_unseen = pending
 
     def idle_until(self, now: float, quiet: Collection[int] = ()) -> float:
         """Time until which nothing but heartbeats (and the idle 0x13 of the ``quiet``
@@ -705,10 +720,7 @@ class PileFirmware:
                 m = self._model_retry_at
         plant = self._plant
         at = self._now if self._now > plant.now else plant.now
-        pending = plant.pending_event_time()
-        if pending is not None and pending <= at and pending < self._plant_unseen:
-            # advancing the plant applies this change; remember it until a poll sees it
-            self._plant_unseen = pending
+        self._note_unseen_plant_change(at)  # advancing the plant below applies it
         nxt = plant.next_event_time(at)
         if nxt is not None and nxt < m:
             m = nxt
