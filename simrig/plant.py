@@ -956,6 +956,13 @@ class Pile:
         """Absolute time ``gun``'s BMS stops if no command/stimulus intervenes."""
         t0 = self._t
         socs: dict[Gun, float] = {g: g._soc for g in self.guns if g._drawing}
+        if len(socs) == 1 and not any(g._will_draw_after_handshake() for g in self.guns):
+            v = gun._vehicle  # alone and staying alone: the first pass of the loop below
+            assert v is not None and gun in socs
+            cap = self._cap_for(1)
+            return t0 + seconds_to_soc(
+                gun._soc, v.target_soc, gun._pmax, v.cv_knee_soc, cap, v.capacity_kwh
+            )
         pending = sorted(
             (
                 (g.handshake_deadline or t0, g.number, g)
