@@ -154,7 +154,7 @@ class BodyCodec:
         args = []
         for i, (name, kind) in enumerate(self.fields):
             scope[f"k{i}"] = kind.to_raw
-            args.append(f"k{i}(m.{name})")
+            args.append(kind.inline_encode(f"m.{name}", f"k{i}"))
         src = f"def encode(m):\n    return _pack({', '.join(args)})\n"
         exec(compile(src, f"<ykc encode {self.cls.__name__}>", "exec"), scope)
         return scope["encode"]

@@ -57,6 +57,10 @@ class Kind:
         """A Python expression decoding ``var``; ``fn`` names ``self.from_raw`` in scope."""
         return f"{fn}({var}, _NAME_, tolerant, devs)"
 
+    def inline_encode(self, expr: str, fn: str) -> str:
+        """A Python expression equal to ``to_raw(expr)``; ``fn`` names ``self.to_raw``."""
+        return f"{fn}({expr})"
+
 
 class UInt(Kind):
     """Unsigned little-endian integer of 1, 2 or 4 bytes (BIN, §1.5)."""
@@ -82,6 +86,11 @@ class UInt(Kind):
 
     def to_raw(self, value: Any) -> int:
         return int(value)
+
+    def inline_encode(self, expr: str, fn: str) -> str:
+        if type(self).to_raw is UInt.to_raw:
+            return f"int({expr})"
+        return super().inline_encode(expr, fn)
 
 
 class Flag(UInt):
@@ -133,6 +142,11 @@ class Scaled(UInt):
 
     def to_raw(self, value: Any) -> int:
         return round((value - self.offset) * self.scale)
+
+    def inline_encode(self, expr: str, fn: str) -> str:
+        if type(self).to_raw is Scaled.to_raw:
+            return f"round(({expr} - {self.offset!r}) * {self.scale!r})"
+        return f"{fn}({expr})"
 
 
 class Temperature(Scaled):
