@@ -185,10 +185,9 @@ class VirtualDriver:
         self.pump_pile(pile_no)
 
     def _elide(self, pile_no: str, now: float) -> bool:
-        pile = self.world.piles[pile_no]
-        link = self.world.links[pile_no]
-        if not self.world.link_is_clean(pile_no) or self._in_flight[pile_no]:
+        if self._in_flight[pile_no] or not self.world.link_is_clean(pile_no):
             return False
+        pile = self.world.piles[pile_no]
         core = self.world.core
         quiet = [
             number
@@ -196,26 +195,28 @@ class VirtualDriver:
             if core.realtime_is_noop(pile_no, number, status, plugged)
         ]
         pile_idle = pile.idle_until(now, quiet)
-        limits = [pile_idle, core.idle_until(now)]
-        # (the core's own idle_until covers its timers except heartbeat liveness)
+        if pile_idle - now < MIN_ELISION_S:
+            return False
+        # the core's idle_until covers its timers except heartbeat liveness
+        until = min(pile_idle, core.idle_until(now))
         # the next action aimed at this pile (an action touches only its own pile)
         times, i = self._step_times[pile_no], self._step_index[pile_no]
         while i < len(times) and times[i] <= now:
             i += 1
         self._step_index[pile_no] = i
-        if i < len(times):
-            limits.append(times[i])
+        if i < len(times) and times[i] < until:
+            until = times[i]
+        link = self.world.links[pile_no]
         change = link.next_change(now)
-        if change is not None:
-            limits.append(change)
-        until = min(limits)
+        if change is not None and change < until:
+            until = change
         if until - now < MIN_ELISION_S or not link.is_up(now):
             return False
         count = pile.elide_idle(now, until, quiet, idle_until=pile_idle)
         if count:
             # liveness as the last skipped heartbeat would have given it (on arrival)
             arrived = pile.last_elided_at + link.up.latency_s
-            self.world.core.note_elided_heartbeats(pile_no, count, arrived)
+            core.note_elided_heartbeats(pile_no, count, arrived)
             self.elided_heartbeats += count
         self._arm(pile_no, pile.get_timer(), self._pile_timer)
         return True

@@ -171,6 +171,8 @@ def _steady(value: float, digits: int) -> float:
     return round(round(value, 6), digits)
 
 
+_GUN_STATUS = {int(status): status for status in GunStatus}
+
 _HANDSHAKE_FAILURES = {
     "bhm_timeout": StopReason.START_BHM_TIMEOUT,
     "brm_timeout": StopReason.START_BRM_TIMEOUT,
@@ -929,7 +931,7 @@ class PileFirmware:
 
     def _realtime(self, g: _GunFw, now: float, key: tuple[int, bool]) -> RealtimeData:
         status_i, plugged = key
-        status = GunStatus(status_i)
+        status = _GUN_STATUS[status_i]
         s = g.session
         pile = g.plant
         kw: dict[str, Any] = {}

@@ -164,6 +164,7 @@ class PlatformCore:
         self._counter = 0
         self._dirty: set[int] = set()
         self._wall_at = math.nan
+        self._handlers = {cls: getattr(self, name) for cls, name in _ROUTES.items()}
         self._wall = self.epoch
         self.stats = {"frames": 0, "malformed": 0, "heartbeats_elided": 0, "bills": 0}
         self._restore()
@@ -442,10 +443,9 @@ class PlatformCore:
             return
         if conn.pile_no is not None:
             self._last_seen[conn.pile_no] = now
-        name = _ROUTES.get(type(msg))
-        if name is None:
-            return
-        getattr(self, name)(conn, frame, now)
+        handler = self._handlers.get(type(msg))
+        if handler is not None:
+            handler(conn, frame, now)
 
     def _send(self, conn: _Conn, message: Message, now: float, seq: int | None = None) -> None:
         if seq is None:
