@@ -75,6 +75,24 @@ def evolver(cls: type[T]) -> Callable[..., T]:
     return evolve
 
 
+def updater(cls: type[T], *changing: str) -> Callable[..., T]:
+    """``update(obj, *values)``: a copy of ``obj`` with the ``changing`` fields set to
+    ``values`` (in that order); a fixed-shape :func:`evolver` for one hot call site."""
+    names, scope = _plain_fields(cls)
+    unknown = sorted(set(changing) - set(names))
+    if unknown or len(set(changing)) != len(changing):
+        raise TypeError(f"{cls.__name__}: bad or repeated fields {unknown or list(changing)}")
+    params = [f"v{changing.index(name)}" for name in changing]
+    lines = [f"def update(o, {', '.join(params)}):", "    n = _new(_cls)"]
+    for i, name in enumerate(names):
+        value = f"v{changing.index(name)}" if name in changing else f"_get{i}(o)"
+        lines.append(f"    _set{i}(n, {value})")
+    lines.append("    return n")
+    exec(compile("\n".join(lines) + "\n", f"<updater {cls.__name__}>", "exec"), scope)
+    update: Callable[..., T] = scope["update"]
+    return update
+
+
 _EVOLVERS: dict[type, Callable[..., Any]] = {}
 _REPLACE: Callable[..., Any] = replace
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from simrig.fastdata import evolve, evolver, fast_init
+from simrig.fastdata import evolve, evolver, fast_init, updater
 from simrig.platform.records import Session, SessionState
 from simrig.protocol.ykc import MESSAGES, RealtimeData
 
@@ -98,3 +98,13 @@ def test_evolve_uses_replace_where_no_evolver_can_be_made() -> None:
     assert evolve(NoSlots(1), y=2) == NoSlots(1, 2)
     session = Session("1" * 32, "32010200000001", 1, "card", "acc")
     assert evolve(session, rt_samples=2) == dataclasses.replace(session, rt_samples=2)
+
+
+def test_updater_sets_the_named_fields_in_order() -> None:
+    session = Session("1" * 32, "32010200000001", 1, "card", "acc")
+    update = updater(Session, "rt_samples", "last_energy")
+    assert update(session, 4, 1234) == dataclasses.replace(session, rt_samples=4, last_energy=1234)
+    with pytest.raises(TypeError, match="bad or repeated"):
+        updater(Session, "colour")
+    with pytest.raises(TypeError, match="bad or repeated"):
+        updater(Session, "rt_samples", "rt_samples")

@@ -37,7 +37,7 @@ from simrig.billing.tariff import (
     money_to_yuan,
 )
 from simrig.endpoint import Event
-from simrig.fastdata import evolve
+from simrig.fastdata import evolve, updater
 from simrig.protocol.ykc import (
     AckResult,
     AuthFailure,
@@ -116,6 +116,17 @@ class _Conn:
 
 
 _ROUTES: dict[type[Message], str] = {}
+
+#: a session with the fields every 0x13 with its serial updates
+_realtime_progress = updater(
+    Session,
+    "last_rt_at",
+    "last_status",
+    "rt_samples",
+    "last_energy",
+    "last_amount",
+    "max_energy_seen",
+)
 
 
 def on(*types: type[Message]) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -827,14 +838,8 @@ class PlatformCore:
     ) -> Session:
         at = self.wall(now)
         if has_serial:
-            s = evolve(
-                s,
-                last_rt_at=at,
-                last_status=status,
-                rt_samples=s.rt_samples + 1,
-                last_energy=energy,
-                last_amount=amount,
-                max_energy_seen=max(s.max_energy_seen, energy),
+            s = _realtime_progress(
+                s, at, status, s.rt_samples + 1, energy, amount, max(s.max_energy_seen, energy)
             )
         if status == GunStatus.CHARGING:
             if s.state is SessionState.STARTING:
