@@ -558,6 +558,12 @@ class Gun:
             stopped=self._bms_stopped,
         )
 
+    def state_version(self, now: float) -> int:
+        """Changes whenever the pile's state is re-derived (a command, stimulus or event);
+        readings at one ``now`` and one version are equal."""
+        self._pile.advance(now)
+        return self._pile._version
+
     def time_until_bms_stop(self, now: float) -> float | None:
         """Seconds until the BMS stops at target SOC if nothing else changes; None if idle.
 

@@ -63,7 +63,7 @@ from simrig.billing.tariff import (
     rate_from_yuan,
 )
 from simrig.endpoint import Event
-from simrig.plant import HandshakeStatus
+from simrig.plant import BmsData, HandshakeStatus
 from simrig.protocol.ykc import (
     BalanceUpdate,
     BalanceUpdateReply,
@@ -268,6 +268,21 @@ class _PendingRemote:
 
 
 @dataclass(slots=True)
+class _Reading:
+    """Wire-rounded plant readings of one gun at one plant state (a 0x13 and the BMS
+    frames of the same poll share them)."""
+
+    at: float
+    version: int
+    volts: float
+    amps: float
+    amps_capped: float  # the BMS frames' current fields stop at 400 A
+    remaining: float | None  # seconds until the BMS stops (DC)
+    bms: BmsData | None
+    battery_c: float
+
+
+@dataclass(slots=True)
 class _GunFw:
     number: int
     plant: Gun
@@ -282,6 +297,7 @@ class _GunFw:
     next_boundary: float = _INF
     masked_unplug: bool = False
     stale_plug_until: float | None = None
+    reading: _Reading | None = None
 
 
 @dataclass(slots=True)
@@ -964,10 +980,11 @@ class PileFirmware:
                 status = GunStatus.FAULT if choice == "fault" else GunStatus.OFFLINE
                 s.quirks.append(b.name)
                 self._quirk_event(now, g.number, b.event(f"status {int(status)} blip"))
-            remaining = pile.time_until_bms_stop(now) if self._profile.kind == "DC" else None
+            r = self._read(g, now)
+            remaining = r.remaining
             kw = {
-                "voltage": _steady(pile.voltage_v(now), 1),
-                "current": _steady(pile.current_a(now), 1),
+                "voltage": r.volts,
+                "current": r.amps,
                 "gun_temperature": _steady(pile.gun_temp_c(now), 0),
                 "soc": int(round(pile.soc(now), 6)),  # float noise must not flip a digit
                 "charge_minutes": int((now - s.charge_start_t) // 60),
@@ -976,9 +993,8 @@ class PileFirmware:
                 "loss_energy": round(loss_units * factor) / 10_000,
                 "amount": amount / 10_000,
             }
-            bms = pile.bms(now)
-            if bms is not None:
-                kw["battery_max_temperature"] = _steady(bms.battery_temp_c, 0)
+            if r.bms is not None:
+                kw["battery_max_temperature"] = r.battery_c
         faults = 1 if self._plant.emergency_stop_pressed(now) else 0
         return RealtimeData(
             serial=serial,
@@ -990,6 +1006,27 @@ class PileFirmware:
             faults=faults,
             **kw,
         )
+
+    def _read(self, g: _GunFw, now: float) -> _Reading:
+        """The gun's wire-rounded readings at ``now``, read once per plant state."""
+        plant = g.plant
+        version = plant.state_version(now)
+        r = g.reading
+        if r is not None and r.at == now and r.version == version:
+            return r
+        amps = plant.current_a(now)
+        bms = plant.bms(now)
+        r = g.reading = _Reading(
+            at=now,
+            version=version,
+            volts=_steady(plant.voltage_v(now), 1),
+            amps=_steady(amps, 1),
+            amps_capped=_steady(min(amps, 400.0), 1),
+            remaining=plant.time_until_bms_stop(now) if self._profile.kind == "DC" else None,
+            bms=bms,
+            battery_c=0.0 if bms is None else _steady(bms.battery_temp_c, 0),
+        )
+        return r
 
     def _check_balance(self, g: _GunFw, now: float, amount: float) -> None:
         """Pile-side balance stop (only with ``timings.pile_balance_stop``)."""
@@ -1003,15 +1040,13 @@ class PileFirmware:
         if self._profile.kind != "DC" or not self._profile.timings.bms_frames:
             return
         s = g.session
-        bms = g.plant.bms(now)
+        r = self._read(g, now)
+        bms = r.bms
         if s is None or bms is None:
             return
         serial = _ZERO_SERIAL if s.no_bill else s.serial
         assert s.charge_start_t is not None
-        remaining = g.plant.time_until_bms_stop(now)
-        volts = _steady(g.plant.voltage_v(now), 1)
-        amps = _steady(min(g.plant.current_a(now), 400.0), 1)
-        battery_c = _steady(bms.battery_temp_c, 0)
+        remaining, volts, amps, battery_c = r.remaining, r.volts, r.amps_capped, r.battery_c
         self._send(
             DemandOutput(
                 serial=serial,

@@ -206,12 +206,17 @@ class Bytes(Kind):
             raise FieldError(f"{text!r} is not hex") from exc
 
 
+#: encoded BCD strings kept per field kind before the cache starts over
+_BCD_CACHE_SIZE = 4096
+
+
 class Bcd(Bytes):
     """Packed BCD digit string, most significant digit first, left zero-padded (§1.5)."""
 
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.default = "0" * (2 * size)
+        self._encoded: dict[str, bytes] = {}  # pile numbers and serials repeat on every frame
 
     def from_raw(self, raw: Any, name: str, tolerant: bool, devs: list[Deviation] | None) -> str:
         text: str = raw.hex()
@@ -223,10 +228,17 @@ class Bcd(Bytes):
         return f"(_t if (_t := {var}.hex()).isdigit() else {fn}({var}, _NAME_, tolerant, devs))"
 
     def to_raw(self, value: Any) -> bytes:
+        if type(value) is str and (cached := self._encoded.get(value)) is not None:
+            return cached
         text = str(value)
         if len(text) > 2 * self.size or not text.isdigit():
             raise FieldError(f"{text!r} is not a BCD number of at most {2 * self.size} digits")
-        return bytes.fromhex(text.rjust(2 * self.size, "0"))
+        raw = bytes.fromhex(text.rjust(2 * self.size, "0"))
+        if type(value) is str:
+            if len(self._encoded) >= _BCD_CACHE_SIZE:
+                self._encoded.clear()
+            self._encoded[value] = raw
+        return raw
 
 
 _BCD_BYTE = [
