@@ -18,6 +18,12 @@ def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
     return int(_calc(data if type(data) is bytes else bytes(data)))
 
 
+def crc16_residue_ok(data: bytes) -> bool:
+    """True if ``data`` ends with its own CRC-16/MODBUS, low byte first (§1.4): the CRC of
+    the whole run is then 0. One pass for the common case of a valid frame."""
+    return _calc(data) == 0
+
+
 def crc_bytes(data: bytes | bytearray | memoryview) -> bytes:
     """The two CRC bytes as they go on the wire: low byte first (§1.4)."""
     value = int(_calc(bytes(data)))

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from simrig.fastdata import fast_init
 
-from .crc import crc16_modbus
+from .crc import crc16_modbus, crc16_residue_ok
 from .messages import BODY_SIZES, MESSAGES, Message
 from .wire import Deviation, FieldError
 
@@ -93,11 +93,10 @@ def _parse(
 
     With ``wanted``, a valid frame of another type is checked (CRC) but not decoded: None.
     """
-    inner = frame[2:-2]
-    crc = crc16_modbus(inner)
-    low, high = frame[-2], frame[-1]
     deviations: list[Deviation] = []
-    if low != crc & 0xFF or high != crc >> 8:
+    if not crc16_residue_ok(frame[2:]):
+        crc = crc16_modbus(frame[2:-2])
+        low, high = frame[-2], frame[-1]
         if low == crc >> 8 and high == crc & 0xFF:
             if not tolerant:
                 return FrameError(
@@ -142,7 +141,7 @@ def _parse(
         return FrameError(ErrorKind.BAD_FIELD, f"{cls.NAME}: {exc!r}", frame, code)
     if len(frame) - 4 > MAX_LENGTH and code != 0x3D:
         deviations.append(Deviation(f"length_over_{MAX_LENGTH}"))
-    return Frame(message, frame[2] << 8 | frame[3], frame, tuple(deviations))
+    return Frame(message, frame[2] << 8 | frame[3], frame, tuple(deviations) if deviations else ())
 
 
 def decode_frame(data: bytes, *, tolerant: bool = False) -> Frame:
