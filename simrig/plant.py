@@ -511,8 +511,12 @@ class Gun:
 
     def gun_temp_c(self, now: float) -> float:
         """Gun-cable temperature: ambient + 30 °C × (I / rated)²."""
+        return self.gun_temp_at(self.current_a(now))
+
+    def gun_temp_at(self, current_a: float) -> float:
+        """:meth:`gun_temp_c` for a current already read at the same instant."""
         rated = _AC_RATED_CURRENT_A if self._pile.spec.kind == "AC" else _DC_RATED_CURRENT_A
-        ratio = self.current_a(now) / rated
+        ratio = current_a / rated
         return self._pile.spec.ambient_c + _GUN_TEMP_RISE_AT_RATED_C * ratio * ratio
 
     def meter_kwh(self, now: float) -> float:

@@ -277,6 +277,7 @@ class _Reading:
     volts: float
     amps: float
     amps_capped: float  # the BMS frames' current fields stop at 400 A
+    gun_c: float
     remaining: float | None  # seconds until the BMS stops (DC)
     bms: BmsData | None
     battery_c: float
@@ -985,7 +986,7 @@ class PileFirmware:
             kw = {
                 "voltage": r.volts,
                 "current": r.amps,
-                "gun_temperature": _steady(pile.gun_temp_c(now), 0),
+                "gun_temperature": r.gun_c,
                 "soc": int(round(pile.soc(now), 6)),  # float noise must not flip a digit
                 "charge_minutes": int((now - s.charge_start_t) // 60),
                 "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
@@ -1022,6 +1023,7 @@ class PileFirmware:
             volts=_steady(plant.voltage_v(now), 1),
             amps=_steady(amps, 1),
             amps_capped=_steady(min(amps, 400.0), 1),
+            gun_c=_steady(plant.gun_temp_at(amps), 0),
             remaining=plant.time_until_bms_stop(now) if self._profile.kind == "DC" else None,
             bms=bms,
             battery_c=0.0 if bms is None else _steady(bms.battery_temp_c, 0),
