@@ -72,7 +72,8 @@ class World:
     app: AppBackend
     core: Any = None  # the embedded PlatformCore (virtual runs), else None
     repo: Any = None
-    actions: list[tuple[float, Action]] = field(default_factory=list)
+    #: (time, pile number, action): every action touches only its own pile
+    actions: list[tuple[float, str, Action]] = field(default_factory=list)
     #: per pile, the times of the actions aimed at it (each touches only its pile)
     pile_action_times: dict[str, list[float]] = field(default_factory=dict)
     clean_links: set[str] = field(default_factory=set)
@@ -154,7 +155,7 @@ def build_world(
     )
     for step in scenario.timeline:
         steps = _actions(world, step)
-        world.actions += steps
+        world.actions += [(t, step.pile, action) for t, action in steps]
         world.pile_action_times.setdefault(step.pile, []).extend(t for t, _ in steps)
     world.actions.sort(key=lambda item: item[0])
     for times in world.pile_action_times.values():

@@ -130,8 +130,8 @@ class RealtimeDriver:
         else:
             self._t0 = self._loop.time()
         self._done = asyncio.Event()
-        for t, action in self.world.actions:
-            self._loop.call_at(self._loop_time(t), self._act, action)
+        for t, pile_no, action in self.world.actions:
+            self._loop.call_at(self._loop_time(t), self._act, pile_no, action)
         for pile_no in self.world.piles:
             self.pump(pile_no)
         self._loop.call_at(self._loop_time(until), self._done.set)
@@ -150,14 +150,13 @@ class RealtimeDriver:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.sleep(0)  # let closed transports finish
 
-    def _act(self, action: Callable[[float], None]) -> None:
+    def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
         try:
             action(self.now())
         except Exception as exc:  # a scenario step must not kill the run
             self.errors.append(f"t={self.now():.1f}s: {exc}")
             self.events.append(Event(self.now(), "action_error", "rig", data={"error": str(exc)}))
-        for pile_no in self.world.piles:
-            self.pump(pile_no)
+        self.pump(pile_no)  # an action touches only its own pile
 
     # -- the pump ----------------------------------------------------------------------------
     def pump(self, pile_no: str) -> None:

@@ -121,8 +121,8 @@ class VirtualDriver:
     # -- run -------------------------------------------------------------------------------
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
         """Run to ``until`` (scenario seconds); ``progress(fraction)`` after each sim hour."""
-        for t, action in self.world.actions:
-            self.call_at(t, self._act, action)
+        for t, pile_no, action in self.world.actions:
+            self.call_at(t, self._act, pile_no, action)
         for pile_no in self.world.piles:
             self.call_at(0.0, self.pump_pile, pile_no)
         self.call_at(0.0, self.pump_platform)
@@ -136,15 +136,14 @@ class VirtualDriver:
             self.env.run(until=t)
             progress(t / until)
 
-    def _act(self, action: Callable[[float], None]) -> None:
+    def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
         now = self.env.now
         self._next_sample.clear()  # sample the plant right after every stimulus
         try:
             action(now)
         except Exception as exc:  # a refused app request is an outcome, not a crash
             self._record(Event(now, "action_error", "rig", data={"error": str(exc)}))
-        for pile_no in self.world.piles:
-            self.pump_pile(pile_no)
+        self.pump_pile(pile_no)  # an action touches only its own pile
         self.pump_platform()
 
     # -- piles -----------------------------------------------------------------------------
