@@ -32,6 +32,7 @@ from simrig.billing.views import (
     TruthRecord,
 )
 from simrig.endpoint import Event
+from simrig.gc_policy import few_full_collections
 from simrig.plant import HandshakeStatus
 from simrig.results import ExpectationResult, RunResult
 from simrig.rig import World, build_world, register_site, scenario_tariff
@@ -307,6 +308,23 @@ def run_scenario(
     view_factory: Callable[[str], PlatformView] | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session."""
+    with few_full_collections():
+        return _run_and_judge(
+            scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
+            view_factory,
+        )  # fmt: skip
+
+
+def _run_and_judge(
+    scenario: Scenario,
+    backend: str,
+    speed: float,
+    profile_dirs: tuple[Path, ...],
+    elide_heartbeats: bool,
+    progress: Callable[[float], None] | None,
+    frame_events: bool | None,
+    view_factory: Callable[[str], PlatformView] | None,
+) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
     if backend == "embedded" and scenario.meta.clock == "virtual":
