@@ -165,10 +165,17 @@ def meter_units(kwh: float) -> int:
 
 
 def _steady(value: float, digits: int) -> float:
-    """Round a plant reading for the wire without float noise deciding a digit: the plant
-    integrates analytically, so the same instant can differ in the 1e-12th place
-    depending on how often it was advanced."""
-    return round(round(value, 6), digits)
+    """Round a plant reading half up to ``digits`` decimals for the wire, without float
+    noise deciding a digit: the plant integrates analytically, so the same instant can
+    differ in the 1e-12th place depending on how often it was advanced. Noise below
+    1e-6 is dropped first (in integers: two ``round(x, n)`` cost four times as much)."""
+    micro = math.floor(value * 1_000_000.0 + 0.5)
+    step = _STEADY_STEP[digits]
+    return (micro + step // 2) // step / _STEADY_SCALE[digits]
+
+
+_STEADY_STEP = {0: 1_000_000, 1: 100_000, 2: 10_000}
+_STEADY_SCALE = {0: 1, 1: 10, 2: 100}
 
 
 _GUN_STATUS = {int(status): status for status in GunStatus}

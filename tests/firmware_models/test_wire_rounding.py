@@ -1,0 +1,39 @@
+"""How the pile rounds plant readings for the wire (meter register, 0x13/0x23 values)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simrig.billing.tariff import energy_from_kwh
+from simrig.firmware_models.pile import _steady, meter_units
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(min_value=0.0, max_value=1e7, allow_nan=False, allow_infinity=False))
+def test_meter_units_equals_decimal_rounding(kwh: float) -> None:
+    assert meter_units(kwh) == energy_from_kwh(round(kwh, 6))
+
+
+def test_meter_units_ties_round_half_up() -> None:
+    assert meter_units(0.00005) == 1
+    assert meter_units(1.23445) == energy_from_kwh("1.23445") == 12345
+    assert meter_units(0.000049) == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(min_value=-500_000, max_value=9_999_999),
+    st.floats(min_value=-4e-7, max_value=4e-7),
+)
+def test_readings_ignore_float_noise(tenths: int, noise: float) -> None:
+    """The same instant integrated in different steps reads the same on the wire."""
+    exact = tenths / 10
+    assert _steady(exact + noise, 1) == _steady(exact, 1) == exact
+
+
+def test_readings_round_half_up() -> None:
+    assert _steady(400.05, 1) == 400.1
+    assert _steady(36.5, 0) == 37.0
+    assert _steady(-10.5, 0) == -10.0
+    assert _steady(12.34, 0) == 12.0
