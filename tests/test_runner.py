@@ -8,6 +8,7 @@ import random
 import pytest
 
 from simrig.billing.device_view import decode_chunks
+from simrig.firmware_models.pile import PileFirmware
 from simrig.runner import run_scenario
 from simrig.scenarios import library_names, load_scenario, parse_scenario
 from simrig.scenarios.loader import library_path
@@ -113,3 +114,21 @@ def test_heartbeat_elision_is_exact_on_a_busy_multi_pile_station(piles, days, se
     assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
         (v.key, v.codes, v.charged_yuan) for v in full.verdicts
     ]
+
+
+def test_the_timer_after_an_elision_is_the_one_a_full_scan_gives(monkeypatch):
+    """The driver re-arms an elided pile from what moved; a full deadline scan agrees."""
+    checked = []
+    original = PileFirmware.timer_after_elision
+
+    def compare(self, idle_until, quiet=()):
+        quick = original(self, idle_until, quiet)
+        checked.append(quick == self.get_timer())
+        return quick
+
+    monkeypatch.setattr(PileFirmware, "timer_after_elision", compare)
+    spec = WorkloadSpec(profile="sinexcel-dc@2090104", piles=4, days=1, seed=6)
+    run_scenario(station_workload(spec, random.Random(spec.seed)))
+    for name in ("zshy_case_23", "igo_case_29"):
+        run_scenario(load_scenario(name))
+    assert len(checked) > 300 and all(checked)

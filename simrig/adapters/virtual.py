@@ -217,7 +217,7 @@ class VirtualDriver:
             arrived = pile.last_elided_at + link.up.latency_s
             core.note_elided_heartbeats(pile_no, count, arrived)
             self.elided_heartbeats += count
-        self._arm(pile_no, pile.get_timer(), self._pile_timer)
+        self._arm(pile_no, pile.timer_after_elision(pile_idle, quiet), self._pile_timer)
         return True
 
     def _connect(self, pile_no: str) -> None:

@@ -669,6 +669,18 @@ class PileFirmware:
         self._now = max(self._now, until)
         return count
 
+    def timer_after_elision(self, idle_until: float, quiet: Collection[int] = ()) -> float | None:
+        """:meth:`get_timer` right after :meth:`elide_idle` was given ``idle_until`` and
+        ``quiet``: only the heartbeat and the quiet guns' idle 0x13 moved since."""
+        t = idle_until
+        if self._logged_in and self._next_hb < t:
+            t = self._next_hb
+        for number in quiet:
+            next_rt = self._gun(number).next_rt
+            if next_rt < t:
+                t = next_rt
+        return None if t == _INF else t
+
     # ------------------------------------------------------------------ internals: plumbing
     def _enter(self, now: float) -> None:
         if now < self._now:
