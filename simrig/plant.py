@@ -374,8 +374,6 @@ class Gun:
         "_drawing",
         "_hs",
         "_lifetime_kwh",
-        "_memo_bms",
-        "_memo_stop",
         "_pile",
         "_pmax",
         "_session",
@@ -404,10 +402,6 @@ class Gun:
         self._drawing = False
         self._stop_at = _INF
         self._session: TruthSession | None = None
-        # (time, pile version, value) of the last reading: a 0x13 and the BMS frames of
-        # the same poll ask twice
-        self._memo_bms: tuple[float, int, BmsData | None] = (_INF, -1, None)
-        self._memo_stop: tuple[float, int, float | None] = (_INF, -1, None)
 
     def __repr__(self) -> str:
         return f"Gun({self._pile.pile_no!r}, {self.number})"
@@ -526,16 +520,7 @@ class Gun:
 
     def bms(self, now: float) -> BmsData | None:
         """BMS data on a DC pile once the handshake is done; None otherwise (always on AC)."""
-        pile = self._pile
-        pile.advance(now)
-        at, version, memo = self._memo_bms
-        if at == now and version == pile._version:
-            return memo
-        data = self._bms_data()
-        self._memo_bms = (now, pile._version, data)
-        return data
-
-    def _bms_data(self) -> BmsData | None:
+        self._pile.advance(now)
         v, hs = self._vehicle, self._hs
         if (
             v is None
@@ -578,12 +563,7 @@ class Gun:
         pile.advance(now)
         if not self._drawing:
             return None
-        at, version, memo = self._memo_stop
-        if at == now and version == pile._version:
-            return memo
-        remaining = pile._project_stop(self) - pile._t
-        self._memo_stop = (now, pile._version, remaining)
-        return remaining
+        return pile._project_stop(self) - pile._t
 
     # -- firmware commands
     def begin_handshake(self, now: float) -> bool:
@@ -790,7 +770,7 @@ class Pile:
         self._n_drawing = 0
         self._cap = spec.power_kw
         self._next_evt = _INF
-        self._version = 0  # bumped whenever who-draws-what is re-derived (memo key)
+        self._version = 0  # bumped whenever who-draws-what is re-derived (state_version)
 
     def __repr__(self) -> str:
         return f"Pile({self.pile_no!r}, {self.spec.kind}, guns={self.spec.guns})"
