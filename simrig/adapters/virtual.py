@@ -5,25 +5,34 @@ adapter, not inside the core"): every input is a timed callback that feeds a san
 endpoint and then pumps it — drain ``data_to_send()`` into the link model, drain events,
 re-arm on ``get_timer()``. Every frame is encoded by its sender and decoded by its peer.
 
-Idle heartbeats would dominate a station-month (54 piles × 8,640 a day). When a pile,
-the platform and the pile's link are all quiet until a known time, the driver asks both
-endpoints to *elide* the heartbeat exchanges in between: the pile advances its schedule
-and sequence counter as if each heartbeat had been answered, the platform records the
-liveness they would have given. Nothing else may happen in such a window, so the
-frames before and after it are the ones a full exchange would have produced.
+Heartbeats would dominate a station-month (54 piles × 8,640 a day). Two ways keep them
+exact yet cheap:
+
+* **Heartbeat plans**: while a pile's link is clean and up and the platform answers it,
+  its 0x03s are sent on paper (:mod:`simrig.heartbeat_plan`): no frame, no timer; the
+  pile counts them whenever it next acts, the platform reads liveness from the plan.
+  The plan ends when the link is due to change, drops, or the emergency stop is pressed.
+  This lets a charging pile, busy every 15 s, skip its heartbeats too.
+* **Idle elision**: when a pile, the platform and the pile's link are all quiet until a
+  known time, the driver also skips the idle 0x13 that would repeat the last one: the
+  pile advances its schedule and sequence counter, the platform records the liveness
+  they would have given. Nothing else may happen in such a window.
+
+Either way the frames before and after are the ones a full exchange would have produced.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL
 
 from simrig.billing.device_view import Chunk
 from simrig.endpoint import Event
+from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.results import TruthSample
 
 if TYPE_CHECKING:
@@ -31,10 +40,18 @@ if TYPE_CHECKING:
 
 #: an elision window shorter than this is not worth the bookkeeping
 MIN_ELISION_S = 5.0
+#: keeps skipped frames' arrivals clear of a link change despite float rounding
+_MARGIN_S = 1e-6
 #: truth samples (for the timeline plots) at most this often per pile
 SAMPLE_EVERY_S = 15.0
 #: timer fires at one instant without the endpoint moving on: a model bug
 MAX_SAME_INSTANT_FIRES = 10_000
+
+# What happens first at one instant, whatever was scheduled first: scenario actions,
+# then pile timers, then platform timers, then bytes arriving (in the order sent). A
+# fixed order keeps a run independent of when each timer happened to be armed, so
+# skipping a heartbeat exchange cannot reorder what is left.
+ACTION, PILE_TIMER, PLATFORM_TIMER, DELIVERY = range(4)
 
 
 class _Call(simpy.Event):
@@ -88,14 +105,16 @@ class VirtualDriver:
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
         self._next_sample: dict[str, float] = {}
         self._by_id: dict[int, _Conn] = {}
+        self._plans: dict[str, HeartbeatPlan | None] = dict.fromkeys(world.piles)
         self.elided_heartbeats = 0
         for pile in world.piles.values():
             pile.emit_frame_events = frame_events
 
     # -- scheduling ------------------------------------------------------------------------
-    def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+    def call_at(self, t: float, order: int, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` at ``t``; ``order`` ranks it among calls at the same instant."""
         env = self.env
-        env.schedule(_Call(env, fn, args), NORMAL, max(0.0, t - env.now))
+        env.schedule(_Call(env, fn, args), order, max(0.0, t - env.now))
 
     def _arm(self, key: str, t: float | None, fire: Callable[[str, float], None]) -> None:
         if t is None:
@@ -104,7 +123,7 @@ class VirtualDriver:
         if current is not None and self.env.now <= current <= t:
             return
         self._armed[key] = t
-        self.call_at(t, fire, key, t)
+        self.call_at(t, PLATFORM_TIMER if key == "platform" else PILE_TIMER, fire, key, t)
 
     def _take(self, key: str, t: float) -> bool:
         """Consume an armed timer; False if it was superseded."""
@@ -122,19 +141,26 @@ class VirtualDriver:
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
         """Run to ``until`` (scenario seconds); ``progress(fraction)`` after each sim hour."""
         for t, pile_no, action in self.world.actions:
-            self.call_at(t, self._act, pile_no, action)
+            self.call_at(t, ACTION, self._act, pile_no, action)
         for pile_no in self.world.piles:
-            self.call_at(0.0, self.pump_pile, pile_no)
-        self.call_at(0.0, self.pump_platform)
+            self.call_at(0.0, PILE_TIMER, self.pump_pile, pile_no)
+        self.call_at(0.0, PLATFORM_TIMER, self.pump_platform)
         if progress is None:
             self.env.run(until=until)
-            return
-        step = 3600.0
-        t = 0.0
-        while t < until:
-            t = min(until, t + step)
-            self.env.run(until=t)
-            progress(t / until)
+        else:
+            t = 0.0
+            while t < until:
+                t = min(until, t + 3600.0)
+                self.env.run(until=t)
+                progress(t / until)
+        self._settle_plans(until)
+
+    def _settle_plans(self, now: float) -> None:
+        """Count the heartbeats piles sent on paper up to the end of the run."""
+        for pile_no, pile in self.world.piles.items():
+            pile.catch_up(now)
+            self.elided_heartbeats += pile.virtual_heartbeats
+            self.world.core.retire_heartbeat_plan(pile_no, now)
 
     def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
         now = self.env.now
@@ -159,8 +185,10 @@ class VirtualDriver:
                 self._sample(pile_no, now)
             for t, chunk in self.world.links[pile_no].up.send(data, now):
                 self._in_flight[pile_no] += 1
-                self.call_at(t, self._to_platform, conn, chunk)
+                self.call_at(t, DELIVERY, self._to_platform, conn, chunk)
         self._drain(pile)
+        if pile.heartbeat_plan is not self._plans[pile_no]:
+            self._hand_over(pile_no, now)
         if conn is not None and pile.close_requested:
             self._close(conn)
         if self._conns[pile_no] is None and pile.wants_connection:
@@ -173,15 +201,54 @@ class VirtualDriver:
             return
         pile = self.world.piles[pile_no]
         now = self.env.now
-        if (
-            self.elide
-            and self._conns[pile_no] is not None
-            and pile.heartbeat_due(now)
-            and self._elide(pile_no, now)
-        ):
-            return
+        conn = self._conns[pile_no]
+        if self.elide and conn is not None and pile.heartbeat_due(now):
+            if pile.real_heartbeat_due(now):
+                self._plan_heartbeats(conn, now)
+            if self._elide(pile_no, now):
+                return
         pile.handle_timer(now)
         self.pump_pile(pile_no)
+
+    def _plan_heartbeats(self, conn: _Conn, now: float) -> None:
+        """Let the pile send its heartbeats on paper until its link is due to change,
+        if the link is clean and up, the platform answers it and a heartbeat's round
+        trip ends before the next one is due."""
+        pile_no = conn.pile_no
+        link = self.world.links[pile_no]
+        pile = self.world.piles[pile_no]
+        if not (
+            self.world.link_is_clean(pile_no)
+            and link.is_up(now)
+            and self.world.core.is_logged_in(conn.id)
+            and link.up.latency_s + link.down.latency_s < pile.firmware.timings.heartbeat_s
+        ):
+            return
+        change = link.next_change(now)
+        plan = pile.assume_heartbeats(
+            now, link.up.latency_s, link.down.latency_s, math.inf if change is None else change
+        )
+        if plan is not None:
+            self._hand_over(pile_no, now)
+
+    def _hand_over(self, pile_no: str, now: float) -> None:
+        """Give the platform the pile's current heartbeat plan (a new one or an end)."""
+        plan = self.world.piles[pile_no].heartbeat_plan
+        old = self._plans[pile_no]
+        core = self.world.core
+        if (
+            old is not None
+            and plan is not None
+            and (old.base, old.first_k)
+            != (
+                plan.base,
+                plan.first_k,
+            )
+        ):
+            core.retire_heartbeat_plan(pile_no, now)
+        if plan is not None:
+            core.assume_heartbeats(pile_no, plan)
+        self._plans[pile_no] = plan
 
     def _elide(self, pile_no: str, now: float) -> bool:
         if self._in_flight[pile_no] or not self.world.link_is_clean(pile_no):
@@ -207,8 +274,8 @@ class VirtualDriver:
             until = times[i]
         link = self.world.links[pile_no]
         change = link.next_change(now)
-        if change is not None and change < until:
-            until = change
+        if change is not None and change - link.up.latency_s - _MARGIN_S < until:
+            until = change - link.up.latency_s - _MARGIN_S  # each skipped frame arrives
         if until - now < MIN_ELISION_S or not link.is_up(now):
             return False
         count = pile.elide_idle(now, until, quiet, idle_until=pile_idle)
@@ -241,12 +308,17 @@ class VirtualDriver:
         conn.open = False
         now = self.env.now
         self._conns[conn.pile_no] = None
-        self.world.piles[conn.pile_no].connection_lost(now)
+        pile = self.world.piles[conn.pile_no]
+        pile.connection_lost(now)
+        # heartbeats on paper still in flight die with the link, like real ones
+        self.world.core.retire_heartbeat_plan(conn.pile_no, now)
+        self._plans[conn.pile_no] = pile.heartbeat_plan
+        self._arm(conn.pile_no, pile.get_timer(), self._pile_timer)  # its reconnect time
         self._record(Event(now, "disconnected", conn.pile_no, data={"conn": conn.id}))
         link = self.world.links[conn.pile_no]
         # The platform learns of the close when a FIN/RST can reach it.
         when = now if link.is_up(now) else (link.next_change(now) or now)
-        self.call_at(when, self._platform_lost, conn)
+        self.call_at(when, DELIVERY, self._platform_lost, conn)
 
     def _platform_lost(self, conn: _Conn) -> None:
         self.world.core.connection_lost(conn.id, self.env.now)
@@ -279,7 +351,7 @@ class VirtualDriver:
                 self.chunks.append(Chunk(self.world.wall(now), conn.pile_no, "down", data))
                 for t, chunk in self.world.links[conn.pile_no].down.send(data, now):
                     self._in_flight[conn.pile_no] += 1
-                    self.call_at(t, self._to_pile, conn, chunk)
+                    self.call_at(t, DELIVERY, self._to_pile, conn, chunk)
             if core.should_close(conn.id):
                 self._close(conn)
         self._drain(core)

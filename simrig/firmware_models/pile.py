@@ -63,6 +63,7 @@ from simrig.billing.tariff import (
     rate_from_yuan,
 )
 from simrig.endpoint import Event
+from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.plant import BmsData, HandshakeStatus
 from simrig.protocol.ykc import (
     BalanceUpdate,
@@ -356,6 +357,12 @@ class PileFirmware:
         #: send time of the last frame :meth:`elide_idle` skipped
         self.last_elided_at = 0.0
         self._hb_base, self._hb_k = _INF, 0
+        #: heartbeats sent on paper (see :meth:`assume_heartbeats`): those due before
+        #: ``_hb_virtual_until`` (``-inf``: none); the plan the driver hands the platform
+        self._hb_virtual_until = -_INF
+        self.heartbeat_plan: HeartbeatPlan | None = None
+        #: heartbeats counted as sent and answered under a plan
+        self.virtual_heartbeats = 0
         self._framer = Framer(tolerant=True)
         self._seq = 0
         # power / link
@@ -462,6 +469,9 @@ class PileFirmware:
         self._enter(now)
         if not self._connected:
             return
+        if self._next_hb <= now and self._next_hb < self._hb_virtual_until:
+            # a heartbeat due now was timed before this delivery was sent
+            self._settle_heartbeats(math.nextafter(now, _INF))
         for item in self._framer.feed(data):
             if isinstance(item, Frame):
                 msg = item.message
@@ -521,6 +531,7 @@ class PileFirmware:
         elif isinstance(stimulus, EmergencyStop):
             if stimulus.pressed:
                 pile.press_emergency_stop(now)
+                self._end_heartbeat_plan()  # heartbeats now carry the fault
                 if self._alive():
                     for g in self._guns:
                         if g.session is not None:
@@ -581,9 +592,13 @@ class PileFirmware:
     def heartbeat_due(self, now: float) -> bool:
         """A heartbeat, or a gun's idle 0x13, is due by ``now``: the only frames the
         driver may elide, so a timer firing for anything else need not try."""
-        if self._logged_in and self._next_hb <= now:
+        if self.real_heartbeat_due(now):
             return True
         return any(g.session is None and g.next_rt <= now for g in self._guns)
+
+    def real_heartbeat_due(self, now: float) -> bool:
+        """A heartbeat not covered by a plan is due by ``now``."""
+        return self._logged_in and self._next_real_heartbeat() <= now
 
     def quiet_guns(self, now: float) -> dict[int, tuple[int, bool]]:
         """Guns whose next idle 0x13 would repeat the last one sent: no order, idle, same
@@ -624,7 +639,8 @@ class PileFirmware:
         due = self._plant.pending_event_time()
         if self._plant_unseen <= now or (due is not None and due <= now):
             return now  # a plant change (handshake done, BMS stop) no poll has seen yet
-        t = self._next_deadline(include_heartbeat=False, quiet=quiet)
+        # heartbeats not on paper (see :meth:`assume_heartbeats`) are real frames
+        t = self._next_deadline(include_heartbeat=True, quiet=quiet)
         return _INF if t == _INF else max(now, t)
 
     def elide_idle(
@@ -635,8 +651,9 @@ class PileFirmware:
         *,
         idle_until: float | None = None,
     ) -> int:
-        """Advance to ``until`` as if every heartbeat before it was sent and answered and
-        the ``quiet`` guns' idle 0x13 were sent; returns how many frames that was.
+        """Advance to ``until`` as if the ``quiet`` guns' idle 0x13 were sent; returns how
+        many frames that was. Heartbeats in the window must be on paper (a real one ends
+        the idle time), and are counted as sent.
 
         ``idle_until``: what :meth:`idle_until` just returned for the same ``now`` and
         ``quiet`` (the pile unchanged since), to spare computing it twice."""
@@ -644,20 +661,9 @@ class PileFirmware:
             idle_until = self.idle_until(now, quiet)
         if idle_until < until:
             raise ValueError(f"pile {self.pile_no} is not idle until {until}")
-        count = 0
-        hb = self._profile.timings.heartbeat_s
         if self._next_hb < until:
-            k = max(self._hb_k + 1, math.ceil((until - self._hb_base) / hb) - 1)
-            while self._hb_base + k * hb < until:  # first heartbeat at or after ``until``
-                k += 1
-            while k > self._hb_k + 1 and self._hb_base + (k - 1) * hb >= until:
-                k -= 1
-            count = k - self._hb_k
-            self.last_elided_at = max(self.last_elided_at, self._hb_base + (k - 1) * hb)
-            self._seq = (self._seq + count) & 0xFFFF
-            self._hb_index += count
-            self._hb_k = k
-            self._next_hb = self._hb_base + k * hb
+            self._settle_heartbeats(until)  # nothing else happens before ``until``
+        count = 0
         idle_s = self._profile.timings.realtime_idle_s
         for number in quiet:
             g = self._gun(number)
@@ -673,19 +679,83 @@ class PileFirmware:
         """:meth:`get_timer` right after :meth:`elide_idle` was given ``idle_until`` and
         ``quiet``: only the heartbeat and the quiet guns' idle 0x13 moved since."""
         t = idle_until
-        if self._logged_in and self._next_hb < t:
-            t = self._next_hb
+        if self._logged_in:
+            t = min(t, self._next_real_heartbeat())
         for number in quiet:
             next_rt = self._gun(number).next_rt
             if next_rt < t:
                 t = next_rt
         return None if t == _INF else t
 
+    def assume_heartbeats(
+        self, now: float, latency: float, reply_latency: float, change: float = _INF
+    ) -> HeartbeatPlan | None:
+        """Send heartbeats from now on on paper: the driver vouches that the link (up and
+        ``latency``, replies ``reply_latency`` later) stays clean until ``change`` and that
+        the platform answers. They count (sequence number, gun round-robin) whenever the
+        pile next acts, and stop counting the moment the link drops or the emergency stop
+        is pressed. None if this pile's heartbeats are not plain ones now (not logged in,
+        one unanswered, emergency stop pressed) or none would be answered in time."""
+        self._enter(now)
+        if not (
+            self._connected
+            and self._logged_in
+            and not self._close_requested
+            and self._hb_unanswered == 0
+        ) or self._plant.emergency_stop_pressed(now):
+            return None
+        plan = HeartbeatPlan.on_link(
+            self._hb_base,
+            self._profile.timings.heartbeat_s,
+            self._hb_k,
+            latency,
+            reply_latency,
+            change,
+        )
+        if plan.until <= self._next_hb:
+            return None
+        self._hb_virtual_until = plan.until
+        self.heartbeat_plan = plan
+        return plan
+
+    def _next_real_heartbeat(self) -> float:
+        """When the next heartbeat not on paper is due (a plan ends on a heartbeat)."""
+        hb, planned = self._next_hb, self._hb_virtual_until
+        return hb if hb >= planned else planned
+
+    def catch_up(self, now: float) -> None:
+        """Count the heartbeats sent on paper before ``now`` (at the end of a run; idle
+        elision may already have taken the pile further)."""
+        if now >= self._now:
+            self._enter(now)
+
+    def _settle_heartbeats(self, before: float) -> None:
+        """Count the plan's heartbeats sent before ``before`` as sent and answered."""
+        plan = self.heartbeat_plan
+        assert plan is not None
+        k = plan.last_sent_before(before)
+        count = k + 1 - self._hb_k
+        if count > 0:
+            self._seq = (self._seq + count) & 0xFFFF
+            self._hb_index += count
+            self._hb_k = k + 1
+            self._next_hb = self._hb_base + self._hb_k * plan.period
+            self.virtual_heartbeats += count
+
+    def _end_heartbeat_plan(self) -> None:
+        """Heartbeats from the next one on are real frames again."""
+        if self._hb_virtual_until > -_INF:
+            assert self.heartbeat_plan is not None
+            self.heartbeat_plan = self.heartbeat_plan.ended_at(self._hb_k)
+            self._hb_virtual_until = -_INF
+
     # ------------------------------------------------------------------ internals: plumbing
     def _enter(self, now: float) -> None:
         if now < self._now:
             raise ValueError(f"pile {self.pile_no}: time went backwards ({now} < {self._now})")
         self._now = now
+        if self._next_hb < now and self._next_hb < self._hb_virtual_until:
+            self._settle_heartbeats(now)
 
     def _alive(self) -> bool:
         return self._powered and self._boot_until is None
@@ -721,6 +791,7 @@ class PileFirmware:
         return self._backoff * self._rng.uniform(0.8, 1.2)
 
     def _drop_link(self, now: float) -> None:
+        self._end_heartbeat_plan()
         self._connected = False
         self._logged_in = False
         self._model_state = None
@@ -752,8 +823,10 @@ class PileFirmware:
         if self._connected and not self._logged_in and self._login_deadline < m:
             m = self._login_deadline
         if self._logged_in:
-            if include_heartbeat and self._next_hb < m:
-                m = self._next_hb
+            if include_heartbeat:
+                hb = self._next_real_heartbeat()
+                if hb < m:
+                    m = hb
             if self._model_state != "ok" and self._model_retry_at < m:
                 m = self._model_retry_at
         plant = self._plant
@@ -833,6 +906,8 @@ class PileFirmware:
 
     def _tick_heartbeat(self, now: float) -> None:
         t = self._profile.timings
+        if self._next_hb <= now and self._next_hb < self._hb_virtual_until:
+            self._settle_heartbeats(math.nextafter(now, _INF))  # the one due now, too
         while self._logged_in and now >= self._next_hb:
             if self._hb_unanswered >= t.heartbeat_misses:
                 self._close_requested = True

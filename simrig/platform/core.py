@@ -38,6 +38,7 @@ from simrig.billing.tariff import (
 )
 from simrig.endpoint import Event
 from simrig.fastdata import evolve, updater
+from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.protocol.ykc import (
     AckResult,
     AuthFailure,
@@ -161,6 +162,7 @@ class PlatformCore:
         self._conns: dict[int, _Conn] = {}
         self._pile_conn: dict[str, int] = {}
         self._last_seen: dict[str, float] = {}
+        self._hb_plans: dict[str, HeartbeatPlan] = {}
         self._live_due: dict[str, float] = {}
         self._live_heap: list[tuple[float, str]] = []
         self._heap: list[tuple[float, int, str, str]] = []
@@ -282,7 +284,7 @@ class PlatformCore:
             self._live_due.pop(pile_no, None)
             if pile_no not in self._pile_conn:
                 continue
-            due = self._last_seen[pile_no] + self._offline_after
+            due = self._seen(pile_no, now) + self._offline_after
             if due <= now:
                 self._set_offline(pile_no, now, "heartbeat_timeout")
             else:
@@ -295,6 +297,34 @@ class PlatformCore:
                 self._bill_grace(key, now)
             elif kind == "time_sync":
                 self._time_sync(key, now)
+
+    def assume_heartbeats(self, pile_no: str, plan: HeartbeatPlan) -> None:
+        """The pile sends the heartbeats of ``plan`` on paper (the virtual driver saw to
+        it that each would arrive and be answered): liveness reads them from the plan."""
+        self._hb_plans[pile_no] = plan
+
+    def retire_heartbeat_plan(self, pile_no: str, now: float) -> None:
+        """Keep what the pile's plan gave before ``now`` (its link closed or a new plan
+        starts); later arrivals of it are void."""
+        plan = self._hb_plans.pop(pile_no, None)
+        if plan is None:
+            return
+        k = plan.last_arrived_before(now)
+        if k >= plan.first_k:
+            self.stats["heartbeats_elided"] += k + 1 - plan.first_k
+            arrived = plan.sent_at(k) + plan.latency
+            if arrived > self._last_seen.get(pile_no, -math.inf):
+                self._last_seen[pile_no] = arrived
+
+    def _seen(self, pile_no: str, now: float) -> float:
+        """When the pile was last heard from before ``now`` (``now`` if never)."""
+        last = self._last_seen.get(pile_no, now)
+        plan = self._hb_plans.get(pile_no)
+        if plan is not None:
+            arrived = plan.last_arrival_before(now)
+            if arrived is not None and arrived > last:
+                return arrived
+        return last
 
     def note_elided_heartbeats(self, pile_no: str, count: int, last_at: float) -> None:
         """The driver skipped ``count`` successful heartbeat exchanges, the last at ``last_at``."""
@@ -533,7 +563,7 @@ class PlatformCore:
         if cid is not None and cid in self._conns and self.rules.close_on_offline:
             self._close(self._conns[cid])
         pile = self._piles.get(pile_no)
-        last = self._last_seen.get(pile_no, now)
+        last = self._seen(pile_no, now)
         if pile is not None:
             self._put_pile(evolve(pile, online=False, last_seen=self.wall(last)))
         self._event(now, "pile_offline", pile_no, data={"reason": reason})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
 
 from simrig.billing.platform_checks import CheckLimits
 from simrig.billing.tariff import money_from_yuan
+from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.platform import (
     DEMO_ACCOUNT,
     DEMO_APP_ACCOUNT,
@@ -294,6 +296,36 @@ def test_offline_after_three_missed_heartbeats_and_elision():
     assert not rig.core.is_online(PILE)
     assert rig.core.should_close(rig.cid)
     assert not rig.repo.get_pile(PILE).online
+
+
+def test_liveness_reads_heartbeats_on_paper_from_the_plan():
+    """Heartbeats of a plan keep the pile online; when the plan ends, the pile goes
+    offline three periods after the last one arrived (timers run before arrivals)."""
+    rig = Rig()
+    rig.send(rig.pile.login(), 0.0)
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5))
+    for t in (30.0, 500.0, 5000.0):
+        rig.pump(t)
+        assert rig.core.is_online(PILE)
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, 6000.0, 0.5))
+    rig.pump(6000.0)
+    assert rig.core.is_online(PILE)
+    assert rig.core.get_timer() == pytest.approx(5990.5 + 30.0)
+    rig.pump(6020.5)
+    assert not rig.core.is_online(PILE)
+    assert rig.repo.get_pile(PILE).last_seen == rig.wall(5990.5)
+
+
+def test_a_retired_plan_keeps_only_the_arrivals_before_the_close():
+    rig = Rig()
+    rig.send(rig.pile.login(), 0.0)
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5))
+    rig.core.retire_heartbeat_plan(PILE, 100.5)  # heartbeat 9 would arrive at 100.5
+    assert rig.core.stats["heartbeats_elided"] == 9
+    rig.pump(120.0)
+    assert rig.core.is_online(PILE)
+    rig.pump(120.5)
+    assert not rig.core.is_online(PILE)
 
 
 def test_balance_stop_with_margin():
