@@ -379,6 +379,7 @@ class Gun:
         "_session",
         "_soc",
         "_stop_at",
+        "_stop_memo",
         "_vehicle",
         "meter_factor",
         "meter_start_kwh",
@@ -401,6 +402,9 @@ class Gun:
         self._bms_stopped = False
         self._drawing = False
         self._stop_at = _INF
+        #: (pile state version, projected stop time): the projection holds until the
+        #: pile's state is re-derived
+        self._stop_memo = (-1, _INF)
         self._session: TruthSession | None = None
 
     def __repr__(self) -> str:
@@ -563,7 +567,11 @@ class Gun:
         pile.advance(now)
         if not self._drawing:
             return None
-        return pile._project_stop(self) - pile._t
+        version, stop_t = self._stop_memo
+        if version != pile._version:
+            stop_t = pile._project_stop(self)
+            self._stop_memo = (pile._version, stop_t)
+        return stop_t - pile._t
 
     # -- firmware commands
     def begin_handshake(self, now: float) -> bool:

@@ -257,6 +257,19 @@ def test_bms_stop_time_with_shared_budget_and_polling() -> None:
     assert all(a == 0.0 for tt, a, _ in powers if tt > p1)
 
 
+def test_a_bms_stop_projection_is_redone_when_the_power_split_changes() -> None:
+    """The projection is kept while the pile's state holds and redone after a change."""
+    plant = dc_plant(guns=2, max_power_kw=120.0)
+    v = VehicleSpec(capacity_kwh=60.0, initial_soc=20.0, target_soc=95.0, max_power_kw=100.0)
+    t1 = start_charging(plant, 1, v, 0.0)
+    g1 = plant.gun("0037", 1)
+    alone = t1 + (g1.time_until_bms_stop(t1) or 0.0)
+    assert 100.0 + (g1.time_until_bms_stop(100.0) or 0.0) == pytest.approx(alone, abs=1e-6)
+    t2 = start_charging(plant, 2, v, 200.0)  # gun 2 now shares the 120 kW
+    shared = t2 + (g1.time_until_bms_stop(t2) or 0.0)
+    assert shared > alone + 60.0
+
+
 def test_vehicle_already_at_target_draws_nothing() -> None:
     plant = dc_plant()
     t0 = start_charging(plant, 1, VehicleSpec(initial_soc=90.0, target_soc=90.0), 0.0)

@@ -247,7 +247,7 @@ class VirtualDriver:
         ):
             core.retire_heartbeat_plan(pile_no, now)
         if plan is not None:
-            core.assume_heartbeats(pile_no, plan)
+            core.assume_heartbeats(pile_no, plan, now)
         self._plans[pile_no] = plan
 
     def _elide(self, pile_no: str, now: float) -> bool:

@@ -280,11 +280,13 @@ class PlatformCore:
 
     def handle_timer(self, now: float) -> None:
         while self._live_heap and self._live_heap[0][0] <= now:
-            _, pile_no = heapq.heappop(self._live_heap)
-            self._live_due.pop(pile_no, None)
+            due, pile_no = heapq.heappop(self._live_heap)
+            if self._live_due.get(pile_no) != due:
+                continue  # superseded by an earlier watch
+            del self._live_due[pile_no]
             if pile_no not in self._pile_conn:
                 continue
-            due = self._seen(pile_no, now) + self._offline_after
+            due = self._liveness_due(pile_no, now)
             if due <= now:
                 self._set_offline(pile_no, now, "heartbeat_timeout")
             else:
@@ -298,10 +300,12 @@ class PlatformCore:
             elif kind == "time_sync":
                 self._time_sync(key, now)
 
-    def assume_heartbeats(self, pile_no: str, plan: HeartbeatPlan) -> None:
+    def assume_heartbeats(self, pile_no: str, plan: HeartbeatPlan, now: float) -> None:
         """The pile sends the heartbeats of ``plan`` on paper (the virtual driver saw to
         it that each would arrive and be answered): liveness reads them from the plan."""
         self._hb_plans[pile_no] = plan
+        if pile_no in self._pile_conn:
+            self._watch(pile_no, self._liveness_due(pile_no, now))
 
     def retire_heartbeat_plan(self, pile_no: str, now: float) -> None:
         """Keep what the pile's plan gave before ``now`` (its link closed or a new plan
@@ -315,6 +319,8 @@ class PlatformCore:
             arrived = plan.sent_at(k) + plan.latency
             if arrived > self._last_seen.get(pile_no, -math.inf):
                 self._last_seen[pile_no] = arrived
+        if pile_no in self._pile_conn:
+            self._watch(pile_no, self._liveness_due(pile_no, now))
 
     def _seen(self, pile_no: str, now: float) -> float:
         """When the pile was last heard from before ``now`` (``now`` if never)."""
@@ -325,6 +331,21 @@ class PlatformCore:
             if arrived is not None and arrived > last:
                 return arrived
         return last
+
+    def _liveness_due(self, pile_no: str, now: float) -> float:
+        """When the pile goes offline unless heard from again (``inf``: not while its
+        heartbeat plan holds — each planned one arrives before the last one expires)."""
+        off = self._offline_after
+        due = self._seen(pile_no, now) + off
+        plan = self._hb_plans.get(pile_no)
+        if plan is None or plan.period >= off:
+            return due
+        k = plan.last_arrived_before(now) + 1  # the plan's next arrival
+        if plan.sent_at(k) >= plan.until or plan.sent_at(k) + plan.latency >= due:
+            return due
+        if plan.until == math.inf:
+            return math.inf
+        return plan.sent_at(plan.last_sent_before(plan.until)) + plan.latency + off
 
     def note_elided_heartbeats(self, pile_no: str, count: int, last_at: float) -> None:
         """The driver skipped ``count`` successful heartbeat exchanges, the last at ``last_at``."""
@@ -553,10 +574,10 @@ class PlatformCore:
         return self.rules.heartbeat_interval_s * self.rules.missed_heartbeats_offline
 
     def _watch(self, pile_no: str, due: float) -> None:
-        if pile_no in self._live_due:
-            return
-        self._live_due[pile_no] = due
-        heapq.heappush(self._live_heap, (due, pile_no))
+        """Check the pile's liveness at ``due`` (an earlier check already set stands)."""
+        if due < self._live_due.get(pile_no, math.inf):
+            self._live_due[pile_no] = due
+            heapq.heappush(self._live_heap, (due, pile_no))
 
     def _set_offline(self, pile_no: str, now: float, reason: str) -> None:
         cid = self._pile_conn.pop(pile_no, None)
@@ -1218,9 +1239,13 @@ class PlatformCore:
 
     def _clean_heap(self) -> None:
         """Drop stale entries at the heap tops (timers whose reason is gone)."""
-        while self._live_heap and self._live_heap[0][1] not in self._pile_conn:
-            _, pile_no = heapq.heappop(self._live_heap)
-            self._live_due.pop(pile_no, None)
+        while self._live_heap:
+            due, pile_no = self._live_heap[0]
+            if pile_no in self._pile_conn and self._live_due.get(pile_no) == due:
+                break
+            heapq.heappop(self._live_heap)
+            if self._live_due.get(pile_no) == due:
+                del self._live_due[pile_no]
         while self._heap and not self._timer_live(self._heap[0][2], self._heap[0][3]):
             heapq.heappop(self._heap)
 

@@ -303,11 +303,12 @@ def test_liveness_reads_heartbeats_on_paper_from_the_plan():
     offline three periods after the last one arrived (timers run before arrivals)."""
     rig = Rig()
     rig.send(rig.pile.login(), 0.0)
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5))
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
     for t in (30.0, 500.0, 5000.0):
         rig.pump(t)
         assert rig.core.is_online(PILE)
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, 6000.0, 0.5))
+    assert rig.core.get_timer() == 86_400.0  # the daily time sync; no liveness checks
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, 6000.0, 0.5), 5500.0)
     rig.pump(6000.0)
     assert rig.core.is_online(PILE)
     assert rig.core.get_timer() == pytest.approx(5990.5 + 30.0)
@@ -319,7 +320,7 @@ def test_liveness_reads_heartbeats_on_paper_from_the_plan():
 def test_a_retired_plan_keeps_only_the_arrivals_before_the_close():
     rig = Rig()
     rig.send(rig.pile.login(), 0.0)
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5))
+    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
     rig.core.retire_heartbeat_plan(PILE, 100.5)  # heartbeat 9 would arrive at 100.5
     assert rig.core.stats["heartbeats_elided"] == 9
     rig.pump(120.0)
