@@ -146,10 +146,13 @@ def test_heartbeats_on_paper_are_exact_at_any_latency_and_across_an_outage(
 def test_an_emergency_stop_ends_the_heartbeats_on_paper():
     """Heartbeats sent with the button pressed carry the fault (0x03 gun state): real
     frames again, so the platform sees every one, elision or not."""
-    text = library_path("basic_card_session").read_text().replace(
-        '''at = "+20m"
+    text = (
+        library_path("basic_card_session")
+        .read_text()
+        .replace(
+            '''at = "+20m"
 do = "card"''',
-        '''at = "+10m"
+            '''at = "+10m"
 do = "emergency_stop"
 pile = "55031412782305"
 
@@ -161,6 +164,7 @@ pile = "55031412782305"
 [[timeline]]
 at = "+10m"
 do = "card"''',
+        )
     )
     scenario = parse_scenario(text)
     fast = run_scenario(scenario)
