@@ -133,7 +133,9 @@ class Oracle:
         truths = sorted(truths, key=lambda t: (t.pile_no, t.gun, t.plug_at))
         p_bills = {b.serial: b for b in platform.bills()} if platform else {}
         p_sessions = {s.serial: s for s in platform.sessions()} if platform else {}
-        notices = platform.notifications() if platform else []
+        notices: dict[str, list[PlatformNotification]] = defaultdict(list)
+        for notice in platform.notifications() if platform else []:
+            notices[notice.pile_no].append(notice)
         by_gun: dict[tuple[str, int], list[DeviceOrder]] = defaultdict(list)
         for order in orders:
             by_gun[order.pile_no, order.gun].append(order)
@@ -163,7 +165,9 @@ class Oracle:
             )
             codes = set(c for ov in order_verdicts for c in ov.codes)
             codes |= self._energy(truth, order_verdicts)
-            false = tuple(self._false_notices(truth, {o.serial for o in mine}, notices))
+            false = tuple(
+                self._false_notices(truth, {o.serial for o in mine}, notices[truth.pile_no])
+            )
             charged = None
             if platform is not None:
                 charged = sum(
@@ -326,8 +330,8 @@ class Oracle:
         margin = timedelta(seconds=self.tol.notice_margin_s)
         end = truth.charge_end or truth.unplug_at
         false = []
-        for notice in notices:
-            if notice.pile_no != truth.pile_no or (notice.gun not in (None, truth.gun)):
+        for notice in notices:  # the pile's own
+            if notice.gun not in (None, truth.gun):
                 continue
             if notice.serial is not None and notice.serial not in serials:
                 continue
