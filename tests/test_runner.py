@@ -143,16 +143,10 @@ def test_heartbeats_on_paper_are_exact_at_any_latency_and_across_an_outage(
     assert bool(offline) == outage
 
 
-def test_an_emergency_stop_ends_the_heartbeats_on_paper():
-    """Heartbeats sent with the button pressed carry the fault (0x03 gun state): real
-    frames again, so the platform sees every one, elision or not."""
-    text = (
-        library_path("basic_card_session")
-        .read_text()
-        .replace(
-            '''at = "+20m"
+_PRESS_WHILE_CHARGING = (
+    '''at = "+20m"
 do = "card"''',
-            '''at = "+10m"
+    '''at = "+10m"
 do = "emergency_stop"
 pile = "55031412782305"
 
@@ -164,13 +158,40 @@ pile = "55031412782305"
 [[timeline]]
 at = "+10m"
 do = "card"''',
-        )
-    )
+)
+_PRESS_WHILE_IDLE = (
+    '''[[timeline]]
+at = "10:01:00"''',
+    '''[[timeline]]
+at = "10:00:10"
+do = "emergency_stop"
+pile = "55031412782305"
+
+[[timeline]]
+at = "+5m"
+do = "emergency_release"
+pile = "55031412782305"
+
+[[timeline]]
+at = "10:06:00"''',
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "pressed"),
+    [(_PRESS_WHILE_CHARGING, 10), (_PRESS_WHILE_IDLE, 30)],
+    ids=["charging", "idle"],
+)
+def test_an_emergency_stop_ends_the_heartbeats_on_paper(edit, pressed):
+    """Heartbeats sent with the button pressed carry the fault (0x03 gun state): real
+    frames again, so the platform sees every one, elision or not. (Idle elision used to
+    skip them: the platform saw none of the 30 of an idle pile.)"""
+    text = library_path("basic_card_session").read_text().replace(*edit)
     scenario = parse_scenario(text)
     fast = run_scenario(scenario)
     full = run_scenario(scenario, elide_heartbeats=False)
     faults = [(e.t, e.gun) for e in full.events if e.kind == "gun_fault"]
-    assert len(faults) == 10  # a heartbeat every 10 s while pressed (95 s)
+    assert len(faults) == pressed  # a heartbeat every 10 s while pressed
     assert faults == [(e.t, e.gun) for e in fast.events if e.kind == "gun_fault"]
     assert _frames(fast) == _frames(full)
     assert fast.elided_heartbeats > 100
