@@ -12,6 +12,10 @@ Choices this model makes where the protocol leaves room (documented for the driv
   heartbeats, ``close_requested`` turns true; the driver drops the link and calls
   ``connection_lost``. Drivers must drain ``data_to_send()`` before acting on it (a
   0x91 reboot reply is queued just before a reboot drops the link).
+* **Heartbeats on paper** (for the virtual driver): after :meth:`assume_heartbeats` the
+  pile counts its heartbeats (sequence number, gun round-robin) without sending them, as
+  if each was answered, until the link drops, the emergency stop is pressed or the plan
+  ends where the driver said the link changes (``simrig/heartbeat_plan.py``).
 * **Login** on every ``connection_made``; after 0x02 OK the pile uploads stored bills
   first, then stored realtime frames, then 0x05 and a 0x13 per gun. Reconnect backoff:
   ``timings.reconnect_s`` low, doubling per failed attempt up to high, ±20 % rng jitter.
