@@ -54,7 +54,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -63,12 +62,11 @@ from simrig.billing.tariff import (
     BandRate,
     RunningBill,
     Tariff,
-    energy_from_kwh,
     rate_from_yuan,
 )
 from simrig.endpoint import Event
 from simrig.heartbeat_plan import HeartbeatPlan
-from simrig.plant import BmsData, HandshakeStatus
+from simrig.plant import HandshakeStatus
 from simrig.protocol.ykc import (
     BalanceUpdate,
     BalanceUpdateReply,
@@ -142,13 +140,23 @@ from simrig.stimuli import (
 from .clock import PileClock
 from .profile import FirmwareProfile, ProfileError, load_profile
 from .quirks import QuirkSet
+from .records import (
+    BillRecord,
+    DeviceSession,
+    GunRecord,
+    PendingRemote,
+    PendingUpgrade,
+    Reading,
+    SessionRecord,
+)
+from .wire_rounding import meter_units, steady
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from simrig.plant import Gun, Pile
+    from simrig.plant import Pile
     from simrig.stimuli import Stimulus
 
 __all__ = ["DeviceSession", "PileFirmware"]
@@ -156,31 +164,6 @@ __all__ = ["DeviceSession", "PileFirmware"]
 _ZERO_SERIAL = "0" * 32
 _ZERO_CARD = "0" * 16
 _INF = math.inf
-
-
-def meter_units(kwh: float) -> int:
-    """Meter register in 1e-4 kWh: ``energy_from_kwh(round(kwh, 6))`` in integers.
-
-    ``round(kwh, 6)`` has at most 6 decimals, so times 1e6 it is an exact integer after
-    ``round``; half up to 1e-4 kWh is then integer division (registers are >= 0)."""
-    micro = round(round(kwh, 6) * 1_000_000)
-    if micro < 0:
-        return energy_from_kwh(round(kwh, 6))
-    return (micro + 50) // 100
-
-
-def _steady(value: float, digits: int) -> float:
-    """Round a plant reading half up to ``digits`` decimals for the wire, without float
-    noise deciding a digit: the plant integrates analytically, so the same instant can
-    differ in the 1e-12th place depending on how often it was advanced. Noise below
-    1e-6 is dropped first (in integers: two ``round(x, n)`` cost four times as much)."""
-    micro = math.floor(value * 1_000_000.0 + 0.5)
-    step = _STEADY_STEP[digits]
-    return (micro + step // 2) // step / _STEADY_SCALE[digits]
-
-
-_STEADY_STEP = {0: 1_000_000, 1: 100_000, 2: 10_000}
-_STEADY_SCALE = {0: 1, 1: 10, 2: 100}
 
 
 _GUN_STATUS = {int(status): status for status in GunStatus}
@@ -194,130 +177,6 @@ _HANDSHAKE_FAILURES = {
     "bms_not_ready": StopReason.START_BMS_NOT_READY,
 }
 _AUTH_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSession:
-    """The device view of one session: what the pile knows and reported.
-
-    Times are the pile's clock. ``bill_state``: ``open`` (running), ``pending`` (bill
-    made, not yet acknowledged), ``acked``, ``dropped`` (``bill_why`` names the cause).
-    ``energy_kwh`` is the energy in the bill (None until it was built).
-    """
-
-    serial: str
-    gun: int
-    source: str
-    card: str
-    vin: str
-    authorised_at: datetime
-    start_time: datetime | None
-    stop_time: datetime | None
-    stop_reason: int | None
-    energy_kwh: float | None
-    meter_start_kwh: float
-    meter_end_kwh: float | None
-    bill_state: str
-    bill_why: str
-    stops_received: int
-    quirks: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Session:
-    serial: str
-    gun: int
-    source: TransactionSource
-    card: str
-    logical_card: str
-    balance: float
-    tariff: Tariff
-    auth_t: float
-    auth_wall: datetime
-    meter_start: int  # 1e-4 kWh register
-    phase: str = "handshake"  # preparing | ready | handshake | charging | ended
-    phase_until: float = _INF
-    ready_delay: float = 0.0
-    hide_plug: bool = False
-    vin: str = ""
-    charge_start_t: float | None = None
-    charge_start_wall: datetime | None = None
-    samples: list[tuple[datetime, int]] = field(default_factory=list)
-    sample_times: list[float] = field(default_factory=list)
-    running: RunningBill | None = None  # 0x13 totals of ``samples`` + now
-    end_t: float | None = None
-    end_wall: datetime | None = None
-    meter_end: int | None = None
-    stop_reason: StopReason | None = None
-    stops: int = 0
-    bill_state: str = "open"
-    bill_why: str = ""
-    bill_energy: float | None = None
-    no_bill: bool = False
-    blip_at: float | None = None
-    blip_done: bool = False
-    inflate: float | None = None
-    prev_end_wall: datetime | None = None
-    quirks: list[str] = field(default_factory=list)
-    sent_bms_stop: bool = False
-
-
-@dataclass(slots=True)
-class _Bill:
-    session: _Session
-    due_at: float
-    state: str = "scheduled"  # held | scheduled | stored | sent | acked | dropped
-    msg: TransactionRecord | None = None
-    retry_at: float = _INF
-    retries_left: int = 0
-
-
-@dataclass(slots=True)
-class _PendingRemote:
-    msg: RemoteStart
-    seq: int
-    deadline: float
-
-
-@dataclass(slots=True)
-class _Reading:
-    """Wire-rounded plant readings of one gun at one plant state (a 0x13 and the BMS
-    frames of the same poll share them)."""
-
-    at: float
-    version: int
-    volts: float
-    amps: float
-    amps_capped: float  # the BMS frames' current fields stop at 400 A
-    gun_c: float
-    remaining: float | None  # seconds until the BMS stops (DC)
-    bms: BmsData | None
-    battery_c: float
-
-
-@dataclass(slots=True)
-class _GunFw:
-    number: int
-    plant: Gun
-    session: _Session | None = None
-    last_session: _Session | None = None
-    plug_session: _Session | None = None
-    pending_remote: _PendingRemote | None = None
-    card_pending: tuple[str, float] | None = None
-    last_reported: tuple[int, bool] | None = None
-    next_rt: float = _INF
-    next_bms: float = _INF
-    next_boundary: float = _INF
-    masked_unplug: bool = False
-    stale_plug_until: float | None = None
-    reading: _Reading | None = None
-
-
-@dataclass(slots=True)
-class _PendingUpgrade:
-    target: FirmwareProfile
-    ready_at: float
-    execution: Execution
 
 
 class PileFirmware:
@@ -350,7 +209,7 @@ class PileFirmware:
         self._clock = PileClock(epoch, clock_offset_s, clock_drift_ppm)
         dirs = tuple(profile_dirs)
         self._resolve = resolve_profile or (lambda name: load_profile(name, extra_dirs=dirs))
-        self._guns = [_GunFw(g.number, g) for g in plant_pile.guns]
+        self._guns = [GunRecord(g.number, g) for g in plant_pile.guns]
         self._now = 0.0
         self._out = bytearray()
         self._events: deque[Event] = deque()
@@ -388,10 +247,10 @@ class PileFirmware:
         self._model_retry_at = _INF
         self._enabled = True
         self._reboot_pending = False
-        self._upgrade: _PendingUpgrade | None = None
-        self._bills: list[_Bill] = []
+        self._upgrade: PendingUpgrade | None = None
+        self._bills: list[BillRecord] = []
         self._rt_store: deque[RealtimeData] = deque()
-        self._sessions: list[_Session] = []
+        self._sessions: list[SessionRecord] = []
 
     # ------------------------------------------------------------------ properties
     @property
@@ -771,7 +630,7 @@ class PileFirmware:
     def _alive(self) -> bool:
         return self._powered and self._boot_until is None
 
-    def _gun(self, number: int) -> _GunFw:
+    def _gun(self, number: int) -> GunRecord:
         if not 1 <= number <= len(self._guns):
             raise ValueError(f"pile {self.pile_no} has no gun {number}")
         return self._guns[number - 1]
@@ -818,7 +677,7 @@ class PileFirmware:
             g.card_pending = None
         self._event(now, "link_down", None, {})
 
-    def _meter(self, g: _GunFw, now: float) -> int:
+    def _meter(self, g: GunRecord, now: float) -> int:
         return meter_units(g.plant.meter_kwh(now))
 
     def _next_deadline(self, include_heartbeat: bool, quiet: Collection[int] = ()) -> float:
@@ -940,7 +799,7 @@ class PileFirmware:
             self._hb_k += 1
             self._next_hb = self._hb_base + self._hb_k * t.heartbeat_s
 
-    def _tick_gun(self, g: _GunFw, now: float) -> None:
+    def _tick_gun(self, g: GunRecord, now: float) -> None:
         t = self._profile.timings
         if g.stale_plug_until is not None and now >= g.stale_plug_until:
             g.stale_plug_until = None
@@ -986,7 +845,7 @@ class PileFirmware:
             else:
                 g.next_bms = _INF
 
-    def _check_offline_stop(self, g: _GunFw, now: float) -> None:
+    def _check_offline_stop(self, g: GunRecord, now: float) -> None:
         """Stop a session after ``offline_stop_s`` without link (quirk: charge on)."""
         stop_s = self._profile.timings.offline_stop_s
         if self._logged_in or self._offline_since is None or stop_s <= 0:
@@ -1004,7 +863,7 @@ class PileFirmware:
         self._stop(g, now, StopReason.UNKNOWN, pile_side=True)
 
     # ------------------------------------------------------------------ realtime
-    def _state_key(self, g: _GunFw, now: float) -> tuple[int, bool]:
+    def _state_key(self, g: GunRecord, now: float) -> tuple[int, bool]:
         s = g.session
         if self._plant.emergency_stop_pressed(now):
             status = GunStatus.FAULT
@@ -1014,7 +873,7 @@ class PileFirmware:
             status = GunStatus.IDLE
         return int(status), self._reported_plugged(g, now)
 
-    def _reported_plugged(self, g: _GunFw, now: float) -> bool:
+    def _reported_plugged(self, g: GunRecord, now: float) -> bool:
         if g.stale_plug_until is not None and now < g.stale_plug_until:
             return True
         if g.masked_unplug:
@@ -1032,7 +891,7 @@ class PileFirmware:
             if key != g.last_reported:
                 self._send_realtime(g, now, key)
 
-    def _send_realtime(self, g: _GunFw, now: float, key: tuple[int, bool] | None = None) -> None:
+    def _send_realtime(self, g: GunRecord, now: float, key: tuple[int, bool] | None = None) -> None:
         t = self._profile.timings
         g.last_reported = key = key or self._state_key(g, now)
         msg = self._realtime(g, now, key)
@@ -1051,7 +910,7 @@ class PileFirmware:
         if charging:
             self._check_balance(g, now, msg.amount)
 
-    def _realtime(self, g: _GunFw, now: float, key: tuple[int, bool]) -> RealtimeData:
+    def _realtime(self, g: GunRecord, now: float, key: tuple[int, bool]) -> RealtimeData:
         status_i, plugged = key
         status = _GUN_STATUS[status_i]
         s = g.session
@@ -1113,7 +972,7 @@ class PileFirmware:
             **kw,
         )
 
-    def _read(self, g: _GunFw, now: float) -> _Reading:
+    def _read(self, g: GunRecord, now: float) -> Reading:
         """The gun's wire-rounded readings at ``now``, read once per plant state."""
         plant = g.plant
         version = plant.state_version(now)
@@ -1122,20 +981,20 @@ class PileFirmware:
             return r
         amps = plant.current_a(now)
         bms = plant.bms(now)
-        r = g.reading = _Reading(
+        r = g.reading = Reading(
             at=now,
             version=version,
-            volts=_steady(plant.voltage_v(now), 1),
-            amps=_steady(amps, 1),
-            amps_capped=_steady(min(amps, 400.0), 1),
-            gun_c=_steady(plant.gun_temp_at(amps), 0),
+            volts=steady(plant.voltage_v(now), 1),
+            amps=steady(amps, 1),
+            amps_capped=steady(min(amps, 400.0), 1),
+            gun_c=steady(plant.gun_temp_at(amps), 0),
             remaining=plant.time_until_bms_stop(now) if self._profile.kind == "DC" else None,
             bms=bms,
-            battery_c=0.0 if bms is None else _steady(bms.battery_temp_c, 0),
+            battery_c=0.0 if bms is None else steady(bms.battery_temp_c, 0),
         )
         return r
 
-    def _check_balance(self, g: _GunFw, now: float, amount: float) -> None:
+    def _check_balance(self, g: GunRecord, now: float, amount: float) -> None:
         """Pile-side balance stop (only with ``timings.pile_balance_stop``)."""
         if not self._profile.timings.pile_balance_stop:
             return
@@ -1143,7 +1002,7 @@ class PileFirmware:
         if s is not None and s.balance > 0 and amount >= s.balance:
             self._stop(g, now, StopReason.ABORT_INSUFFICIENT_BALANCE, pile_side=True)
 
-    def _send_bms_frames(self, g: _GunFw, now: float) -> None:
+    def _send_bms_frames(self, g: GunRecord, now: float) -> None:
         if self._profile.kind != "DC" or not self._profile.timings.bms_frames:
             return
         s = g.session
@@ -1159,8 +1018,8 @@ class PileFirmware:
                 serial=serial,
                 pile_no=self.pile_no,
                 gun=g.number,
-                demand_voltage=_steady(bms.demand_voltage_v, 1),
-                demand_current=_steady(min(bms.demand_current_a, 400.0), 1),
+                demand_voltage=steady(bms.demand_voltage_v, 1),
+                demand_current=steady(min(bms.demand_current_a, 400.0), 1),
                 measured_voltage=volts,
                 measured_current=amps,
                 max_cell_voltage_group=400,
@@ -1188,7 +1047,7 @@ class PileFirmware:
         )
 
     # ------------------------------------------------------------------ sessions
-    def _can_start(self, g: _GunFw, now: float) -> str | None:
+    def _can_start(self, g: GunRecord, now: float) -> str | None:
         """Why a start is refused, or None."""
         if not self._enabled:
             return "disabled"
@@ -1202,7 +1061,7 @@ class PileFirmware:
 
     def _begin_start(
         self,
-        g: _GunFw,
+        g: GunRecord,
         now: float,
         *,
         serial: str,
@@ -1213,7 +1072,7 @@ class PileFirmware:
     ) -> None:
         """An authorised order on a plugged gun (0x32 success / 0x34 accepted)."""
         assert self._tariff is not None
-        s = _Session(
+        s = SessionRecord(
             serial=serial,
             gun=g.number,
             source=source,
@@ -1240,7 +1099,7 @@ class PileFirmware:
             return
         self._start_handshake(g, now)
 
-    def _start_handshake(self, g: _GunFw, now: float) -> None:
+    def _start_handshake(self, g: GunRecord, now: float) -> None:
         s = g.session
         assert s is not None
         s.phase = "handshake"
@@ -1253,7 +1112,7 @@ class PileFirmware:
                 self._start_failed(g, now, StopReason.START_CONTROL_FAULT)
             return
 
-    def _charging_begins(self, g: _GunFw, now: float) -> None:
+    def _charging_begins(self, g: GunRecord, now: float) -> None:
         s = g.session
         assert s is not None
         if not g.plant.close_contactor(now):
@@ -1280,8 +1139,8 @@ class PileFirmware:
                     gun=g.number,
                     bms_protocol="010100",
                     battery_type=bms.battery_type,
-                    rated_capacity_ah=_steady(bms.capacity_kwh * 1000 / bms.nominal_voltage_v, 1),
-                    rated_voltage=_steady(bms.nominal_voltage_v, 1),
+                    rated_capacity_ah=steady(bms.capacity_kwh * 1000 / bms.nominal_voltage_v, 1),
+                    rated_voltage=steady(bms.nominal_voltage_v, 1),
                     battery_maker="SIMR",
                     vin=bms.vin,
                 ),
@@ -1293,12 +1152,12 @@ class PileFirmware:
                     pile_no=self.pile_no,
                     gun=g.number,
                     max_cell_voltage=4.2,
-                    max_charge_current=_steady(min(bms.demand_current_a, 400.0), 1),
-                    nominal_energy=_steady(bms.capacity_kwh, 1),
-                    max_total_voltage=_steady(bms.nominal_voltage_v * 1.1, 1),
+                    max_charge_current=steady(min(bms.demand_current_a, 400.0), 1),
+                    nominal_energy=steady(bms.capacity_kwh, 1),
+                    max_total_voltage=steady(bms.nominal_voltage_v * 1.1, 1),
                     max_temperature=55,
-                    soc=_steady(bms.soc, 1),
-                    battery_voltage=_steady(bms.battery_voltage_v, 1),
+                    soc=steady(bms.soc, 1),
+                    battery_voltage=steady(bms.battery_voltage_v, 1),
                     pile_max_voltage=750.0,
                     pile_min_voltage=200.0,
                     pile_max_current=250.0,
@@ -1308,20 +1167,20 @@ class PileFirmware:
             )
             g.next_bms = now + self._profile.timings.realtime_charging_s
 
-    def _sample_wall(self, s: _Session, now: float) -> datetime:
+    def _sample_wall(self, s: SessionRecord, now: float) -> datetime:
         wall = self._clock.wall(now)
         if s.samples and wall < s.samples[-1][0]:
             wall = s.samples[-1][0]  # the clock was set back: keep samples ordered
         return wall
 
-    def _sample(self, g: _GunFw, now: float) -> None:
+    def _sample(self, g: GunRecord, now: float) -> None:
         s = g.session
         assert s is not None
         units = self._meter(g, now) - s.meter_start
         s.samples.append((self._sample_wall(s, now), units))
         s.sample_times.append(now)
 
-    def _start_failed(self, g: _GunFw, now: float, reason: StopReason) -> None:
+    def _start_failed(self, g: GunRecord, now: float, reason: StopReason) -> None:
         """Start failure: zero-energy bill (§3 item 7), unless the late-bill quirk."""
         q = self._q.start_failure_no_logout_late_bill
         s = g.session
@@ -1336,7 +1195,7 @@ class PileFirmware:
 
     def _stop(
         self,
-        g: _GunFw,
+        g: GunRecord,
         now: float,
         reason: StopReason,
         pile_side: bool,
@@ -1375,15 +1234,15 @@ class PileFirmware:
             g.last_reported = self._state_key(g, now)  # swallow the change
         if bill_delay is None and self._profile.timings.bill_at_unplug:
             if pile.plugged(now):  # held until the gun is returned (_tick_bills)
-                self._bills.append(_Bill(session=s, due_at=_INF, state="held"))
+                self._bills.append(BillRecord(session=s, due_at=_INF, state="held"))
             else:  # pulled during charging / already unplugged: at once (§13.3 #5)
-                self._bills.append(_Bill(session=s, due_at=now))
+                self._bills.append(BillRecord(session=s, due_at=now))
             return
         if bill_delay is None:
             bill_delay = self._rng.uniform(*self._profile.timings.bill_delay_s)
-        self._bills.append(_Bill(session=s, due_at=now + bill_delay))
+        self._bills.append(BillRecord(session=s, due_at=now + bill_delay))
 
-    def _send_end_frames(self, g: _GunFw, s: _Session, now: float) -> None:
+    def _send_end_frames(self, g: GunRecord, s: SessionRecord, now: float) -> None:
         serial = _ZERO_SERIAL if s.no_bill else s.serial
         soc = int(round(g.plant.soc(now), 6))
         if s.stop_reason == StopReason.SOC_FULL:
@@ -1427,24 +1286,24 @@ class PileFirmware:
                     self._event(now, "bill_kept", bill.session.gun, {"serial": bill.session.serial})
         self._bills = [b for b in self._bills if b.state not in ("acked", "dropped")]
 
-    def _holds_bill(self, bill: _Bill, now: float) -> bool:
+    def _holds_bill(self, bill: BillRecord, now: float) -> bool:
         """``bill_at_unplug``: the bill waits while its gun is reported plugged."""
         g = self._gun(bill.session.gun)
         return self._profile.timings.bill_at_unplug and self._reported_plugged(g, now)
 
-    def _release_held(self, g: _GunFw, now: float) -> None:
+    def _release_held(self, g: GunRecord, now: float) -> None:
         """A new plug or order on ``g``: the pile finalises the bill it held there."""
         for bill in self._bills:
             if bill.state == "held" and bill.session.gun == g.number:
                 bill.state, bill.due_at = "scheduled", now
 
-    def _drop_bill(self, bill: _Bill, now: float, why: str) -> None:
+    def _drop_bill(self, bill: BillRecord, now: float, why: str) -> None:
         s = bill.session
         bill.state = "dropped"
         s.bill_state, s.bill_why = "dropped", why
         self._event(now, "bill_dropped", s.gun, {"serial": s.serial, "why": why})
 
-    def _emit_bill(self, bill: _Bill, now: float) -> None:
+    def _emit_bill(self, bill: BillRecord, now: float) -> None:
         """The stored bill is due for upload: loss quirks decide here."""
         s = bill.session
         if s.no_bill:
@@ -1470,7 +1329,7 @@ class PileFirmware:
         if self._logged_in:
             self._transmit_bill(bill, now)
 
-    def _transmit_bill(self, bill: _Bill, now: float, retry: bool = False) -> None:
+    def _transmit_bill(self, bill: BillRecord, now: float, retry: bool = False) -> None:
         assert bill.msg is not None
         policy = self._profile.timings.bill_retry
         if not retry:
@@ -1480,7 +1339,7 @@ class PileFirmware:
         bill.retry_at = now + (30.0 if policy == "3x30s" else 300.0)
         self._send(bill.msg, now)
 
-    def _build_bill(self, s: _Session, now: float) -> TransactionRecord:
+    def _build_bill(self, s: SessionRecord, now: float) -> TransactionRecord:
         """The 0x3B of a session: time/energy quirks decide here."""
         samples = list(s.samples)
         start = s.charge_start_wall or s.auth_wall
@@ -1591,7 +1450,7 @@ class PileFirmware:
         self._event(now, "reboot", None, {"cause": cause, "firmware": self._profile.name})
 
     # ------------------------------------------------------------------ stimuli reactions
-    def _on_plug(self, g: _GunFw, now: float) -> None:
+    def _on_plug(self, g: GunRecord, now: float) -> None:
         g.stale_plug_until = None
         g.masked_unplug = False
         g.plug_session = None
@@ -1622,7 +1481,7 @@ class PileFirmware:
                     balance=pr.msg.balance,
                 )
 
-    def _on_unplug(self, g: _GunFw, now: float) -> None:
+    def _on_unplug(self, g: GunRecord, now: float) -> None:
         """Gun returned; a stale plug report may linger (occupancy_spike decides here)."""
         g.masked_unplug = False
         if not self._alive():
@@ -1645,7 +1504,7 @@ class PileFirmware:
             s.quirks.append(q.name)
             self._quirk_event(now, g.number, q.event(f"plug reported {delay:.0f}s too long"))
 
-    def _on_card_scan(self, g: _GunFw, card: str, now: float) -> None:
+    def _on_card_scan(self, g: GunRecord, card: str, now: float) -> None:
         """Card at the reader: start, stop, or the billing-evasion hole (decides here)."""
         s = g.session
         q = self._q.billing_evasion_sequence
@@ -1780,7 +1639,7 @@ class PileFirmware:
         if not g.plant.plugged(now):
             reply(Confirm.FAILED, RemoteStartFailure.GUN_NOT_PLUGGED)
             deadline = now + self._profile.timings.remote_start_plug_s
-            g.pending_remote = _PendingRemote(msg, seq, deadline)
+            g.pending_remote = PendingRemote(msg, seq, deadline)
             return
         reply(Confirm.OK, RemoteStartFailure.NONE)
         self._begin_start(
@@ -1925,7 +1784,7 @@ class PileFirmware:
             reply(UpgradeResult.DOWNLOAD_TIMEOUT)
             return
         reply(UpgradeResult.SUCCESS)
-        self._upgrade = _PendingUpgrade(target, now + download, msg.execution)
+        self._upgrade = PendingUpgrade(target, now + download, msg.execution)
         self._event(now, "upgrade_started", None, {"to": target.name, "download_s": download})
 
 

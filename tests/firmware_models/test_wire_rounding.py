@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simrig.billing.tariff import energy_from_kwh
-from simrig.firmware_models.pile import _steady, meter_units
+from simrig.firmware_models.wire_rounding import meter_units, steady
 
 
 @settings(max_examples=2000, deadline=None)
@@ -29,11 +29,11 @@ def test_meter_units_ties_round_half_up() -> None:
 def test_readings_ignore_float_noise(tenths: int, noise: float) -> None:
     """The same instant integrated in different steps reads the same on the wire."""
     exact = tenths / 10
-    assert _steady(exact + noise, 1) == _steady(exact, 1) == exact
+    assert steady(exact + noise, 1) == steady(exact, 1) == exact
 
 
 def test_readings_round_half_up() -> None:
-    assert _steady(400.05, 1) == 400.1
-    assert _steady(36.5, 0) == 37.0
-    assert _steady(-10.5, 0) == -10.0
-    assert _steady(12.34, 0) == 12.0
+    assert steady(400.05, 1) == 400.1
+    assert steady(36.5, 0) == 37.0
+    assert steady(-10.5, 0) == -10.0
+    assert steady(12.34, 0) == 12.0
