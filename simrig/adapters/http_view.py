@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from simrig.billing.repository_view import RepositoryView
 from simrig.platform.records import Bill, Notification, Session, record_from_dict
-from simrig.runner import RepositoryView
 
 
 class _HttpRecords:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import EventPriority
 
 from simrig.billing.device_view import Chunk
 from simrig.endpoint import Event
@@ -51,7 +52,7 @@ MAX_SAME_INSTANT_FIRES = 10_000
 # then pile timers, then platform timers, then bytes arriving (in the order sent). A
 # fixed order keeps a run independent of when each timer happened to be armed, so
 # skipping a heartbeat exchange cannot reorder what is left.
-ACTION, PILE_TIMER, PLATFORM_TIMER, DELIVERY = range(4)
+ACTION, PILE_TIMER, PLATFORM_TIMER, DELIVERY = (EventPriority(i) for i in range(4))
 
 
 class _Call(simpy.Event):
@@ -111,7 +112,7 @@ class VirtualDriver:
             pile.emit_frame_events = frame_events
 
     # -- scheduling ------------------------------------------------------------------------
-    def call_at(self, t: float, order: int, fn: Callable[..., None], *args: Any) -> None:
+    def call_at(self, t: float, order: EventPriority, fn: Callable[..., None], *args: Any) -> None:
         """Call ``fn(*args)`` at ``t``; ``order`` ranks it among calls at the same instant."""
         env = self.env
         env.schedule(_Call(env, fn, args), order, max(0.0, t - env.now))

@@ -1,0 +1,90 @@
+"""The reference platform as a separate server process on loopback (``embedded-tcp``):
+registered with the scenario's site, started, stopped, its records read once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from simrig.adapters.platform_process import PlatformProcess, PlatformStartError, start_platform
+from simrig.billing.repository_view import RepositoryView, ViewSnapshot
+from simrig.billing.views import PlatformView
+from simrig.errors import BackendError
+from simrig.rig import register_site, scenario_tariff
+from simrig.scenarios import Scenario
+
+__all__ = ["STARTUP_S", "EmbeddedServer"]
+
+#: seconds allowed for the embedded server process to come up before scenario t=0
+STARTUP_S = 4.0
+
+
+class EmbeddedServer:
+    """The reference platform as a separate server process on loopback (``embedded-tcp``).
+
+    On exit the server is stopped, its records are read once (:meth:`view`) and its
+    temporary folder is removed."""
+
+    def __init__(
+        self, scenario: Scenario, profile_dirs: tuple[Path, ...] = (), speed: float = 1.0
+    ) -> None:
+        self.scenario = scenario
+        self.speed = speed
+        #: both clocks start here (CLOCK_MONOTONIC is shared by processes): after start-up
+        self.start_monotonic = 0.0
+        self.profile_dirs = profile_dirs
+        self.dir = Path(tempfile.mkdtemp(prefix="simrig-embedded-"))
+        self.db = self.dir / "platform.sqlite"
+        self.server: PlatformProcess | None = None
+        self.port = 0
+        self.http_port = 0
+        self._view: ViewSnapshot | None = None
+
+    def __enter__(self) -> EmbeddedServer:
+        from simrig.adapters.sqlite_store import SqliteRepository
+
+        repo = SqliteRepository(str(self.db))
+        register_site(self.scenario, repo, scenario_tariff(self.scenario), self.profile_dirs)
+        repo.close()
+        self.start_monotonic = time.monotonic() + STARTUP_S
+        options = ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(self.db)]
+        options += ["--epoch", self.scenario.meta.epoch.isoformat(), "--speed", str(self.speed)]
+        options += ["--start-monotonic", repr(self.start_monotonic)]
+        if self.scenario.platform:
+            config = self.dir / "platform.toml"
+            rules = [
+                f"{key} = {json.dumps(value)}" for key, value in self.scenario.platform.items()
+            ]
+            config.write_text("\n".join(["[rules]", *rules]) + "\n")
+            options += ["--config", str(config)]
+        try:
+            self.server = start_platform(options)
+        except PlatformStartError as exc:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise BackendError(f"embedded platform: {exc}") from None
+        self.port, self.http_port = self.server.port, self.server.http_port or 0
+        return self
+
+    def app_client(self) -> Any:
+        from simrig.adapters.app_client import HttpAppClient
+
+        return HttpAppClient(f"http://127.0.0.1:{self.http_port}")
+
+    def view(self) -> PlatformView:
+        """The platform's records (read at exit, or now while the server runs)."""
+        return self._view or self._read()
+
+    def _read(self) -> ViewSnapshot:
+        from simrig.adapters.sqlite_store import SqliteRepository
+
+        return ViewSnapshot(RepositoryView(SqliteRepository(str(self.db))))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self._view = self._read()
+        shutil.rmtree(self.dir, ignore_errors=True)
