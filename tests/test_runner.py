@@ -72,6 +72,17 @@ def test_heartbeat_elision_is_exact(name):
     ]
 
 
+def test_the_run_records_the_heartbeats_it_sent_on_paper():
+    """One event per plan, when it ends: the heartbeats it covered (timelines draw them)."""
+    result = run_scenario(load_scenario("zpd_case_20"))
+    paper = [e for e in result.events if e.kind == "heartbeats_on_paper"]
+    assert paper and all(e.data["first"] <= e.data["last"] < e.t for e in paper)
+    for e in paper:
+        span = e.data["last"] - e.data["first"]
+        assert e.data["count"] == round(span / e.data["period"]) + 1
+    assert 0 < sum(e.data["count"] for e in paper) <= result.elided_heartbeats
+
+
 def test_station_workload_runs_and_judges_every_plug_in():
     spec = WorkloadSpec(profile="sinexcel-dc@2090404", piles=3, days=2, seed=7)
     scenario = station_workload(spec, random.Random(spec.seed))

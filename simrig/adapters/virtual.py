@@ -106,7 +106,9 @@ class VirtualDriver:
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
         self._next_sample: dict[str, float] = {}
         self._by_id: dict[int, _Conn] = {}
+        #: each pile's plan as last seen, and the plans the platform holds
         self._plans: dict[str, HeartbeatPlan | None] = dict.fromkeys(world.piles)
+        self._held: dict[str, HeartbeatPlan] = {}
         self.elided_heartbeats = 0
         for pile in world.piles.values():
             pile.emit_frame_events = frame_events
@@ -161,7 +163,7 @@ class VirtualDriver:
         for pile_no, pile in self.world.piles.items():
             pile.catch_up(now)
             self.elided_heartbeats += pile.virtual_heartbeats
-            self.world.core.retire_heartbeat_plan(pile_no, now)
+            self._retire_plan(pile_no, now)
 
     def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
         now = self.env.now
@@ -233,23 +235,38 @@ class VirtualDriver:
             self._hand_over(pile_no, now)
 
     def _hand_over(self, pile_no: str, now: float) -> None:
-        """Give the platform the pile's current heartbeat plan (a new one or an end)."""
+        """Give the platform the pile's current heartbeat plan: a new one, or the one it
+        holds cut short by the pile."""
         plan = self.world.piles[pile_no].heartbeat_plan
-        old = self._plans[pile_no]
+        old, self._plans[pile_no] = self._plans[pile_no], plan
+        if plan is None:
+            return
         core = self.world.core
-        if (
-            old is not None
-            and plan is not None
-            and (old.base, old.first_k)
-            != (
-                plan.base,
-                plan.first_k,
-            )
-        ):
-            core.retire_heartbeat_plan(pile_no, now)
-        if plan is not None:
-            core.assume_heartbeats(pile_no, plan, now)
-        self._plans[pile_no] = plan
+        if old is not None and (old.base, old.first_k) == (plan.base, plan.first_k):
+            if pile_no in self._held:
+                self._held[pile_no] = plan
+                core.assume_heartbeats(pile_no, plan, now)
+            return
+        self._retire_plan(pile_no, now)
+        self._held[pile_no] = plan
+        core.assume_heartbeats(pile_no, plan, now)
+
+    def _retire_plan(self, pile_no: str, now: float) -> None:
+        """The platform keeps what the pile's plan gave before ``now``; the run records
+        the heartbeats it covered (the timelines draw them)."""
+        plan = self._held.pop(pile_no, None)
+        if plan is None:
+            return
+        self.world.core.retire_heartbeat_plan(pile_no, now)
+        last = plan.last_sent_before(now)
+        if last >= plan.first_k:
+            data = {
+                "first": plan.sent_at(plan.first_k),
+                "last": plan.sent_at(last),
+                "period": plan.period,
+                "count": last + 1 - plan.first_k,
+            }
+            self._record(Event(now, "heartbeats_on_paper", pile_no, data=data))
 
     def _elide(self, pile_no: str, now: float) -> bool:
         if self._in_flight[pile_no] or not self.world.link_is_clean(pile_no):
@@ -312,7 +329,7 @@ class VirtualDriver:
         pile = self.world.piles[conn.pile_no]
         pile.connection_lost(now)
         # heartbeats on paper still in flight die with the link, like real ones
-        self.world.core.retire_heartbeat_plan(conn.pile_no, now)
+        self._retire_plan(conn.pile_no, now)
         self._plans[conn.pile_no] = pile.heartbeat_plan
         self._arm(conn.pile_no, pile.get_timer(), self._pile_timer)  # its reconnect time
         self._record(Event(now, "disconnected", conn.pile_no, data={"conn": conn.id}))

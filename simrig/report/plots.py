@@ -9,6 +9,7 @@ backend is left alone. Each figure is dropped (and its canvas cleared) after sav
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,9 +58,12 @@ STATUS_COLOURS = {
     GunStatus.CHARGING: "#43a047",
 }
 
+#: heartbeats on paper drawn one by one up to this many per timeline, else as bands
+MAX_PAPER_TICKS = 300
+
 #: wire lanes of the link panel: (label, colour, marker)
 LANES: list[tuple[str, str, str]] = [
-    ("0x03 heartbeat (idle ones elided in virtual time)", "#607d8b", "|"),
+    ("0x03 heartbeat", "#607d8b", "|"),
     ("0x31 card start", "#1e88e5", ">"),
     ("0x32 auth reply", "#1565c0", "<"),
     ("0x34 remote start", "#2e7d32", "^"),
@@ -98,6 +102,12 @@ class RunIndex:
             gun_samples.sort(key=lambda s: s.t)
             self.samples[key] = gun_samples
             self._sample_times[key] = [s.t for s in gun_samples]
+        #: per pile, (first, last, period) of each run of heartbeats sent on paper
+        self.paper: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for event in result.events:
+            if event.kind == "heartbeats_on_paper":
+                d = event.data
+                self.paper[event.source].append((d["first"], d["last"], d["period"]))
 
     def frames_between(
         self, pile: str, start: datetime, end: datetime
@@ -105,6 +115,24 @@ class RunIndex:
         times = self._frame_times.get(pile, [])
         lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, end)
         return self.frames.get(pile, [])[lo:hi]
+
+    def paper_heartbeats(self, pile: str, start: float, end: float) -> list[float]:
+        """When the pile sent a heartbeat on paper within [start, end] (scenario seconds)."""
+        times: list[float] = []
+        for first, last, period in self.paper.get(pile, []):
+            k = max(0, math.ceil((start - first) / period))
+            while (t := first + k * period) <= min(end, last):
+                times.append(t)
+                k += 1
+        return sorted(times)
+
+    def paper_spans(self, pile: str, start: float, end: float) -> list[float]:
+        """The runs of heartbeats on paper within [start, end], as start, end, start, ..."""
+        spans = []
+        for first, last, _ in sorted(self.paper.get(pile, [])):
+            if first <= end and last >= start:
+                spans += [max(first, start), min(last, end)]
+        return spans
 
     def samples_between(self, pile: str, gun: int, start: float, end: float) -> list[TruthSample]:
         """Samples in [start, end], from the last one at or before ``start`` (the state then)."""
@@ -233,7 +261,11 @@ def session_timeline_png(
         _draw_state(ax_state, result, samples, frames, end)
         _draw_power(ax_power, result, samples)
         _draw_energy(ax_energy, result, verdict, samples, frames)
-        _draw_wire(ax_wire, frames, verdict, start, end)
+        ticks = [result.wall(t) for t in index.paper_heartbeats(pile, t0, t1)]
+        bands: list[datetime] = []
+        if len(ticks) > MAX_PAPER_TICKS:  # hours of them: a band reads better
+            ticks, bands = [], [result.wall(t) for t in index.paper_spans(pile, t0, t1)]
+        _draw_wire(ax_wire, frames, (ticks, bands), verdict, start, end)
         _draw_offline(axes, result, pile, start, end)
         handles: list[Artist] = list(_draw_marks(axes, marks, start, end))
         off_axis = [m for m in marks if not start <= m.at <= end]
@@ -253,6 +285,7 @@ def session_timeline_png(
             fontsize=11,
         )
         handles += [
+            Patch(facecolor=LANES[LANE_OF["0x03"]][1], alpha=0.3, label="0x03 on paper"),
             Patch(facecolor="#bdbdbd", alpha=0.5, hatch="//", label="link offline"),
             *(
                 Patch(facecolor=c, label=f"0x13 status {s.name.lower()}")
@@ -368,7 +401,14 @@ def _draw_energy(ax: Any, result, verdict: SessionVerdict, samples, frames) -> N
         ax.legend(fontsize=7, loc="upper left")
 
 
-def _draw_wire(ax: Any, frames, verdict: SessionVerdict, start: datetime, end: datetime) -> None:
+def _draw_wire(
+    ax: Any,
+    frames,
+    paper: tuple[list[datetime], list[datetime]],
+    verdict: SessionVerdict,
+    start: datetime,
+    end: datetime,
+) -> None:
     points: dict[int, list[datetime]] = defaultdict(list)
     for chunk, frame in frames:
         msg = frame.message
@@ -392,6 +432,13 @@ def _draw_wire(ax: Any, frames, verdict: SessionVerdict, start: datetime, end: d
     for notice in verdict.false_notifications:
         if start <= notice.at <= end:
             points[LANE_OF["false"]].append(notice.at)
+    row = LANE_OF["0x03"]
+    colour = LANES[row][1]
+    ticks, bands = paper  # heartbeats on paper, one by one or as bands start, end, ...
+    for a, b in zip(bands[::2], bands[1::2], strict=True):
+        ax.plot(date2num([a, b]), [row, row], color=colour, lw=6, alpha=0.3)
+    if ticks:
+        ax.plot(date2num(ticks), [row] * len(ticks), "|", color=colour, ms=10, alpha=0.3)
     for row, times in points.items():
         _, colour, marker = LANES[row]
         size = 10 if marker == "|" else 6

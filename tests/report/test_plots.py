@@ -7,6 +7,7 @@ from datetime import datetime
 
 from matplotlib.figure import Figure
 
+from simrig.endpoint import Event
 from simrig.report.plots import (
     RunIndex,
     _session_marks,
@@ -58,6 +59,23 @@ def test_run_index_windows(result_a):
     assert between[0].t == 600.0  # the state at 610 s is the sample of 600 s
     assert index.frames_between("nope", at(0), at(99)) == []
     assert index.samples_between("nope", 1, 0, 1e9) == []
+
+
+def test_heartbeats_on_paper_are_drawn_where_they_were_due(result_a, tmp_path):
+    paper = Event(
+        900.0,
+        "heartbeats_on_paper",
+        PILE_A,
+        data={"first": 105.0, "last": 885.0, "period": 10.0, "count": 79},
+    )
+    result = replace(result_a, events=[*result_a.events, paper])
+    index = RunIndex(result)
+    assert index.paper_heartbeats(PILE_A, 600.0, 640.0) == [605.0, 615.0, 625.0, 635.0]
+    assert index.paper_heartbeats(PILE_A, 880.0, 2000.0) == [885.0]
+    assert index.paper_heartbeats(PILE_A, 0.0, 104.0) == []
+    assert index.paper_heartbeats("nope", 0.0, 1e9) == []
+    path = session_timeline_png(result, result.verdicts[1], tmp_path / "paper.png", index)
+    assert png_size(path) == (1170, 855)
 
 
 def test_window_ignores_wild_bill_times(result_a, tmp_path):
