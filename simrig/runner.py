@@ -49,8 +49,8 @@ def load_view_factory(spec: str, arg: str | None = None) -> Callable[[str], Plat
     except (ImportError, AttributeError, ValueError) as exc:
         raise BackendError(f"--view {spec}: {exc}") from None
     if arg is None:
-        return factory  # type: ignore[no-any-return]
-    return lambda backend: factory(backend, arg)  # type: ignore[no-any-return]
+        return factory
+    return lambda backend: factory(backend, arg)
 
 
 def offline_windows(events: Iterable[Event], end: float) -> dict[str, list[tuple[float, float]]]:

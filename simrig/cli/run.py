@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simrig.results import RunResult
@@ -128,11 +128,11 @@ def register(app: typer.Typer) -> None:
                     spec = WorkloadSpec(profile=name, piles=piles, days=days, seed=seed)
                     scenario = station_workload(spec, random.Random(seed))
                     task = bar.add_task(name, total=1.0)
-                    results.append(
-                        run_scenario(
-                            scenario, progress=lambda f, t=task: bar.update(t, completed=f)
-                        )
-                    )
+
+                    def advance(fraction: float, task: TaskID = task) -> None:
+                        bar.update(task, completed=fraction)
+
+                    results.append(run_scenario(scenario, progress=advance))
         except ValueError as exc:
             _fail(str(exc))
             return
