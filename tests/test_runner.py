@@ -39,6 +39,18 @@ def _frames(result):
     ]
 
 
+def _run_both_ways(scenario):
+    """Run with and without elision; assert the same other frames (bytes, sequence
+    numbers, times) and the same verdicts. Returns (fast, full)."""
+    fast = run_scenario(scenario)
+    full = run_scenario(scenario, elide_heartbeats=False)
+    assert _frames(fast) == _frames(full)
+    assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
+        (v.key, v.codes, v.charged_yuan) for v in full.verdicts
+    ]
+    return fast, full
+
+
 def test_same_scenario_and_seed_give_the_same_bytes():
     scenario = load_scenario("zshy_case#23")
     first, second = run_scenario(scenario), run_scenario(scenario)
@@ -57,15 +69,9 @@ def test_a_different_seed_changes_the_bytes():
 def test_heartbeat_elision_is_exact(name):
     """Eliding heartbeats and unchanged idle 0x13 changes nothing else: same frames at the
     same times (sequence numbers included), same verdicts, same platform bills."""
-    scenario = load_scenario(name)
-    fast = run_scenario(scenario)
-    full = run_scenario(scenario, elide_heartbeats=False)
+    fast, full = _run_both_ways(load_scenario(name))
     assert fast.elided_heartbeats > 0 or name == "igo_case_21"
     assert full.elided_heartbeats == 0
-    assert _frames(fast) == _frames(full)
-    assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
-        (v.key, v.codes, v.charged_yuan) for v in full.verdicts
-    ]
     assert len(fast.chunks) < len(full.chunks)
     assert [(n.kind, n.at) for v in fast.verdicts for n in v.false_notifications] == [
         (n.kind, n.at) for v in full.verdicts for n in v.false_notifications
@@ -119,13 +125,8 @@ def test_heartbeat_elision_is_exact_on_a_busy_multi_pile_station(piles, days, se
     6 once caught a BMS stop applied by the elision's own plant reading and never polled."""
     spec = WorkloadSpec(profile="sinexcel-dc@2090104", piles=piles, days=days, seed=seed)
     scenario = station_workload(spec, random.Random(spec.seed))
-    fast = run_scenario(scenario)
-    full = run_scenario(scenario, elide_heartbeats=False)
+    fast, _ = _run_both_ways(scenario)
     assert fast.elided_heartbeats > 0
-    assert _frames(fast) == _frames(full)
-    assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
-        (v.key, v.codes, v.charged_yuan) for v in full.verdicts
-    ]
 
 
 @pytest.mark.parametrize(
@@ -142,13 +143,8 @@ def test_heartbeats_on_paper_are_exact_at_any_latency_and_across_an_outage(
     start = 20_000.0 + seed * 1000
     network = NetworkDef(latency_ms=latency_ms, outages=((start, start + 300.0),) if outage else ())
     scenario = scenario.model_copy(update={"network": (network,)})
-    fast = run_scenario(scenario)
-    full = run_scenario(scenario, elide_heartbeats=False)
+    fast, full = _run_both_ways(scenario)
     assert fast.elided_heartbeats > 30_000
-    assert _frames(fast) == _frames(full)
-    assert [(v.key, v.codes, v.charged_yuan) for v in fast.verdicts] == [
-        (v.key, v.codes, v.charged_yuan) for v in full.verdicts
-    ]
     offline = [(e.t, e.source) for e in full.events if e.kind == "pile_offline"]
     assert offline == [(e.t, e.source) for e in fast.events if e.kind == "pile_offline"]
     assert bool(offline) == outage
@@ -198,13 +194,10 @@ def test_an_emergency_stop_ends_the_heartbeats_on_paper(edit, pressed):
     frames again, so the platform sees every one, elision or not. (Idle elision used to
     skip them: the platform saw none of the 30 of an idle pile.)"""
     text = library_path("basic_card_session").read_text().replace(*edit)
-    scenario = parse_scenario(text)
-    fast = run_scenario(scenario)
-    full = run_scenario(scenario, elide_heartbeats=False)
+    fast, full = _run_both_ways(parse_scenario(text))
     faults = [(e.t, e.gun) for e in full.events if e.kind == "gun_fault"]
     assert len(faults) == pressed  # a heartbeat every 10 s while pressed
     assert faults == [(e.t, e.gun) for e in fast.events if e.kind == "gun_fault"]
-    assert _frames(fast) == _frames(full)
     assert fast.elided_heartbeats > 100
 
 

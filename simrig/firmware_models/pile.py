@@ -332,9 +332,7 @@ class PileFirmware:
         self._enter(now)
         if not self._connected:
             return
-        if self._next_hb <= now and self._next_hb < self._hb_virtual_until:
-            # a heartbeat due now was timed before this delivery was sent
-            self._settle_heartbeats(math.nextafter(now, _INF))
+        self._settle_heartbeats_due_by(now)  # one due now was timed before this delivery
         for item in self._framer.feed(data):
             if isinstance(item, Frame):
                 msg = item.message
@@ -592,6 +590,12 @@ class PileFirmware:
         if now >= self._now:
             self._enter(now)
 
+    def _settle_heartbeats_due_by(self, now: float) -> None:
+        """Count the plan's heartbeats due up to ``now``, the one due at ``now`` included
+        (at one instant, a pile's timer runs before bytes arrive)."""
+        if self._next_hb <= now and self._next_hb < self._hb_virtual_until:
+            self._settle_heartbeats(math.nextafter(now, _INF))
+
     def _settle_heartbeats(self, before: float) -> None:
         """Count the plan's heartbeats sent before ``before`` as sent and answered."""
         plan = self.heartbeat_plan
@@ -776,8 +780,7 @@ class PileFirmware:
 
     def _tick_heartbeat(self, now: float) -> None:
         t = self._profile.timings
-        if self._next_hb <= now and self._next_hb < self._hb_virtual_until:
-            self._settle_heartbeats(math.nextafter(now, _INF))  # the one due now, too
+        self._settle_heartbeats_due_by(now)
         while self._logged_in and now >= self._next_hb:
             if self._hb_unanswered >= t.heartbeat_misses:
                 self._close_requested = True
