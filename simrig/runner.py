@@ -135,12 +135,17 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     frame_events: bool | None = None,
     view_factory: Callable[[str], PlatformView] | None = None,
+    start_monotonic: float | None = None,
 ) -> RunResult:
-    """Run one scenario and judge every session."""
+    """Run one scenario and judge every session.
+
+    ``start_monotonic``: the CLOCK_MONOTONIC time of scenario t=0 for a real-time run
+    against a ``tcp://`` or ``serial:`` backend whose clock started then (default: now).
+    """
     with few_full_collections():
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory,
+            view_factory, start_monotonic,
         )  # fmt: skip
 
 
@@ -153,6 +158,7 @@ def _run_and_judge(
     progress: Callable[[float], None] | None,
     frame_events: bool | None,
     view_factory: Callable[[str], PlatformView] | None,
+    start_monotonic: float | None,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -174,7 +180,9 @@ def _run_and_judge(
         view: PlatformView | None = RepositoryView(repo)
         elided = driver.elided_heartbeats
     else:
-        world, events, chunks, view = _run_realtime(scenario, backend, speed, profile_dirs)
+        world, events, chunks, view = _run_realtime(
+            scenario, backend, speed, profile_dirs, start_monotonic
+        )
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
         samples, elided = [], 0
@@ -205,7 +213,11 @@ def _run_and_judge(
 
 
 def _run_realtime(
-    scenario: Scenario, backend: str, speed: float, profile_dirs: tuple[Path, ...]
+    scenario: Scenario,
+    backend: str,
+    speed: float,
+    profile_dirs: tuple[Path, ...],
+    start_monotonic: float | None,
 ) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
     if backend.startswith("serial:"):
         from simrig.adapters.serial_link import parse_serial_backend, serial_opener
@@ -215,7 +227,9 @@ def _run_realtime(
             urls = parse_serial_backend(backend, list(world.piles))
         except ValueError as exc:
             raise BackendError(str(exc)) from None
-        driver = RealtimeDriver(world, speed=speed, opener=serial_opener(urls))
+        driver = RealtimeDriver(
+            world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
+        )
         asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, None
     if backend.startswith("tcp://"):
@@ -223,7 +237,9 @@ def _run_realtime(
         if not host or not port.isdigit():
             raise BackendError(f"{backend}: expected tcp://host:port")
         world = build_world(scenario, profile_dirs=profile_dirs)
-        driver = RealtimeDriver(world, host, int(port), speed=speed)
+        driver = RealtimeDriver(
+            world, host, int(port), speed=speed, start_monotonic=start_monotonic
+        )
         asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, None
     if backend in ("embedded-tcp", "embedded"):
