@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simrig import stimuli
 from simrig.billing.tariff import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
+from simrig.endpoint import ServerEndpoint
 from simrig.firmware_models import PileFirmware, load_profile
 from simrig.firmware_models.profile import FirmwareProfile, ProfileError
 from simrig.firmware_models.quirks import validate_params
@@ -34,6 +35,9 @@ from simrig.protocol.ykc import (
 )
 from simrig.scenarios.schema import NetworkDef, PileDef, Scenario, Step
 
+if TYPE_CHECKING:
+    from simrig.platform.repository import Repository
+
 Action = Callable[[float], None]
 
 
@@ -41,7 +45,15 @@ class AppBackend(Protocol):
     """The "app" role a scenario needs from the backend (user start/stop, commands)."""
 
     def app_start(
-        self, pile_no: str, gun: int, account: str, now: float, **targets: Any
+        self,
+        pile_no: str,
+        gun: int,
+        account: str,
+        now: float,
+        *,
+        energy_target: float | None = None,
+        amount_target: float | None = None,
+        time_target_min: int | None = None,
     ) -> str: ...
 
     def app_stop(self, pile_no: str, gun: int, now: float) -> None: ...
@@ -61,6 +73,10 @@ class NoAppBackend:
     app_start = app_stop = send_command = _refuse
 
 
+class EmbeddedPlatform(ServerEndpoint, AppBackend, Protocol):
+    """The reference platform in-process: a server endpoint that also plays the app."""
+
+
 @dataclass
 class World:
     scenario: Scenario
@@ -70,8 +86,9 @@ class World:
     links: dict[str, Link]
     tariff: Tariff
     app: AppBackend
-    core: Any = None  # the embedded PlatformCore (virtual runs), else None
-    repo: Any = None
+    #: the embedded reference platform (virtual runs), else None
+    core: EmbeddedPlatform | None = None
+    repo: Repository | None = None
     #: (time, pile number, action): every action touches only its own pile
     actions: list[tuple[float, str, Action]] = field(default_factory=list)
     #: per pile, the times of the actions aimed at it (each touches only its pile)
@@ -95,8 +112,8 @@ def build_world(
     scenario: Scenario,
     *,
     app: AppBackend | None = None,
-    core: Any = None,
-    repo: Any = None,
+    core: EmbeddedPlatform | None = None,
+    repo: Repository | None = None,
     profile_dirs: tuple[Path, ...] = (),
 ) -> World:
     """Assemble the world around an embedded platform ``core`` (register the site in its
@@ -188,7 +205,7 @@ def _network_for(scenario: Scenario, pile_no: str) -> NetworkDef:
 
 
 def register_site(
-    scenario: Scenario, repo: Any, tariff: Tariff, profile_dirs: tuple[Path, ...] = ()
+    scenario: Scenario, repo: Repository, tariff: Tariff, profile_dirs: tuple[Path, ...] = ()
 ) -> None:
     """Register the scenario's piles, guns, users and tariff in the reference platform."""
     from simrig.platform.records import Account, Card, Gun, Pile
@@ -256,11 +273,14 @@ def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
         case "app_start":
             user = scenario.user(step.user or "")
             account = user.account or user.name
-            targets = {}
-            if step.energy_target_kwh is not None:
-                targets["energy_target"] = step.energy_target_kwh
+            energy = step.energy_target_kwh
             return [
-                (step.at, lambda now: _ignore(app.app_start(pile_no, gun, account, now, **targets)))
+                (
+                    step.at,
+                    lambda now: _ignore(
+                        app.app_start(pile_no, gun, account, now, energy_target=energy)
+                    ),
+                )
             ]
         case "app_stop":
             return [

@@ -30,8 +30,24 @@ class HttpAppClient:
         result: dict[str, Any] = response.json()
         return result
 
-    def app_start(self, pile_no: str, gun: int, account: str, now: float, **targets: Any) -> str:
-        body = {"pile_no": pile_no, "gun": gun, "account": account, **targets}
+    def app_start(
+        self,
+        pile_no: str,
+        gun: int,
+        account: str,
+        now: float,
+        *,
+        energy_target: float | None = None,
+        amount_target: float | None = None,
+        time_target_min: int | None = None,
+    ) -> str:
+        targets = {
+            "energy_target": energy_target,
+            "amount_target": amount_target,
+            "time_target_min": time_target_min,
+        }
+        body = {"pile_no": pile_no, "gun": gun, "account": account}
+        body |= {k: v for k, v in targets.items() if v is not None}
         return str(self._post("/sessions/start", body)["serial"])
 
     def app_stop(self, pile_no: str, gun: int, now: float) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from simrig.billing.device_view import Chunk
-from simrig.endpoint import Event
+from simrig.endpoint import Event, PileEndpoint
 
 if TYPE_CHECKING:
     from simrig.rig import World
@@ -160,7 +160,7 @@ class RealtimeDriver:
 
     # -- the pump ----------------------------------------------------------------------------
     def pump(self, pile_no: str) -> None:
-        pile = self.world.piles[pile_no]
+        pile: PileEndpoint = self.world.piles[pile_no]
         link = self._links[pile_no]
         now = self.now()
         data = pile.data_to_send()
@@ -202,7 +202,7 @@ class RealtimeDriver:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, pile_no: str) -> None:
-        pile = self.world.piles[pile_no]
+        pile: PileEndpoint = self.world.piles[pile_no]
         link = self._links[pile_no]
         assert self.opener is not None
         try:

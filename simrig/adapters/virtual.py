@@ -32,7 +32,7 @@ import simpy
 from simpy.events import EventPriority
 
 from simrig.billing.device_view import Chunk
-from simrig.endpoint import Event
+from simrig.endpoint import Endpoint, Event, PileEndpoint, ServerEndpoint
 from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.results import TruthSample
 
@@ -91,6 +91,9 @@ class VirtualDriver:
         frame_events: bool = True,
     ) -> None:
         self.world = world
+        if world.core is None:
+            raise ValueError("the virtual driver needs the embedded platform (world.core)")
+        self.platform: ServerEndpoint = world.core
         self.env = simpy.Environment()
         self.elide = elide_heartbeats
         self.sample_truth = sample_truth
@@ -161,8 +164,8 @@ class VirtualDriver:
     def _settle_plans(self, now: float) -> None:
         """Count the heartbeats piles sent on paper up to the end of the run."""
         for pile_no, pile in self.world.piles.items():
-            pile.catch_up(now)
-            self.elided_heartbeats += pile.virtual_heartbeats
+            pile.speed.catch_up(now)
+            self.elided_heartbeats += pile.speed.virtual_heartbeats
             self._retire_plan(pile_no, now)
 
     def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
@@ -177,7 +180,7 @@ class VirtualDriver:
 
     # -- piles -----------------------------------------------------------------------------
     def pump_pile(self, pile_no: str) -> None:
-        pile = self.world.piles[pile_no]
+        pile: PileEndpoint = self.world.piles[pile_no]
         now = self.env.now
         conn = self._conns[pile_no]
         data = pile.data_to_send()
@@ -190,7 +193,7 @@ class VirtualDriver:
                 self._in_flight[pile_no] += 1
                 self.call_at(t, DELIVERY, self._to_platform, conn, chunk)
         self._drain(pile)
-        if pile.heartbeat_plan is not self._plans[pile_no]:
+        if pile.speed.heartbeat_plan is not self._plans[pile_no]:
             self._hand_over(pile_no, now)
         if conn is not None and pile.close_requested:
             self._close(conn)
@@ -202,11 +205,11 @@ class VirtualDriver:
     def _pile_timer(self, pile_no: str, t: float) -> None:
         if not self._take(pile_no, t):
             return
-        pile = self.world.piles[pile_no]
+        pile: PileEndpoint = self.world.piles[pile_no]
         now = self.env.now
         conn = self._conns[pile_no]
-        if self.elide and conn is not None and pile.heartbeat_due(now):
-            if pile.real_heartbeat_due(now):
+        if self.elide and conn is not None and pile.speed.heartbeat_due(now):
+            if pile.speed.real_heartbeat_due(now):
                 self._plan_heartbeats(conn, now)
             if self._elide(pile_no, now):
                 return
@@ -223,12 +226,12 @@ class VirtualDriver:
         if not (
             self.world.link_is_clean(pile_no)
             and link.is_up(now)
-            and self.world.core.is_logged_in(conn.id)
+            and self.platform.is_logged_in(conn.id)
             and link.up.latency_s + link.down.latency_s < pile.firmware.timings.heartbeat_s
         ):
             return
         change = link.next_change(now)
-        plan = pile.assume_heartbeats(
+        plan = pile.speed.assume_heartbeats(
             now, link.up.latency_s, link.down.latency_s, math.inf if change is None else change
         )
         if plan is not None:
@@ -237,19 +240,19 @@ class VirtualDriver:
     def _hand_over(self, pile_no: str, now: float) -> None:
         """Give the platform the pile's current heartbeat plan: a new one, or the one it
         holds cut short by the pile."""
-        plan = self.world.piles[pile_no].heartbeat_plan
+        plan = self.world.piles[pile_no].speed.heartbeat_plan
         old, self._plans[pile_no] = self._plans[pile_no], plan
         if plan is None:
             return
-        core = self.world.core
+        core = self.platform
         if old is not None and (old.base, old.first_k) == (plan.base, plan.first_k):
             if pile_no in self._held:
                 self._held[pile_no] = plan
-                core.assume_heartbeats(pile_no, plan, now)
+                core.speed.assume_heartbeats(pile_no, plan, now)
             return
         self._retire_plan(pile_no, now)
         self._held[pile_no] = plan
-        core.assume_heartbeats(pile_no, plan, now)
+        core.speed.assume_heartbeats(pile_no, plan, now)
 
     def _retire_plan(self, pile_no: str, now: float) -> None:
         """The platform keeps what the pile's plan gave before ``now``; the run records
@@ -257,7 +260,7 @@ class VirtualDriver:
         plan = self._held.pop(pile_no, None)
         if plan is None:
             return
-        self.world.core.retire_heartbeat_plan(pile_no, now)
+        self.platform.speed.retire_heartbeat_plan(pile_no, now)
         last = plan.last_sent_before(now)
         if last >= plan.first_k:
             data = {
@@ -271,18 +274,18 @@ class VirtualDriver:
     def _elide(self, pile_no: str, now: float) -> bool:
         if self._in_flight[pile_no] or not self.world.link_is_clean(pile_no):
             return False
-        pile = self.world.piles[pile_no]
-        core = self.world.core
+        pile: PileEndpoint = self.world.piles[pile_no]
+        core = self.platform
         quiet = [
             number
-            for number, (status, plugged) in pile.quiet_guns(now).items()
-            if core.realtime_is_noop(pile_no, number, status, plugged)
+            for number, (status, plugged) in pile.speed.quiet_guns(now).items()
+            if core.speed.realtime_is_noop(pile_no, number, status, plugged)
         ]
-        pile_idle = pile.idle_until(now, quiet)
+        pile_idle = pile.speed.idle_until(now, quiet)
         if pile_idle - now < MIN_ELISION_S:
             return False
         # the core's idle_until covers its timers except heartbeat liveness
-        until = min(pile_idle, core.idle_until(now))
+        until = min(pile_idle, core.speed.idle_until(now))
         # the next action aimed at this pile (an action touches only its own pile)
         times, i = self._step_times[pile_no], self._step_index[pile_no]
         while i < len(times) and times[i] <= now:
@@ -296,17 +299,17 @@ class VirtualDriver:
             until = change - link.up.latency_s - _MARGIN_S  # each skipped frame arrives
         if until - now < MIN_ELISION_S or not link.is_up(now):
             return False
-        count = pile.elide_idle(now, until, quiet, idle_until=pile_idle)
+        count = pile.speed.elide_idle(now, until, quiet, idle_until=pile_idle)
         if count:
             # liveness as the last skipped heartbeat would have given it (on arrival)
-            arrived = pile.last_elided_at + link.up.latency_s
-            core.note_elided_heartbeats(pile_no, count, arrived)
+            arrived = pile.speed.last_elided_at + link.up.latency_s
+            core.speed.note_elided_heartbeats(pile_no, count, arrived)
             self.elided_heartbeats += count
-        self._arm(pile_no, pile.timer_after_elision(pile_idle, quiet), self._pile_timer)
+        self._arm(pile_no, pile.speed.timer_after_elision(pile_idle, quiet), self._pile_timer)
         return True
 
     def _connect(self, pile_no: str) -> None:
-        pile = self.world.piles[pile_no]
+        pile: PileEndpoint = self.world.piles[pile_no]
         now = self.env.now
         if not self.world.links[pile_no].is_up(now):
             pile.connection_failed(now)
@@ -315,7 +318,7 @@ class VirtualDriver:
             self._next_conn += 1
             self._conns[pile_no] = conn
             self._by_id[conn.id] = conn
-            self.world.core.connection_made(conn.id, now, peer=pile_no)
+            self.platform.connection_made(conn.id, now, peer=pile_no)
             pile.connection_made(now)
             self._record(Event(now, "connected", pile_no, data={"conn": conn.id}))
         self.pump_pile(pile_no)
@@ -326,11 +329,11 @@ class VirtualDriver:
         conn.open = False
         now = self.env.now
         self._conns[conn.pile_no] = None
-        pile = self.world.piles[conn.pile_no]
+        pile: PileEndpoint = self.world.piles[conn.pile_no]
         pile.connection_lost(now)
         # heartbeats on paper still in flight die with the link, like real ones
         self._retire_plan(conn.pile_no, now)
-        self._plans[conn.pile_no] = pile.heartbeat_plan
+        self._plans[conn.pile_no] = pile.speed.heartbeat_plan
         self._arm(conn.pile_no, pile.get_timer(), self._pile_timer)  # its reconnect time
         self._record(Event(now, "disconnected", conn.pile_no, data={"conn": conn.id}))
         link = self.world.links[conn.pile_no]
@@ -339,7 +342,7 @@ class VirtualDriver:
         self.call_at(when, DELIVERY, self._platform_lost, conn)
 
     def _platform_lost(self, conn: _Conn) -> None:
-        self.world.core.connection_lost(conn.id, self.env.now)
+        self.platform.connection_lost(conn.id, self.env.now)
         self.pump_platform()
 
     def _to_pile(self, conn: _Conn, chunk: bytes) -> None:
@@ -354,11 +357,11 @@ class VirtualDriver:
         self._in_flight[conn.pile_no] -= 1
         if not conn.open:
             return
-        self.world.core.receive_data(conn.id, chunk, self.env.now)
+        self.platform.receive_data(conn.id, chunk, self.env.now)
         self.pump_platform()
 
     def pump_platform(self) -> None:
-        core = self.world.core
+        core = self.platform
         now = self.env.now
         for conn_id in core.connections_with_output():
             conn = self._by_id.get(conn_id)
@@ -378,7 +381,7 @@ class VirtualDriver:
     def _platform_timer(self, key: str, t: float) -> None:
         if not self._take(key, t):
             return
-        self.world.core.handle_timer(self.env.now)
+        self.platform.handle_timer(self.env.now)
         self.pump_platform()
 
     def _sample(self, pile_no: str, now: float) -> None:
@@ -397,7 +400,7 @@ class VirtualDriver:
             )
 
     # -- events ----------------------------------------------------------------------------
-    def _drain(self, endpoint: Any) -> None:
+    def _drain(self, endpoint: Endpoint | ServerEndpoint) -> None:
         while (event := endpoint.next_event()) is not None:
             self._record(event)
 

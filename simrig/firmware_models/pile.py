@@ -450,6 +450,11 @@ class PileFirmware:
         return out
 
     # ------------------------------------------------------------------ idle elision
+    @property
+    def speed(self) -> PileFirmware:
+        """The virtual driver's seam (:class:`simrig.speed_seam.PileSpeedHooks`)."""
+        return self
+
     def heartbeat_due(self, now: float) -> bool:
         """A heartbeat, or a gun's idle 0x13, is due by ``now``: the only frames the
         driver may elide, so a timer firing for anything else need not try."""

@@ -300,6 +300,11 @@ class PlatformCore:
             elif kind == "time_sync":
                 self._time_sync(key, now)
 
+    @property
+    def speed(self) -> PlatformCore:
+        """The virtual driver's seam (:class:`simrig.speed_seam.PlatformSpeedHooks`)."""
+        return self
+
     def assume_heartbeats(self, pile_no: str, plan: HeartbeatPlan, now: float) -> None:
         """The pile sends the heartbeats of ``plan`` on paper (the virtual driver saw to
         it that each would arrive and be answered): liveness reads them from the plan."""
