@@ -19,8 +19,8 @@ import resource
 import time
 from collections import Counter
 
-from simrig.runner import run_scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
+from simrig.sim.runner import run_scenario
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ import statistics
 import time
 from collections import Counter
 
-from simrig.runner import run_scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
+from simrig.sim.runner import run_scenario
 
 
 def measure(profile: str, piles: int, days: float, seed: int, elide: bool = True) -> dict:

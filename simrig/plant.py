@@ -45,6 +45,7 @@ __all__ = [
     "HandshakeResult",
     "HandshakeStatus",
     "Interval",
+    "PhysicalPile",
     "Pile",
     "PileSpec",
     "Plant",
@@ -386,7 +387,9 @@ class Gun:
         "number",
     )
 
-    def __init__(self, pile: Pile, number: int, meter_start_kwh: float, meter_factor: float):
+    def __init__(
+        self, pile: PhysicalPile, number: int, meter_start_kwh: float, meter_factor: float
+    ):
         if meter_factor <= 0:
             raise ValueError(f"meter_factor must be > 0, got {meter_factor}")
         self._pile = pile
@@ -412,7 +415,7 @@ class Gun:
 
     # -- identity / truth access
     @property
-    def pile(self) -> Pile:
+    def pile(self) -> PhysicalPile:
         """The owning pile."""
         return self._pile
 
@@ -747,7 +750,7 @@ class Gun:
 # --------------------------------------------------------------------------- pile
 
 
-class Pile:
+class PhysicalPile:
     """A pile: 1–2 guns, supply power, emergency stop, power budget and limit percent.
 
     Internal events (handshake completion, BMS stop) are applied in time order when the
@@ -781,7 +784,7 @@ class Pile:
         self._version = 0  # bumped whenever who-draws-what is re-derived (state_version)
 
     def __repr__(self) -> str:
-        return f"Pile({self.pile_no!r}, {self.spec.kind}, guns={self.spec.guns})"
+        return f"PhysicalPile({self.pile_no!r}, {self.spec.kind}, guns={self.spec.guns})"
 
     def gun(self, number: int) -> Gun:
         """Gun by 1-based number."""
@@ -1014,7 +1017,7 @@ class Plant:
     """All piles of a scenario, keyed by pile number; guns keyed by (pile_no, gun)."""
 
     def __init__(self) -> None:
-        self._piles: dict[str, Pile] = {}
+        self._piles: dict[str, PhysicalPile] = {}
         self._sessions: list[TruthSession] = []
 
     def add_pile(
@@ -1024,11 +1027,11 @@ class Plant:
         *,
         meter_start_kwh: float | Sequence[float] = 0.0,
         meter_factor: float | Sequence[float] = 1.0,
-    ) -> Pile:
+    ) -> PhysicalPile:
         """Install a pile; meter start/factor may be given per gun."""
         if pile_no in self._piles:
             raise ValueError(f"pile {pile_no} already exists")
-        pile = Pile(
+        pile = PhysicalPile(
             pile_no,
             spec,
             meter_start_kwh=meter_start_kwh,
@@ -1038,8 +1041,8 @@ class Plant:
         self._piles[pile_no] = pile
         return pile
 
-    def pile(self, pile_no: str) -> Pile:
-        """Pile by number."""
+    def pile(self, pile_no: str) -> PhysicalPile:
+        """A pile by number."""
         return self._piles[pile_no]
 
     def gun(self, pile_no: str, gun: int) -> Gun:
@@ -1049,7 +1052,7 @@ class Plant:
     def __getitem__(self, key: tuple[str, int]) -> Gun:
         return self.gun(*key)
 
-    def piles(self) -> Iterator[Pile]:
+    def piles(self) -> Iterator[PhysicalPile]:
         """Piles in installation order."""
         return iter(self._piles.values())
 
@@ -1078,3 +1081,7 @@ class Plant:
         if now is not None:
             self.advance(now)
         return list(self._sessions)
+
+
+#: old name of :class:`PhysicalPile` (distinct from the platform's registered pile record)
+Pile = PhysicalPile

@@ -39,8 +39,8 @@ def simrig_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def simrig_run(request: pytest.FixtureRequest) -> Any:
     """``simrig_run(name_or_path)`` → RunResult on the chosen backend."""
-    from simrig.runner import run_scenario
     from simrig.scenarios import load_scenario
+    from simrig.sim.runner import run_scenario
 
     backend = str(request.config.getoption("--simrig-backend"))
     speed = float(request.config.getoption("--simrig-speed"))
@@ -76,8 +76,8 @@ class ScenarioFile(pytest.File):
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from simrig.runner import run_scenario
         from simrig.scenarios import load_scenario
+        from simrig.sim.runner import run_scenario
 
         backend = str(self.config.getoption("--simrig-backend"))
         speed = float(self.config.getoption("--simrig-speed"))

@@ -59,8 +59,14 @@ class PowerRestore:
 
 
 @dataclass(frozen=True, slots=True)
-class Reboot:
+class LocalReboot:
     """A local reboot (watchdog, technician); the remote one is the 0x92 frame."""
 
 
-Stimulus = Plug | Unplug | CardScan | StopButton | EmergencyStop | PowerCut | PowerRestore | Reboot
+#: old name of :class:`LocalReboot` (distinct from the 0x92 frame ``protocol.ykc.Reboot``)
+Reboot = LocalReboot
+
+
+Stimulus = (
+    Plug | Unplug | CardScan | StopButton | EmergencyStop | PowerCut | PowerRestore | LocalReboot
+)

@@ -26,14 +26,23 @@ FORBIDDEN = {
 }
 CORE = [
     "protocol",
+    "domain",
     "firmware_models",
     "platform",
+    "oracle",
+    "capture/record.py",
     "billing",
     "scenarios",
     "plant.py",
     "link.py",
     "fastdata.py",
+    "stimuli.py",
+    "heartbeat_plan.py",
+    "endpoint.py",
+    "speed_seam.py",
 ]
+#: the outer layers: the core never imports them (it is driven, it does not drive)
+OUTER = {"simrig.adapters", "simrig.sim", "simrig.cli", "simrig.report", "simrig.testing"}
 #: modules of the core allowed to use randomness *types* only via injection
 ALLOWED_TYPING_ONLY = {"random"}
 
@@ -82,3 +91,29 @@ def test_core_module_imports_no_io(path):
 
 def test_protocol_package_is_covered():
     assert any("protocol" in str(p) for p in _core_files())
+
+
+def _simrig_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return {n for n in names if n.startswith("simrig.")}
+
+
+@pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_module_imports_no_outer_layer(path):
+    bad = {
+        name
+        for name in _simrig_imports(path)
+        if any(name == outer or name.startswith(outer + ".") for outer in OUTER)
+    }
+    assert not bad, f"{path.relative_to(ROOT)} imports the outer layer {sorted(bad)}"
+
+
+def test_every_core_entry_exists():
+    missing = [entry for entry in CORE if not (ROOT / entry).exists()]
+    assert not missing

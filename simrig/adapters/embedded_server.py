@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from simrig.adapters.platform_process import PlatformProcess, PlatformStartError, start_platform
-from simrig.billing.repository_view import RepositoryView, ViewSnapshot
-from simrig.billing.views import PlatformView
 from simrig.errors import BackendError
-from simrig.rig import register_site, scenario_tariff
+from simrig.oracle.repository_view import RepositoryView, ViewSnapshot
+from simrig.oracle.views import PlatformView
 from simrig.scenarios import Scenario
+from simrig.sim.world import register_site, scenario_tariff
 
 __all__ = ["STARTUP_S", "EmbeddedServer"]
 

@@ -1,7 +1,7 @@
 """Platform view of the reference platform read over its HTTP API (a backend driver).
 
 It is also the worked example of the oracle's plugin interface: a backend driver is any
-callable ``make_view(backend_url) -> PlatformView`` (see :mod:`simrig.billing.views`);
+callable ``make_view(backend_url) -> PlatformView`` (see :mod:`simrig.oracle.views`);
 ``simrig run --view simrig.adapters.http_view:make_view`` loads one by name.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from simrig.billing.repository_view import RepositoryView
+from simrig.oracle.repository_view import RepositoryView
 from simrig.platform.records import Bill, Notification, Session, record_from_dict
 
 

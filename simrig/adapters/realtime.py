@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from simrig.billing.device_view import Chunk
+from simrig.capture import Chunk
 from simrig.endpoint import Event, PileEndpoint
 
 if TYPE_CHECKING:
-    from simrig.rig import World
+    from simrig.sim.world import World
 
 CONNECT_TIMEOUT_S = 5.0
 

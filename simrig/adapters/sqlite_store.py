@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from simrig.billing.tariff import Band, BandRate, OccupancyRule, Tariff
+from simrig.domain.tariff import Band, BandRate, OccupancyRule, Tariff
 from simrig.platform.records import (
     OPEN_STATES,
     Account,

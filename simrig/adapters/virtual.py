@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 import simpy
 from simpy.events import EventPriority
 
-from simrig.billing.device_view import Chunk
+from simrig.capture import Chunk
 from simrig.endpoint import Endpoint, Event, PileEndpoint, ServerEndpoint
 from simrig.heartbeat_plan import HeartbeatPlan
-from simrig.results import TruthSample
+from simrig.sim.results import TruthSample
 
 if TYPE_CHECKING:
-    from simrig.rig import World
+    from simrig.sim.world import World
 
 #: an elision window shorter than this is not worth the bookkeeping
 MIN_ELISION_S = 5.0
@@ -80,7 +80,7 @@ class _Conn:
 
 
 class VirtualDriver:
-    """Run a :class:`~simrig.rig.World` in virtual time."""
+    """Run a :class:`~simrig.sim.world.World` in virtual time."""
 
     def __init__(
         self,

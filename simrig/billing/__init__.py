@@ -1,15 +1,16 @@
-"""Pure billing foundations shared by the pile side and the platform side.
+"""Old home of the money domain and the oracle; these paths keep working.
 
-Exact integer money/energy on the YKC wire scales (see :mod:`simrig.billing.tariff`)
-and the platform's anomaly codes 1-11 (:mod:`simrig.billing.anomaly`).
+The money domain now lives in :mod:`simrig.domain`, the oracle and its views in
+:mod:`simrig.oracle`, the platform's own bill checks in :mod:`simrig.platform`.
 """
 
-from simrig.billing.anomaly import Anomaly, AnomalyCode, combo_label, describe, parse_combo
-from simrig.billing.tariff import (
+from simrig.domain import (
     ENERGY_SCALE,
     MONEY_SCALE,
     RATE_SCALE,
     SLOTS_PER_DAY,
+    Anomaly,
+    AnomalyCode,
     Band,
     BandLine,
     BandRate,
@@ -21,12 +22,15 @@ from simrig.billing.tariff import (
     RunningBill,
     Tariff,
     TariffError,
+    combo_label,
     default_tariff,
+    describe,
     div_round_half_up,
     energy_from_kwh,
     energy_to_kwh,
     money_from_yuan,
     money_to_yuan,
+    parse_combo,
     rate_from_yuan,
     rate_to_yuan,
     tariff_from_mapping,

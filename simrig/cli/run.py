@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simrig.results import RunResult
+from simrig.sim.results import RunResult
 
 DEFAULT_OUT = Path("out")
 
@@ -82,8 +82,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run one scenario, judge every session, write the report; exit 1 if expectations fail."""
-        from simrig.runner import BackendError, load_view_factory, run_scenario
         from simrig.scenarios import ScenarioError, load_scenario
+        from simrig.sim.runner import BackendError, load_view_factory, run_scenario
 
         console = Console()
         try:
@@ -117,8 +117,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Firmware A/B: the same station workload on each profile, anomaly table side by side."""
         from simrig.report import compare_bar_png, compare_table, stats_by_profile
-        from simrig.runner import run_scenario
         from simrig.scenarios.workload import WorkloadSpec, station_workload
+        from simrig.sim.runner import run_scenario
 
         console = Console()
         results: list[RunResult] = []
@@ -155,8 +155,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Report folder.")] = DEFAULT_OUT,
     ) -> None:
         """Run the whole incident library on the embedded reference platform; write the report."""
-        from simrig.runner import run_scenario
         from simrig.scenarios import library_names, load_scenario
+        from simrig.sim.runner import run_scenario
 
         console = Console()
         results = []

@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from simrig.results import RunResult
+from simrig.sim.results import RunResult
 
 from .plots import RunIndex, compare_bar_png, session_timeline_png
 from .results_json import write_results_json

@@ -24,9 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simrig.billing.anomaly import combo_label
-from simrig.billing.device_view import Chunk, decode_chunks
-from simrig.billing.oracle import SessionVerdict
+from simrig.capture import Chunk
+from simrig.domain.anomaly import combo_label
+from simrig.oracle.device_view import decode_chunks
+from simrig.oracle.judge import SessionVerdict
 from simrig.protocol.ykc import (
     CardAuthReply,
     CardStart,
@@ -39,7 +40,7 @@ from simrig.protocol.ykc import (
     RemoteStop,
     TransactionRecord,
 )
-from simrig.results import RunResult, TruthSample
+from simrig.sim.results import RunResult, TruthSample
 
 from .stats import ProfileStats, ordered_labels, profile_of
 

@@ -19,10 +19,10 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from simrig.billing.anomaly import combo_label
-from simrig.billing.oracle import SessionVerdict
-from simrig.billing.views import DeviceBill, PlatformBill, PlatformSession, TruthRecord
-from simrig.results import RunResult
+from simrig.domain.anomaly import combo_label
+from simrig.oracle.judge import SessionVerdict
+from simrig.oracle.views import DeviceBill, PlatformBill, PlatformSession, TruthRecord
+from simrig.sim.results import RunResult
 
 from .stats import profile_of, stats_by_profile
 from .tables import billed_kwh

@@ -1,6 +1,6 @@
 """Counting sessions per firmware profile and anomaly label, as the operator's field table does.
 
-A session (one plug-in, one :class:`~simrig.billing.oracle.SessionVerdict`) is counted once,
+A session (one plug-in, one :class:`~simrig.oracle.judge.SessionVerdict`) is counted once,
 under the combo label of all its codes (``"9+11"``), like field-incidents.md "Lost-bill
 rates by firmware" (``9 × 23, 9+10 × 2, 9+11 × 3``). Per-code totals (sessions carrying a
 code, alone or in a combo) are kept as well.
@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from simrig.billing.anomaly import AnomalyCode, combo_label, describe, parse_combo
-from simrig.billing.oracle import SessionVerdict
-from simrig.results import RunResult
+from simrig.domain.anomaly import AnomalyCode, combo_label, describe, parse_combo
+from simrig.oracle.judge import SessionVerdict
+from simrig.sim.results import RunResult
 
 __all__ = [
     "SINGLE_LABELS",

@@ -12,9 +12,9 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
-from simrig.billing.anomaly import combo_label
-from simrig.billing.oracle import SessionVerdict
-from simrig.results import ExpectationResult, RunResult
+from simrig.domain.anomaly import combo_label
+from simrig.oracle.judge import SessionVerdict
+from simrig.sim.results import ExpectationResult, RunResult
 
 from .stats import ProfileStats, label_description, ordered_labels, profile_of, stats_by_profile
 

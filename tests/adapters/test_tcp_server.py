@@ -7,8 +7,8 @@ from datetime import datetime
 
 import httpx
 
+from simrig.adapters.platform_service import run_platform
 from simrig.adapters.sqlite_store import SqliteRepository
-from simrig.cli.platform import run_platform
 from simrig.platform import DEMO_ACCOUNT, DEMO_APP_ACCOUNT
 from simrig.protocol.ykc import (
     AckResult,

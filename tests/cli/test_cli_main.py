@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from simrig.cli import app
-from simrig.runner import EmbeddedServer, run_scenario
 from simrig.scenarios import load_scenario
+from simrig.sim.runner import EmbeddedServer, run_scenario
 
 runner = CliRunner()
 
@@ -124,7 +124,7 @@ def test_serial_backend_through_pyserial_socket_url():
 
 
 def test_serial_backend_needs_one_port_per_pile():
-    from simrig.runner import BackendError
+    from simrig.sim.runner import BackendError
 
     with pytest.raises(BackendError, match="1 pile\\(s\\) need 1 serial port"):
         run_scenario(load_scenario("basic_card_session"), backend="serial:", speed=600)
@@ -132,7 +132,7 @@ def test_serial_backend_needs_one_port_per_pile():
 
 def test_backend_driver_plugin_reads_the_platform_view_over_http():
     """``--view MODULE:CALLABLE``: here the built-in HTTP driver of the reference platform."""
-    from simrig.runner import load_view_factory
+    from simrig.sim.runner import load_view_factory
 
     scenario = load_scenario("basic_card_session")
     with EmbeddedServer(scenario, speed=600) as server:
@@ -153,7 +153,7 @@ def test_backend_driver_plugin_reads_the_platform_view_over_http():
 
 
 def test_bad_view_plugin_is_a_one_line_error():
-    from simrig.runner import BackendError, load_view_factory
+    from simrig.sim.runner import BackendError, load_view_factory
 
     with pytest.raises(BackendError, match=r"--view no\.such:thing"):
         load_view_factory("no.such:thing")

@@ -18,10 +18,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from simrig.results import RunResult
-from simrig.runner import run_scenario
 from simrig.scenarios import library_names, load_scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
+from simrig.sim.results import RunResult
+from simrig.sim.runner import run_scenario
 
 DIGESTS = Path(__file__).with_name("digests.json")
 
@@ -46,9 +46,7 @@ def _hash(items: Any) -> str:
 
 def digest(result: RunResult) -> dict[str, Any]:
     """Frames, events and verdicts of one run, each as a sha256."""
-    frames = (
-        (c.at.isoformat(), c.pile_no, c.direction, c.data.hex()) for c in result.chunks
-    )
+    frames = ((c.at.isoformat(), c.pile_no, c.direction, c.data.hex()) for c in result.chunks)
     events = ((repr(e.t), e.kind, e.source, e.gun, e.data) for e in result.events)
     verdicts = (
         (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from simrig.billing.device_view import Chunk
-from simrig.billing.oracle import OrderVerdict, SessionVerdict
-from simrig.billing.views import (
+from simrig.capture import Chunk
+from simrig.oracle.judge import OrderVerdict, SessionVerdict
+from simrig.oracle.views import (
     DeviceBill,
     PlatformBill,
     PlatformNotification,
@@ -30,7 +30,7 @@ from simrig.protocol.ykc import (
     TransactionRecord,
     encode_frame,
 )
-from simrig.results import ExpectationResult, RunResult, TruthSample
+from simrig.sim.results import ExpectationResult, RunResult, TruthSample
 
 T0 = datetime(2019, 11, 16, 13, 0, 0)
 PILE_A = "32010200000001"

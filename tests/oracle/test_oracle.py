@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from simrig.billing.oracle import Oracle, fair_amount
-from simrig.billing.tariff import default_tariff
-from simrig.billing.views import (
+from simrig.domain.tariff import default_tariff
+from simrig.oracle.judge import Oracle, fair_amount
+from simrig.oracle.views import (
     DeviceBill,
     DeviceOrder,
     PlatformBill,

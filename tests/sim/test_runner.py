@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from simrig.billing.device_view import decode_chunks
 from simrig.firmware_models.pile import PileFirmware
-from simrig.runner import run_scenario
+from simrig.oracle.device_view import decode_chunks
 from simrig.scenarios import library_names, load_scenario, parse_scenario
 from simrig.scenarios.loader import library_path
 from simrig.scenarios.schema import NetworkDef
 from simrig.scenarios.workload import WorkloadSpec, station_workload
+from simrig.sim.runner import run_scenario
 
 
 @pytest.mark.parametrize("name", library_names())

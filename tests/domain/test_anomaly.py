@@ -1,4 +1,4 @@
-"""Anomaly codes 1-11 and field-table labels (simrig.billing.anomaly)."""
+"""Anomaly codes 1-11 and field-table labels (simrig.domain.anomaly)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from simrig.billing import Anomaly, AnomalyCode, combo_label, describe, parse_combo
+from simrig.domain import Anomaly, AnomalyCode, combo_label, describe, parse_combo
 
 FIELD_TABLE = {
     1: "bill lost (pile never uploaded a transaction record)",

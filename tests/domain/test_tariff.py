@@ -1,4 +1,4 @@
-"""Tariff, split, pricing and occupancy arithmetic (simrig.billing.tariff)."""
+"""Tariff, split, pricing and occupancy arithmetic (simrig.domain.tariff)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simrig.billing import (
+from simrig.domain import (
     Band,
     BandRate,
     OccupancyRule,

@@ -1,0 +1,89 @@
+"""The reference platform as a running service: SQLite store, YKC TCP server, HTTP API.
+
+One coroutine wires the pure :class:`~simrig.platform.PlatformCore` to its adapters and
+runs until stopped (SIGTERM/SIGINT or an ``asyncio.Event``). ``simrig platform serve``
+and the tests start it; the embedded backend starts it as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+from datetime import datetime
+
+__all__ = ["run_platform"]
+
+
+async def run_platform(
+    listen: tuple[str, int],
+    db: str,
+    *,
+    config_text: str | None = None,
+    config_source: str = "platform.toml",
+    demo: bool = False,
+    http: tuple[str, int] | None = ("127.0.0.1", 8768),
+    ready: Callable[[str], None] = print,
+    stop: asyncio.Event | None = None,
+    epoch: datetime | None = None,
+    speed: float = 1.0,
+    start_monotonic: float | None = None,
+) -> None:
+    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT)."""
+    from simrig.adapters.sqlite_store import SqliteRepository
+    from simrig.adapters.tcp_server import PlatformServer
+    from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
+    from simrig.platform.config import parse_config
+
+    rules = PlatformRules()
+    repo = SqliteRepository(db)
+    if demo:
+        load_demo_dataset(repo)
+    if config_text is not None:
+        config = parse_config(config_text, source=config_source)
+        apply_config(repo, config)
+        rules = config.rules
+    core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
+    server = PlatformServer(core, speed=speed, t0=start_monotonic)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not main thread
+        pass
+    host, port = await server.start(*listen)
+    http_task = None
+    http_text = "off"
+    uv_server = None
+    if http is not None:
+        import uvicorn
+
+        from simrig.adapters.http_api import create_app
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(http)
+        uv_config = uvicorn.Config(
+            create_app(server), log_level="warning", lifespan="off", access_log=False
+        )
+        uv_server = uvicorn.Server(uv_config)
+        http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))
+        for _ in range(500):
+            if uv_server.started or http_task.done():
+                break
+            await asyncio.sleep(0.01)
+        if http_task.done():
+            http_task.result()
+        h, p = sock.getsockname()[:2]
+        http_text = f"{h}:{p}"
+    ready(f"listening on {host}:{port} http on {http_text}")
+    try:
+        await stop.wait()
+    finally:
+        if uv_server is not None and http_task is not None:
+            uv_server.should_exit = True
+            await asyncio.wait([http_task], timeout=5)
+        await server.close()
+        repo.close()

@@ -1,0 +1,343 @@
+"""The billing oracle: truth vs device view vs platform view → anomaly codes 1–11.
+
+It never guesses from one view alone (design.md principle 4). Per plug-in (the truth
+session) it finds the orders the pile executed in that window, the bills the pile sent
+and the bills the platform charged, and assigns codes with the meanings of
+field-incidents.md:
+
+======  ===========================================================================
+code    assigned when
+======  ===========================================================================
+1 / 2   an executed order has no bill on the platform (2: the link was down when
+        charging really ended); frames-only: no acknowledged 0x3B
+3       bill start/end out of order, or off the true charge start/end by > tolerance
+4       bill energy above the metered truth (or above what the pile could deliver)
+5       bill charging duration off the true duration by > tolerance
+6       occupancy minutes billed differ from the true gap (unplug − charge end)
+7       bill interval overlaps another bill on the same gun
+8 / 9   bill energy / duration disagrees with the platform's own realtime record
+10      service end on the bill disagrees with the platform's own session record
+11      energy really metered is missing from the bill
+======  ===========================================================================
+
+It also reports false notifications (a "charge finished"/occupancy notice while current
+was really flowing — igo_case#30) and the over/under-charge against a fair bill (true
+energy at the tariff plus the true occupancy fee).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from simrig.domain import Tariff, energy_from_kwh, money_to_yuan
+from simrig.domain.anomaly import AnomalyCode as C
+from simrig.oracle.views import (
+    DeviceBill,
+    DeviceOrder,
+    PlatformBill,
+    PlatformNotification,
+    PlatformSession,
+    PlatformView,
+    TruthRecord,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    time_s: float = 120.0
+    duration_s: float = 120.0
+    energy_kwh: float = 0.1
+    energy_ratio: float = 0.02
+    occupancy_min: float = 2.0
+    #: a start command may precede the plug (the 60-second rule, protocol §3 item 4)
+    start_before_plug_s: float = 120.0
+    #: a notice this long before the true charge end counts as false
+    notice_margin_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVerdict:
+    serial: str
+    codes: frozenset[int]
+    device_bill: DeviceBill | None
+    platform_bill: PlatformBill | None
+    platform_session: PlatformSession | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionVerdict:
+    truth: TruthRecord
+    orders: tuple[OrderVerdict, ...]
+    codes: frozenset[int]
+    false_notifications: tuple[PlatformNotification, ...] = ()
+    charged_yuan: float | None = None
+    fair_yuan: float = 0.0
+    evidence: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"{self.truth.pile_no}:{self.truth.gun}:{self.truth.index}"
+
+    @property
+    def overcharge_yuan(self) -> float | None:
+        if self.charged_yuan is None:
+            return None
+        return round(self.charged_yuan - self.fair_yuan, 4)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(n for o in self.orders for n in o.notes)
+
+
+def _close(a: datetime | None, b: datetime | None, seconds: float) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs((a - b).total_seconds()) <= seconds
+
+
+def _seconds(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return (b - a).total_seconds()
+
+
+def fair_amount(truth: TruthRecord, tariff: Tariff) -> float:
+    """What an honest platform charges: true energy at the tariff + true occupancy fee."""
+    total = 0
+    if truth.charge_start and truth.charge_end and truth.energy_kwh > 0:
+        samples = [(truth.charge_start, 0), (truth.charge_end, energy_from_kwh(truth.energy_kwh))]
+        total += tariff.price(tariff.split_energy(samples)).total_amount
+    stopped = truth.charge_end or truth.service_stop
+    if tariff.occupancy and stopped and truth.unplug_at:
+        total += tariff.occupancy.fee(stopped, truth.unplug_at)
+    return float(money_to_yuan(total))
+
+
+class Oracle:
+    """Judge the sessions of one run."""
+
+    def __init__(self, tariff: Tariff, tolerances: Tolerances | None = None) -> None:
+        self.tariff = tariff
+        self.tol = tolerances or Tolerances()
+
+    def judge(
+        self,
+        truths: Iterable[TruthRecord],
+        orders: Iterable[DeviceOrder],
+        platform: PlatformView | None,
+    ) -> list[SessionVerdict]:
+        truths = sorted(truths, key=lambda t: (t.pile_no, t.gun, t.plug_at))
+        p_bills = {b.serial: b for b in platform.bills()} if platform else {}
+        p_sessions = {s.serial: s for s in platform.sessions()} if platform else {}
+        notices: dict[str, list[PlatformNotification]] = defaultdict(list)
+        for notice in platform.notifications() if platform else []:
+            notices[notice.pile_no].append(notice)
+        by_gun: dict[tuple[str, int], list[DeviceOrder]] = defaultdict(list)
+        for order in orders:
+            by_gun[order.pile_no, order.gun].append(order)
+        all_bills: dict[tuple[str, int], list[DeviceBill]] = defaultdict(list)
+        for (pile, gun), items in by_gun.items():
+            for order in items:
+                all_bills[pile, gun] += order.bills
+        verdicts = []
+        for truth in truths:
+            window_start = truth.plug_at - timedelta(seconds=self.tol.start_before_plug_s)
+            mine = [
+                o
+                for o in by_gun[truth.pile_no, truth.gun]
+                if o.first_seen >= window_start
+                and (truth.unplug_at is None or o.first_seen <= truth.unplug_at)
+            ]
+            order_verdicts = tuple(
+                self._order(
+                    truth,
+                    o,
+                    p_bills.get(o.serial),
+                    p_sessions.get(o.serial),
+                    platform is not None,
+                    all_bills[truth.pile_no, truth.gun],
+                )
+                for o in mine
+            )
+            codes = set(c for ov in order_verdicts for c in ov.codes)
+            codes |= self._energy(truth, order_verdicts)
+            false = tuple(
+                self._false_notices(truth, {o.serial for o in mine}, notices[truth.pile_no])
+            )
+            charged = None
+            if platform is not None:
+                charged = sum(
+                    ov.platform_bill.total_charged_yuan
+                    for ov in order_verdicts
+                    if ov.platform_bill is not None
+                )
+            evidence = tuple(
+                ov.device_bill.frame_hex for ov in order_verdicts if ov.device_bill is not None
+            )
+            verdicts.append(
+                SessionVerdict(
+                    truth=truth,
+                    orders=order_verdicts,
+                    codes=frozenset(codes),
+                    false_notifications=false,
+                    charged_yuan=charged,
+                    fair_yuan=fair_amount(truth, self.tariff),
+                    evidence=evidence,
+                )
+            )
+        return verdicts
+
+    # -- one order ---------------------------------------------------------------------------
+    def _order(
+        self,
+        truth: TruthRecord,
+        order: DeviceOrder,
+        p_bill: PlatformBill | None,
+        p_session: PlatformSession | None,
+        has_platform: bool,
+        gun_bills: list[DeviceBill],
+    ) -> OrderVerdict:
+        tol = self.tol
+        codes: set[int] = set()
+        notes: list[str] = []
+        d_bill = order.bills[0] if order.bills else None
+        billed = p_bill is not None if has_platform else any(b.acked for b in order.bills)
+        if not billed:
+            code = C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST
+            codes.add(code)
+            notes.append(f"{order.serial}: no bill reached the platform")
+        bill_start = p_bill.start if p_bill else (d_bill.start if d_bill else None)
+        bill_end = p_bill.end if p_bill else (d_bill.end if d_bill else None)
+        if bill_start is not None or bill_end is not None:
+            ordered = bill_start is not None and bill_end is not None and bill_end >= bill_start
+            any_bill = p_bill or d_bill
+            bill_kwh = any_bill.energy_kwh if any_bill is not None else 0.0
+            delivered = order.first_charging is not None or bill_kwh > 0
+            if truth.charge_start is not None and delivered:
+                true_start, true_end = truth.charge_start, truth.charge_end or truth.charge_start
+                off = not _close(bill_start, true_start, tol.time_s) or not _close(
+                    bill_end, true_end, tol.time_s
+                )
+            else:  # an order that never delivered current: the bill must lie in the plug-in
+                true_start, true_end = truth.plug_at, truth.unplug_at or truth.plug_at
+                slack = timedelta(seconds=tol.time_s)
+                off = any(
+                    t is not None and not (truth.plug_at - slack <= t <= true_end + slack)
+                    for t in (bill_start, bill_end)
+                )
+            if not ordered or off:
+                codes.add(C.TIME_ANOMALY)
+                notes.append(
+                    f"{order.serial}: bill {bill_start}–{bill_end}, truth {true_start}–{true_end}"
+                )
+            bill_duration = _seconds(bill_start, bill_end)
+            true_duration = _seconds(truth.charge_start, truth.charge_end) or 0.0
+            if bill_duration is not None and abs(bill_duration - true_duration) > tol.duration_s:
+                codes.add(C.DURATION_ANOMALY)
+            if self._overlaps(order.serial, bill_start, bill_end, gun_bills):
+                codes.add(C.OVERLAP)
+        if p_bill is not None:
+            self._occupancy(truth, p_bill, codes, notes)
+        if p_bill is not None and p_session is not None:
+            self._against_platform_record(p_bill, p_session, codes)
+        return OrderVerdict(order.serial, frozenset(codes), d_bill, p_bill, p_session, tuple(notes))
+
+    def _energy(self, truth: TruthRecord, orders: tuple[OrderVerdict, ...]) -> set[int]:
+        """Codes 4 and 11 over the plug-in: billed energy (all its bills) vs the meter."""
+        billed = []
+        for ov in orders:
+            bill = ov.platform_bill or ov.device_bill
+            if bill is not None:
+                billed.append(bill.energy_kwh)
+        if not billed:
+            return set()
+        total = sum(billed)
+        slack = max(self.tol.energy_kwh, self.tol.energy_ratio * truth.energy_kwh)
+        if total > truth.energy_kwh + slack:
+            return {C.ENERGY_ANOMALY}
+        if truth.energy_kwh - total > slack:
+            return {C.ENERGY_LOST}
+        return set()
+
+    def _overlaps(
+        self,
+        serial: str,
+        start: datetime | None,
+        end: datetime | None,
+        gun_bills: list[DeviceBill],
+    ) -> bool:
+        if start is None or end is None:
+            return False
+        for other in gun_bills:
+            if other.serial == serial or other.start is None or other.end is None:
+                continue
+            if start < other.end and other.start < end:
+                return True
+        return False
+
+    def _occupancy(
+        self, truth: TruthRecord, bill: PlatformBill, codes: set[int], notes: list[str]
+    ) -> None:
+        rule = self.tariff.occupancy
+        stopped = truth.charge_end or truth.service_stop
+        if rule is None or stopped is None:
+            return
+        free = timedelta(minutes=rule.free_minutes)
+        true_gap = 0.0
+        if truth.unplug_at is not None:
+            true_gap = max(0.0, (truth.unplug_at - (stopped + free)).total_seconds())
+        billed_gap = 0.0
+        if bill.service_end is not None and bill.end is not None:
+            billed_gap = max(0.0, (bill.service_end - (bill.end + free)).total_seconds())
+        if abs(billed_gap - true_gap) > self.tol.occupancy_min * 60:
+            codes.add(C.OCCUPANCY_ANOMALY)
+            notes.append(
+                f"{bill.serial}: occupancy billed {billed_gap / 60:.1f} min, "
+                f"true {true_gap / 60:.1f} min"
+            )
+
+    def _against_platform_record(
+        self, bill: PlatformBill, session: PlatformSession, codes: set[int]
+    ) -> None:
+        tol = self.tol
+        slack = max(tol.energy_kwh, tol.energy_ratio * bill.energy_kwh, 0.5)
+        if session.last_energy_kwh and abs(bill.energy_kwh - session.last_energy_kwh) > slack:
+            codes.add(C.ENERGY_MISMATCH)
+        bill_duration = _seconds(bill.start, bill.end)
+        record_duration = _seconds(session.charge_start, session.charge_end)
+        if (
+            bill_duration is not None
+            and record_duration is not None
+            and abs(bill_duration - record_duration) > tol.duration_s + 30
+        ):
+            codes.add(C.DURATION_MISMATCH)
+        if (
+            bill.service_end is not None
+            and session.service_end is not None
+            and not _close(bill.service_end, session.service_end, tol.occupancy_min * 60)
+        ):
+            codes.add(C.OCCUPANCY_MISMATCH)
+
+    def _false_notices(
+        self, truth: TruthRecord, serials: set[str], notices: list[PlatformNotification]
+    ) -> list[PlatformNotification]:
+        if truth.charge_start is None:
+            return []
+        margin = timedelta(seconds=self.tol.notice_margin_s)
+        end = truth.charge_end or truth.unplug_at
+        false = []
+        for notice in notices:  # the pile's own
+            if notice.gun not in (None, truth.gun):
+                continue
+            if notice.serial is not None and notice.serial not in serials:
+                continue
+            kind = notice.kind.lower()
+            if not ("finish" in kind or "occupancy" in kind or "end" in kind):
+                continue
+            if truth.charge_start <= notice.at and (end is None or notice.at < end - margin):
+                false.append(notice)
+        return false

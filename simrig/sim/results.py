@@ -1,0 +1,74 @@
+"""What one run produces: verdicts, expectation checks, evidence and samples for plots.
+
+Plain data, shared by the runner (which fills it), the reports (tables, PNG timelines,
+JSON) and the pytest plugin (pass/fail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from simrig.capture import Chunk
+from simrig.endpoint import Event
+from simrig.fastdata import fast_init
+from simrig.oracle.judge import SessionVerdict
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class TruthSample:
+    """The plant at one instant: true meter reading and power of one gun."""
+
+    t: float
+    pile_no: str
+    gun: int
+    meter_kwh: float
+    power_kw: float
+    plugged: bool
+    charging: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationResult:
+    """One ``[[expect]]`` of the scenario, checked against a verdict."""
+
+    key: str  # pile:gun:session
+    passed: bool
+    expected: str
+    actual: str
+
+
+@dataclass
+class RunResult:
+    scenario_name: str
+    case: str
+    epoch: datetime
+    duration_s: float
+    backend: str
+    seed: int
+    profiles: dict[str, str]  # pile_no -> profile name at the end of the run
+    verdicts: list[SessionVerdict]
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    samples: list[TruthSample] = field(default_factory=list)
+    offline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    wall_s: float = 0.0
+    frames: int = 0
+    elided_heartbeats: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return all(e.passed for e in self.expectations)
+
+    @property
+    def anomalous(self) -> list[SessionVerdict]:
+        return [v for v in self.verdicts if v.codes or v.false_notifications]
+
+    def wall(self, t: float) -> datetime:
+        """Scenario seconds → wall time."""
+        return self.epoch + timedelta(seconds=t)
+
+    def seconds(self, at: datetime) -> float:
+        return (at - self.epoch).total_seconds()

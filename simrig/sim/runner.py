@@ -1,0 +1,259 @@
+"""Run a scenario against a backend and judge it: the main job of simrig (issue 5).
+
+Backends: ``embedded`` (virtual time, the reference platform in-process), ``embedded-tcp``
+(the reference platform as a separate server process on loopback, real-time clock) and
+``tcp://host:port`` (any YKC backend; frames-only judgement unless a platform view is
+given). The platform view of the reference platform is read from its repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from simrig.adapters.embedded_server import EmbeddedServer
+from simrig.adapters.realtime import RealtimeDriver
+from simrig.adapters.virtual import VirtualDriver
+from simrig.capture import Chunk
+from simrig.endpoint import Event
+from simrig.errors import BackendError
+from simrig.gc_policy import few_full_collections
+from simrig.oracle.device_view import device_orders
+from simrig.oracle.judge import Oracle, SessionVerdict
+from simrig.oracle.repository_view import RepositoryView
+from simrig.oracle.views import (
+    PlatformView,
+    TruthRecord,
+)
+from simrig.plant import HandshakeStatus
+from simrig.scenarios import Scenario
+from simrig.sim.expectations import check_expectations, check_rates
+from simrig.sim.results import RunResult
+from simrig.sim.world import World, build_world, register_site, scenario_tariff
+
+BACKENDS = ("embedded", "embedded-tcp")
+
+
+def load_view_factory(spec: str, arg: str | None = None) -> Callable[[str], PlatformView]:
+    """``package.module:callable`` → ``backend -> PlatformView`` (the oracle's plugin hook).
+
+    The callable is called as ``callable(backend)`` or, with ``arg``, ``callable(backend, arg)``.
+    """
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise BackendError(f"--view {spec}: {exc}") from None
+    if arg is None:
+        return factory
+    return lambda backend: factory(backend, arg)
+
+
+def offline_windows(events: Iterable[Event], end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per pile, the times it had no connection (from connected/disconnected events)."""
+    windows: dict[str, list[tuple[float, float]]] = {}
+    down_since: dict[str, float] = {}
+    seen: set[str] = set()
+    for event in events:
+        if event.kind == "connected":
+            seen.add(event.source)
+            start = down_since.pop(event.source, 0.0 if event.source not in windows else None)
+            if start is not None and event.t > start:
+                windows.setdefault(event.source, []).append((start, event.t))
+            windows.setdefault(event.source, [])
+        elif event.kind == "disconnected":
+            down_since[event.source] = event.t
+    for pile, start in down_since.items():
+        windows.setdefault(pile, []).append((start, end))
+    return windows
+
+
+def truth_records(
+    world: World, end: float, offline: dict[str, list[tuple[float, float]]]
+) -> list[TruthRecord]:
+    counters: dict[tuple[str, int], int] = {}
+    records = []
+    # a model may have read the plant just past the end (latency); never go back in time
+    end = max([end, *(p.now for p in world.plant.piles())])
+    for session in sorted(
+        world.plant.truth_sessions(end), key=lambda s: (s.pile_no, s.gun, s.plug_at)
+    ):
+        key = (session.pile_no, session.gun)
+        counters[key] = counters.get(key, 0) + 1
+        charge_end = session.charge_end
+        # offline *before* the end: a reboot that ends the charge and drops the link at
+        # the same instant is a plain loss (1), not a loss while offline (2)
+        down = charge_end is not None and any(
+            a < charge_end < b for a, b in offline.get(session.pile_no, [])
+        )
+        failed = [h.deadline for h in session.handshakes if h.status is HandshakeStatus.FAILED]
+        stop = charge_end if charge_end is not None else (max(failed) if failed else None)
+        records.append(
+            TruthRecord(
+                pile_no=session.pile_no,
+                gun=session.gun,
+                index=counters[key],
+                plug_at=world.wall(session.plug_at),
+                unplug_at=None if session.unplug_at is None else world.wall(session.unplug_at),
+                charge_start=None
+                if session.charge_start is None
+                else world.wall(session.charge_start),
+                charge_end=None if charge_end is None else world.wall(charge_end),
+                energy_kwh=round(session.metered_kwh, 4),
+                link_down_at_charge_end=down,
+                service_stop=None if stop is None else world.wall(stop),
+            )
+        )
+    return records
+
+
+def judge(
+    world: World,
+    scenario: Scenario,
+    events: list[Event],
+    chunks: list[Chunk],
+    view: PlatformView | None,
+    end: float,
+) -> tuple[list[SessionVerdict], dict[str, list[tuple[float, float]]]]:
+    offline = offline_windows(events, end)
+    truths = truth_records(world, end, offline)
+    verdicts = Oracle(world.tariff).judge(truths, device_orders(chunks), view)
+    return verdicts, offline
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    backend: str = "embedded",
+    speed: float = 1.0,
+    profile_dirs: tuple[Path, ...] = (),
+    elide_heartbeats: bool = True,
+    progress: Callable[[float], None] | None = None,
+    frame_events: bool | None = None,
+    view_factory: Callable[[str], PlatformView] | None = None,
+    start_monotonic: float | None = None,
+) -> RunResult:
+    """Run one scenario and judge every session.
+
+    ``start_monotonic``: the CLOCK_MONOTONIC time of scenario t=0 for a real-time run
+    against a ``tcp://`` or ``serial:`` backend whose clock started then (default: now).
+    """
+    with few_full_collections():
+        return _run_and_judge(
+            scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
+            view_factory, start_monotonic,
+        )  # fmt: skip
+
+
+def _run_and_judge(
+    scenario: Scenario,
+    backend: str,
+    speed: float,
+    profile_dirs: tuple[Path, ...],
+    elide_heartbeats: bool,
+    progress: Callable[[float], None] | None,
+    frame_events: bool | None,
+    view_factory: Callable[[str], PlatformView] | None,
+    start_monotonic: float | None,
+) -> RunResult:
+    started = time.perf_counter()
+    end = scenario.meta.duration
+    if backend == "embedded" and scenario.meta.clock == "virtual":
+        from simrig.platform import MemoryRepository, PlatformCore
+        from simrig.platform.rules import rules_from_mapping
+
+        repo = MemoryRepository()
+        register_site(scenario, repo, scenario_tariff(scenario), profile_dirs)
+        rules = rules_from_mapping(scenario.platform, source=f"{scenario.meta.name}: platform")
+        if frame_events is None:  # long runs: the capture holds the bytes anyway
+            frame_events = scenario.meta.duration <= 2 * 86400
+        rules = dataclasses.replace(rules, emit_frame_events=frame_events)
+        core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
+        world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
+        driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, frame_events=frame_events)
+        driver.run(until=end, progress=progress)
+        events, chunks, samples = driver.events, driver.chunks, driver.samples
+        view: PlatformView | None = RepositoryView(repo)
+        elided = driver.elided_heartbeats
+    else:
+        world, events, chunks, view = _run_realtime(
+            scenario, backend, speed, profile_dirs, start_monotonic
+        )
+        if view_factory is not None:  # a backend driver plugin reads the platform's view
+            view = view_factory(backend)
+        samples, elided = [], 0
+    verdicts, offline = judge(world, scenario, events, chunks, view, end)
+    result = RunResult(
+        scenario_name=scenario.meta.name,
+        case=scenario.meta.case,
+        epoch=scenario.meta.epoch,
+        duration_s=end,
+        backend=backend,
+        seed=scenario.meta.seed,
+        profiles={p: f.firmware.name for p, f in world.piles.items()},
+        verdicts=verdicts,
+        expectations=check_expectations(scenario, verdicts, chunks, frames_only=view is None)
+        + check_rates(scenario, verdicts),
+        events=events,
+        chunks=chunks,
+        samples=samples,
+        offline=offline,
+        wall_s=time.perf_counter() - started,
+        frames=len(chunks),
+        elided_heartbeats=elided,
+    )
+    return result
+
+
+# -- real time ------------------------------------------------------------------------------
+
+
+def _run_realtime(
+    scenario: Scenario,
+    backend: str,
+    speed: float,
+    profile_dirs: tuple[Path, ...],
+    start_monotonic: float | None,
+) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
+    if backend.startswith("serial:"):
+        from simrig.adapters.serial_link import parse_serial_backend, serial_opener
+
+        world = build_world(scenario, profile_dirs=profile_dirs)
+        try:
+            urls = parse_serial_backend(backend, list(world.piles))
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+        driver = RealtimeDriver(
+            world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
+        )
+        asyncio.run(driver.run(scenario.meta.duration))
+        return world, driver.events, driver.chunks, None
+    if backend.startswith("tcp://"):
+        host, _, port = backend[len("tcp://") :].rpartition(":")
+        if not host or not port.isdigit():
+            raise BackendError(f"{backend}: expected tcp://host:port")
+        world = build_world(scenario, profile_dirs=profile_dirs)
+        driver = RealtimeDriver(
+            world, host, int(port), speed=speed, start_monotonic=start_monotonic
+        )
+        asyncio.run(driver.run(scenario.meta.duration))
+        return world, driver.events, driver.chunks, None
+    if backend in ("embedded-tcp", "embedded"):
+        with EmbeddedServer(scenario, profile_dirs, speed) as server:
+            world = build_world(scenario, app=server.app_client(), profile_dirs=profile_dirs)
+            driver = RealtimeDriver(
+                world, "127.0.0.1", server.port, speed=speed, start_monotonic=server.start_monotonic
+            )
+            asyncio.run(driver.run(scenario.meta.duration))
+        return world, driver.events, driver.chunks, server.view()
+    raise BackendError(
+        f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
+    )
+
+
+__all__ = ["BACKENDS", "BackendError", "EmbeddedServer", "load_view_factory", "run_scenario"]

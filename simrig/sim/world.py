@@ -1,0 +1,316 @@
+"""Build a runnable world from a scenario: plant, pile firmware, links, platform, actions.
+
+The same :class:`World` runs under the virtual driver (simpy, in-process platform) and
+the real-time driver (asyncio TCP against a backend). Randomness is derived from the
+scenario seed per pile (``random.Random(f"{seed}:{pile_no}")``), so a run is the same
+byte for byte whatever else the scenario contains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from simrig import stimuli
+from simrig.domain.tariff import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
+from simrig.endpoint import ServerEndpoint
+from simrig.firmware_models import PileFirmware, load_profile
+from simrig.firmware_models.profile import FirmwareProfile, ProfileError
+from simrig.firmware_models.quirks import validate_params
+from simrig.link import Link
+from simrig.plant import PileSpec, Plant
+from simrig.protocol.ykc import (
+    Execution,
+    Message,
+    Reboot,
+    Upgrade,
+    UpgradePileModel,
+    WorkParams,
+    WorkState,
+)
+from simrig.scenarios.schema import NetworkDef, PileDef, Scenario, Step
+
+if TYPE_CHECKING:
+    from simrig.platform.repository import Repository
+
+Action = Callable[[float], None]
+
+
+class AppBackend(Protocol):
+    """The "app" role a scenario needs from the backend (user start/stop, commands)."""
+
+    def app_start(
+        self,
+        pile_no: str,
+        gun: int,
+        account: str,
+        now: float,
+        *,
+        energy_target: float | None = None,
+        amount_target: float | None = None,
+        time_target_min: int | None = None,
+    ) -> str: ...
+
+    def app_stop(self, pile_no: str, gun: int, now: float) -> None: ...
+
+    def send_command(self, pile_no: str, message: Message, now: float) -> None: ...
+
+
+class NoAppBackend:
+    """For a backend simrig cannot drive (plain ``tcp://``): app steps fail with one line."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "this step needs the backend's app API; with tcp:// only pile-side steps "
+            "(plug, card, unplug, ...) can run"
+        )
+
+    app_start = app_stop = send_command = _refuse
+
+
+class EmbeddedPlatform(ServerEndpoint, AppBackend, Protocol):
+    """The reference platform in-process: a server endpoint that also plays the app."""
+
+
+@dataclass
+class World:
+    scenario: Scenario
+    epoch: datetime
+    plant: Plant
+    piles: dict[str, PileFirmware]
+    links: dict[str, Link]
+    tariff: Tariff
+    app: AppBackend
+    #: the embedded reference platform (virtual runs), else None
+    core: EmbeddedPlatform | None = None
+    repo: Repository | None = None
+    #: (time, pile number, action): every action touches only its own pile
+    actions: list[tuple[float, str, Action]] = field(default_factory=list)
+    #: per pile, the times of the actions aimed at it (each touches only its pile)
+    pile_action_times: dict[str, list[float]] = field(default_factory=dict)
+    clean_links: set[str] = field(default_factory=set)
+
+    def wall(self, t: float) -> datetime:
+        return self.epoch + timedelta(seconds=t)
+
+    def link_is_clean(self, pile_no: str) -> bool:
+        return pile_no in self.clean_links
+
+
+def scenario_tariff(scenario: Scenario) -> Tariff:
+    if scenario.tariff is None:
+        return default_tariff()
+    return tariff_from_mapping(scenario.tariff, source=scenario.meta.name)
+
+
+def build_world(
+    scenario: Scenario,
+    *,
+    app: AppBackend | None = None,
+    core: EmbeddedPlatform | None = None,
+    repo: Repository | None = None,
+    profile_dirs: tuple[Path, ...] = (),
+) -> World:
+    """Assemble the world around an embedded platform ``core`` (register the site in its
+    repository first: :func:`register_site`) or an ``app`` client of an external backend."""
+    meta = scenario.meta
+    tariff = scenario_tariff(scenario)
+    plant = Plant()
+    piles: dict[str, PileFirmware] = {}
+    links: dict[str, Link] = {}
+    clean: set[str] = set()
+    for pile_def in scenario.piles:
+        profile = pile_profile(pile_def, profile_dirs)
+        guns = pile_def.guns or profile.guns
+        spec = PileSpec(
+            kind=profile.kind,  # type: ignore[arg-type]
+            guns=guns,
+            max_power_kw=pile_def.max_power_kw or profile.max_power_kw,
+        )
+        plant_pile = plant.add_pile(
+            pile_def.pile_no,
+            spec,
+            meter_start_kwh=pile_def.meter_start_kwh,
+            meter_factor=pile_def.meter_factor,
+        )
+        piles[pile_def.pile_no] = PileFirmware(
+            pile_no=pile_def.pile_no,
+            profile=profile,
+            plant_pile=plant_pile,
+            rng=random.Random(f"{meta.seed}:{pile_def.pile_no}"),
+            epoch=meta.epoch + timedelta(seconds=pile_def.clock_offset_s),
+        )
+        net = _network_for(scenario, pile_def.pile_no)
+        links[pile_def.pile_no] = Link.symmetric(
+            random.Random(f"{meta.seed}:{pile_def.pile_no}:up"),
+            random.Random(f"{meta.seed}:{pile_def.pile_no}:down"),
+            latency_s=net.latency_ms / 1000,
+            jitter_s=net.jitter_ms / 1000,
+            loss=net.loss,
+            duplicate=net.duplicate,
+            corrupt=net.corrupt,
+            outages=net.outages,
+        )
+        if not (net.loss or net.duplicate or net.corrupt or net.jitter_ms):
+            clean.add(pile_def.pile_no)
+    world = World(
+        scenario=scenario,
+        epoch=meta.epoch,
+        plant=plant,
+        piles=piles,
+        links=links,
+        tariff=tariff,
+        app=app or core or NoAppBackend(),
+        core=core,
+        repo=repo,
+        clean_links=clean,
+    )
+    for step in scenario.timeline:
+        steps = _actions(world, step)
+        world.actions += [(t, step.pile, action) for t, action in steps]
+        world.pile_action_times.setdefault(step.pile, []).extend(t for t, _ in steps)
+    world.actions.sort(key=lambda item: item[0])
+    for times in world.pile_action_times.values():
+        times.sort()
+    return world
+
+
+def pile_profile(pile_def: PileDef, profile_dirs: tuple[Path, ...] = ()) -> FirmwareProfile:
+    """The pile's firmware profile with the scenario's quirk overrides applied."""
+    profile = load_profile(pile_def.profile, profile_dirs)
+    if not pile_def.quirks and not pile_def.disable_quirks:
+        return profile
+    quirks = {k: v for k, v in profile.quirks.items() if k not in pile_def.disable_quirks}
+    for name, table in pile_def.quirks.items():
+        try:
+            resolved = validate_params(name, table)
+            base = profile.quirks.get(name) or resolved
+            quirks[name] = {**base, **{key: resolved[key] for key in table}}
+        except ValueError as exc:
+            raise ProfileError(f"piles[{pile_def.pile_no}].quirks.{name}: {exc}") from None
+    return dataclasses.replace(profile, quirks=quirks)
+
+
+def _network_for(scenario: Scenario, pile_no: str) -> NetworkDef:
+    chosen = NetworkDef()
+    for net in scenario.network:
+        if (net.pile is None and chosen.pile is None) or net.pile == pile_no:
+            chosen = net
+    return chosen
+
+
+def register_site(
+    scenario: Scenario, repo: Repository, tariff: Tariff, profile_dirs: tuple[Path, ...] = ()
+) -> None:
+    """Register the scenario's piles, guns, users and tariff in the reference platform."""
+    from simrig.platform.records import Account, Card, Gun, Pile
+
+    profiles = {p.pile_no: pile_profile(p, profile_dirs) for p in scenario.piles}
+    repo.put_tariff(tariff)
+    for pile_def in scenario.piles:
+        profile = profiles[pile_def.pile_no]
+        guns = pile_def.guns or profile.guns
+        repo.put_pile(
+            Pile(
+                pile_no=pile_def.pile_no,
+                pile_type=profile.kind,
+                guns=guns,
+                model_no=tariff.model_no,
+                max_power_kw=pile_def.max_power_kw or profile.max_power_kw,
+            )
+        )
+        for gun in range(1, guns + 1):
+            repo.put_gun(Gun(pile_def.pile_no, gun))
+    for user in scenario.users:
+        account_id = user.account or user.name
+        logical = (user.logical_card or "").rjust(16, "0")
+        repo.put_account(
+            Account(
+                account_id=account_id,
+                name=user.name,
+                balance=money_from_yuan(user.balance),
+                logical_card=logical,
+            )
+        )
+        if user.card:
+            repo.put_card(Card(physical=user.card.upper(), logical=logical, account_id=account_id))
+
+
+def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
+    """The timed callables of one timeline step."""
+    scenario = world.scenario
+    pile = world.piles[step.pile]
+    app = world.app
+    pile_no, gun = step.pile, step.gun
+
+    def stim(stimulus: stimuli.Stimulus) -> list[tuple[float, Action]]:
+        return [(step.at, lambda now: pile.handle_stimulus(stimulus, now))]
+
+    match step.do:
+        case "plug":
+            return stim(stimuli.Plug(gun, scenario.vehicle(step.vehicle or "").spec()))
+        case "unplug":
+            return stim(stimuli.Unplug(gun))
+        case "card":
+            return stim(stimuli.CardScan(gun, (scenario.user(step.user or "").card or "").upper()))
+        case "stop_button":
+            return stim(stimuli.StopButton(gun))
+        case "emergency_stop":
+            return stim(stimuli.EmergencyStop(True))
+        case "emergency_release":
+            return stim(stimuli.EmergencyStop(False))
+        case "power_cut":
+            return stim(stimuli.PowerCut())
+        case "power_restore":
+            return stim(stimuli.PowerRestore())
+        case "reboot":
+            return stim(stimuli.LocalReboot())
+        case "app_start":
+            user = scenario.user(step.user or "")
+            account = user.account or user.name
+            energy = step.energy_target_kwh
+            return [
+                (
+                    step.at,
+                    lambda now: _ignore(
+                        app.app_start(pile_no, gun, account, now, energy_target=energy)
+                    ),
+                )
+            ]
+        case "app_stop":
+            return [
+                (step.at + i * step.every, lambda now: app.app_stop(pile_no, gun, now))
+                for i in range(step.repeat)
+            ]
+        case "remote_reboot":
+            msg: Message = Reboot(pile_no=pile_no, execution=Execution.IMMEDIATELY)
+        case "upgrade":
+            model = UpgradePileModel.AC if pile.firmware.kind == "AC" else UpgradePileModel.DC
+            msg = Upgrade(
+                pile_no=pile_no,
+                pile_model=model,
+                pile_power=int(pile.firmware.max_power_kw),
+                server="127.0.0.1",
+                port=21,
+                user="simrig",
+                password="simrig",
+                path=step.target or "",
+                execution=Execution.WHEN_IDLE,
+                timeout_minutes=10,
+            )
+        case "disable":
+            msg = WorkParams(pile_no=pile_no, enable=WorkState.DISABLED, max_power_pct=100)
+        case "enable":
+            msg = WorkParams(pile_no=pile_no, enable=WorkState.ALLOWED, max_power_pct=100)
+        case _:  # pragma: no cover - the schema's Literal forbids it
+            raise ValueError(step.do)
+    return [(step.at, lambda now: app.send_command(pile_no, msg, now))]
+
+
+def _ignore(_value: object) -> None:
+    return None
