@@ -33,7 +33,7 @@ CORE = [
     "capture/record.py",
     "billing",
     "scenarios",
-    "plant.py",
+    "plant",
     "link.py",
     "fastdata.py",
     "stimuli.py",
