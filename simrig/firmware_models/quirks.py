@@ -6,8 +6,9 @@ power cut, duplicated command) is what a scenario does *to* it — faults live i
 
 * is enabled by a ``[quirks.NAME]`` table in a profile, its keys being :attr:`Quirk.params`
   (unknown keys are profile errors; missing keys take the defaults);
-* is consulted at exactly ONE decision point of :class:`~simrig.firmware_models.PileFirmware`,
-  named in its docstring (``Decision point:``), and emits a ``quirk`` event when it fires;
+* is consulted at exactly ONE named hook of :class:`~.hooks.QuirkHooks`, named in its
+  docstring (``Decision point:``; ``tests/test_composition_pile.py`` checks it from the
+  source), and emits a ``quirk`` event when it fires;
 * cites the incident it reproduces.
 
 Probabilities are per session and drawn from the pile's injected rng at the decision
@@ -123,7 +124,7 @@ class RepeatedStopLosesBill(Quirk):
     sent a stop). Stops counted: every 0x36 for the session while it runs or while its
     bill is not yet uploaded, plus 1 for a pile-side stop.
 
-    Decision point: ``PileFirmware._emit_bill`` (the moment the stored bill is uploaded).
+    Decision point: hook ``repeated_stop`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "repeated_stop_loses_bill"
@@ -150,7 +151,7 @@ class StartFailureNoLogoutLateBill(Quirk):
     occupancy fee. The delay applies whether or not the gun is unplugged (it takes
     precedence over ``timings.bill_at_unplug``).
 
-    Decision point: ``PileFirmware._start_failed``.
+    Decision point: hook ``start_failure_logout`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "start_failure_no_logout_late_bill"
@@ -172,7 +173,7 @@ class RebootPluggedLosesBill(Quirk):
     bill not yet uploaded) is dropped, and the gun reads "not plugged" until it is
     physically unplugged.
 
-    Decision point: ``PileFirmware._reboot`` (per plugged gun).
+    Decision point: hook ``reboot_plugged`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "reboot_plugged_loses_bill"
@@ -190,7 +191,7 @@ class PreparingBeforeReady(Quirk):
     plugged 1, then status 3 — never status 1 (that means *fault* in YKC). The pile also
     hides the plug until an order is authorised (Juneng has no "plugged first" state).
 
-    Decision point: ``PileFirmware._begin_start`` (schedules the two phases).
+    Decision point: hook ``start_sequence`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "preparing_before_ready"
@@ -212,7 +213,7 @@ class BillTimeAnomaly(Quirk):
     (the RTC jumped: start moved back by ``skew_s`` × 10), ``overlap`` (start stamped
     before the previous session's end on the same gun).
 
-    Decision point: ``PileFirmware._build_bill``.
+    Decision point: hook ``bill_times`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "bill_time_anomaly"
@@ -232,7 +233,7 @@ class RandomBillLoss(Quirk):
     """Bills lost with no other trigger (Sinexcel 2090xxx: zpd_case#7 2090104 162/1451,
     zpd_case#3 2090xxx 37/267; 11536/11523 21/~11,700 in igo_case#17).
 
-    Decision point: ``PileFirmware._emit_bill``.
+    Decision point: hook ``bill_upload`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "random_bill_loss"
@@ -254,7 +255,7 @@ class OccupancySpike(Quirk):
     sessions that charged under ``short_s`` (the field pattern: interaction failed, user
     left the gun plugged).
 
-    Decision point: ``PileFirmware._on_unplug``.
+    Decision point: hook ``plug_report`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "occupancy_spike"
@@ -272,7 +273,7 @@ class DurationMismatch(Quirk):
     realtime data (code 9, Sinexcel 11536/11523: 9 × 23, 9+10 × 2, 9+11 × 3 of ~11,700,
     igo_case#17).
 
-    Decision point: ``PileFirmware._build_bill``.
+    Decision point: hook ``bill_times`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "duration_mismatch"
@@ -289,7 +290,7 @@ class EnergyLost(Quirk):
     time also gives code 9: the 9+11 bills of 11536/11523, igo_case#17; zpd_case#7 one
     code 11 on 2090104).
 
-    Decision point: ``PileFirmware._build_bill``.
+    Decision point: hook ``energy_register`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "energy_lost"
@@ -304,7 +305,7 @@ class InflatedRealtimeEnergy(Quirk):
     """The "current energy" of 0x13 realtime data is inflated (igo_case#28: 24.48 kWh in
     59 minutes on a car that barely moved). The bill keeps the metered value.
 
-    Decision point: ``PileFirmware._realtime`` (energy field of 0x13).
+    Decision point: hook ``realtime_energy`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "inflated_realtime_energy"
@@ -324,7 +325,7 @@ class BillingEvasionSequence(Quirk):
     no 0x31 is sent, charging proceeds, 0x13 carries serial 0, and no 0x3B is ever
     produced (``bill_dropped`` why=``billing_evasion_sequence``).
 
-    Decision point: ``PileFirmware._on_card_scan``.
+    Decision point: hook ``card_scan`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "billing_evasion_sequence"
@@ -338,7 +339,7 @@ class SpuriousFaultBlip(Quirk):
     """One 0x13 with status fault (1) or offline (0) during charging, then charging again
     (igo_case#30, gdyc_case#15/#18: the platform took it for "charge finished").
 
-    Decision point: ``PileFirmware._realtime`` (status field of 0x13).
+    Decision point: hook ``status_report`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "spurious_fault_blip"
@@ -359,7 +360,7 @@ class ChargeThroughOutage(Quirk):
     never does, and every realtime frame made offline is kept (up to ``max_frames``)
     and uploaded after re-login.
 
-    Decision point: ``PileFirmware._check_offline_stop``.
+    Decision point: hook ``while_offline`` (:class:`~.hooks.QuirkHooks`).
     """
 
     name = "charge_through_outage"

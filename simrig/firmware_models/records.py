@@ -18,6 +18,7 @@ from simrig.protocol.ykc import (
     TransactionSource,
 )
 
+from .phases import BillState, Phase
 from .profile import FirmwareProfile
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class SessionRecord:
     auth_t: float
     auth_wall: datetime
     meter_start: int  # 1e-4 kWh register
-    phase: str = "handshake"  # preparing | ready | handshake | charging | ended
+    phase: Phase = Phase.AUTHORISED
     phase_until: float = _INF
     ready_delay: float = 0.0
     hide_plug: bool = False
@@ -90,9 +91,8 @@ class SessionRecord:
     meter_end: int | None = None
     stop_reason: StopReason | None = None
     stops: int = 0
-    bill_state: str = "open"
-    bill_why: str = ""
-    bill_energy: float | None = None
+    #: the session's bill once it ended (its state lives there: BillStore owns it)
+    bill: BillRecord | None = None
     no_bill: bool = False
     blip_at: float | None = None
     blip_done: bool = False
@@ -106,8 +106,9 @@ class SessionRecord:
 class BillRecord:
     session: SessionRecord
     due_at: float
-    state: str = "scheduled"  # held | scheduled | stored | sent | acked | dropped
+    state: BillState = BillState.SCHEDULED
     msg: TransactionRecord | None = None
+    why: str = ""  # dropped: the cause; acked: "" or "illegal"
     retry_at: float = _INF
     retries_left: int = 0
 

@@ -301,21 +301,21 @@ class Rig:
             self.pile.handle_timer(self.now)
 
     def _try_elide(self, limit: float) -> bool:
-        plan = self.pile.heartbeat_plan
+        plan = self.pile.speed.heartbeat_plan
         if self.connected and self.link_up(self.now) and (plan is None or plan.until <= self.now):
             change = min((a for a, _ in self.outages if a > self.now), default=math.inf)
-            self.pile.assume_heartbeats(self.now, 0.0, 0.0, change)  # zero-latency link
-        target = min(self.pile.idle_until(self.now), limit)
+            self.pile.speed.assume_heartbeats(self.now, 0.0, 0.0, change)  # zero-latency link
+        target = min(self.pile.speed.idle_until(self.now), limit)
         if target <= self.now + 60:
             return False
-        self.pile.elide_idle(self.now, target)
+        self.pile.speed.elide_idle(self.now, target)
         self.now = target
         return True
 
     @property
     def elided(self) -> int:
         """Heartbeats the pile sent on paper."""
-        return self.pile.virtual_heartbeats
+        return self.pile.speed.virtual_heartbeats
 
     # -- queries
     def kinds(self, kind: str) -> list[Event]:

@@ -1,0 +1,214 @@
+"""What a gun tells the platform while it runs: 0x13 realtime data (protocol-ykc §4.6),
+the BMS frames 0x23/0x25 (§4.18) and the realtime frames kept while offline.
+
+The 0x13 energy passes the ``realtime_energy`` hook, its status the ``status_report``
+hook; offline storage follows the ``while_offline`` policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from simrig.protocol.ykc import BmsInfo, DemandOutput, GunStatus, RealtimeData, TriState
+
+from .phases import Phase
+from .records import Reading
+from .status import ZERO_SERIAL, state_key
+from .wire_rounding import steady
+
+if TYPE_CHECKING:
+    from simrig.plant import Pile
+
+    from .hooks import QuirkHooks
+    from .image import Image
+    from .link_session import LinkSession
+    from .records import GunRecord
+    from .sessions import SessionMachine
+    from .wire import Wire
+
+__all__ = ["Telemetry"]
+
+_INF = math.inf
+_GUN_STATUS = {int(status): status for status in GunStatus}
+_CHARGING = Phase.CHARGING
+
+
+class Telemetry:
+    """Realtime and BMS frames of every gun; the offline realtime store."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        image: Image,
+        plant: Pile,
+        hooks: QuirkHooks,
+        link: LinkSession,
+        sessions: SessionMachine,
+        guns: list[GunRecord],
+    ) -> None:
+        self._wire = wire
+        self._image = image
+        self._plant = plant
+        self._hooks = hooks
+        self._link = link
+        self._sessions = sessions
+        self._guns = guns
+        #: 0x13 made while offline, uploaded after the next login (§3 item 1)
+        self.store: deque[RealtimeData] = deque()
+
+    def report_changes(self, now: float) -> None:
+        """A 0x13 at once for every gun whose (status, plugged) changed."""
+        plant = self._plant
+        for g in self._guns:
+            key = state_key(g, plant, now)
+            if key != g.last_reported:
+                self.send_realtime(g, now, key)
+
+    def flush_store(self, now: float) -> None:
+        while self.store:
+            self._wire.send(self.store.popleft(), now)
+
+    def send_realtime(self, g: GunRecord, now: float, key: tuple[int, bool] | None = None) -> None:
+        """Send (or keep offline) the 0x13 of ``g`` and schedule the next one."""
+        t = self._image.timings
+        g.last_reported = key = key or state_key(g, self._plant, now)
+        msg = self._realtime(g, now, key)
+        charging = g.session is not None and g.session.phase is _CHARGING
+        g.next_rt = now + (t.realtime_charging_s if charging else t.realtime_idle_s)
+        logged_in = self._link.logged_in
+        if logged_in:
+            self._wire.send(msg, now)
+        elif charging:
+            policy = self._hooks.offline
+            if policy.keeps_realtime:
+                self.store.append(msg)
+                while len(self.store) > policy.max_frames:
+                    self.store.popleft()
+        if not charging and not logged_in:
+            g.next_rt = _INF  # idle frames resume after login
+        if charging:
+            self._sessions.check_balance(g, now, msg.amount)
+
+    def _realtime(self, g: GunRecord, now: float, key: tuple[int, bool]) -> RealtimeData:
+        status_i, plugged = key
+        status = _GUN_STATUS[status_i]
+        s = g.session
+        pile = g.plant
+        kw: dict[str, Any] = {}
+        serial = ZERO_SERIAL
+        if s is not None:
+            serial = ZERO_SERIAL if s.no_bill else s.serial
+        if s is not None and s.phase is _CHARGING:
+            assert s.charge_start_t is not None
+            units = self._sessions.meter(g, now) - s.meter_start
+            assert s.running is not None
+            loss_units, amount = s.running.totals(
+                s.samples, (self._sessions.sample_wall(s, now), units)
+            )
+            factor = self._hooks.realtime_energy(s, now)
+            status = self._hooks.status_report(s, status, now)
+            r = self.read(g, now)
+            remaining = r.remaining
+            kw = {
+                "voltage": r.volts,
+                "current": r.amps,
+                "gun_temperature": r.gun_c,
+                "soc": int(round(pile.soc(now), 6)),  # float noise must not flip a digit
+                "charge_minutes": int((now - s.charge_start_t) // 60),
+                "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
+                "energy": round(units * factor) / 10_000,
+                "loss_energy": round(loss_units * factor) / 10_000,
+                "amount": amount / 10_000,
+            }
+            if r.bms is not None:
+                kw["battery_max_temperature"] = r.battery_c
+        faults = 1 if self._plant.emergency_stop_pressed(now) else 0
+        return RealtimeData(
+            serial=serial,
+            pile_no=self._wire.pile_no,
+            gun=g.number,
+            status=status,
+            gun_returned=TriState.NO if pile.plugged(now) else TriState.YES,
+            plugged=plugged,
+            faults=faults,
+            **kw,
+        )
+
+    def read(self, g: GunRecord, now: float) -> Reading:
+        """The gun's wire-rounded readings at ``now``, read once per plant state."""
+        plant = g.plant
+        version = plant.state_version(now)
+        r = g.reading
+        if r is not None and r.at == now and r.version == version:
+            return r
+        amps = plant.current_a(now)
+        bms = plant.bms(now)
+        r = g.reading = Reading(
+            at=now,
+            version=version,
+            volts=steady(plant.voltage_v(now), 1),
+            amps=steady(amps, 1),
+            amps_capped=steady(min(amps, 400.0), 1),
+            gun_c=steady(plant.gun_temp_at(amps), 0),
+            remaining=plant.time_until_bms_stop(now) if self._image.profile.kind == "DC" else None,
+            bms=bms,
+            battery_c=0.0 if bms is None else steady(bms.battery_temp_c, 0),
+        )
+        return r
+
+    def tick_bms(self, g: GunRecord, now: float) -> None:
+        """0x23 and 0x25 every ``realtime_charging_s`` while charging (§4.18)."""
+        s = g.session
+        if self._link.logged_in and s is not None and s.phase is _CHARGING:
+            self._send_bms_frames(g, now)
+            g.next_bms = now + self._image.timings.realtime_charging_s
+        else:
+            g.next_bms = _INF
+
+    def _send_bms_frames(self, g: GunRecord, now: float) -> None:
+        profile = self._image.profile
+        if profile.kind != "DC" or not profile.timings.bms_frames:
+            return
+        s = g.session
+        r = self.read(g, now)
+        bms = r.bms
+        if s is None or bms is None:
+            return
+        serial = ZERO_SERIAL if s.no_bill else s.serial
+        assert s.charge_start_t is not None
+        remaining, volts, amps, battery_c = r.remaining, r.volts, r.amps_capped, r.battery_c
+        pile_no = self._wire.pile_no
+        self._wire.send(
+            DemandOutput(
+                serial=serial,
+                pile_no=pile_no,
+                gun=g.number,
+                demand_voltage=steady(bms.demand_voltage_v, 1),
+                demand_current=steady(min(bms.demand_current_a, 400.0), 1),
+                measured_voltage=volts,
+                measured_current=amps,
+                max_cell_voltage_group=400,
+                soc=int(round(bms.soc, 6)),
+                remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
+                output_voltage=volts,
+                output_current=amps,
+                charge_minutes=int((now - s.charge_start_t) // 60),
+            ),
+            now,
+        )
+        self._wire.send(
+            BmsInfo(
+                serial=serial,
+                pile_no=pile_no,
+                gun=g.number,
+                max_cell_voltage_index=1,
+                max_temperature=battery_c,
+                max_temperature_probe=1,
+                min_temperature=battery_c - 2,
+                min_temperature_probe=2,
+                flags=0x1000,
+            ),
+            now,
+        )
