@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .bills import BillStore
     from .hooks import QuirkHooks
@@ -28,7 +28,7 @@ class Scheduler:
     def __init__(
         self,
         wire: Wire,
-        plant: Pile,
+        plant: PhysicalPile,
         link: LinkSession,
         heartbeats: Heartbeats,
         hooks: QuirkHooks,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from simrig.billing.tariff import Band, BandRate, Tariff, rate_from_yuan
+from simrig.domain import Band, BandRate, Tariff, rate_from_yuan
 from simrig.protocol.ykc import (
     Confirm,
     GunHealth,
@@ -31,7 +31,7 @@ from .routing import Router, on
 if TYPE_CHECKING:
     import random
 
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .image import Image
     from .wire import Wire
@@ -65,7 +65,12 @@ class LinkSession(Router):
     """Power, boot, connection, login, heartbeats and the billing model of one pile."""
 
     def __init__(
-        self, wire: Wire, image: Image, plant: Pile, rng: random.Random, heartbeats: Heartbeats
+        self,
+        wire: Wire,
+        image: Image,
+        plant: PhysicalPile,
+        rng: random.Random,
+        heartbeats: Heartbeats,
     ) -> None:
         self._wire = wire
         self._image = image

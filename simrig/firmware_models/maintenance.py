@@ -28,7 +28,7 @@ from .routing import Router, on
 if TYPE_CHECKING:
     import random
 
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .clock import PileClock
     from .image import Image
@@ -48,7 +48,7 @@ class Maintenance(Router):
         self,
         wire: Wire,
         image: Image,
-        plant: Pile,
+        plant: PhysicalPile,
         clock: PileClock,
         sessions: SessionMachine,
         guns: list[GunRecord],

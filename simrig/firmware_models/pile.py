@@ -78,10 +78,10 @@ from simrig.protocol.ykc import RebootReply as RebootCommandReply
 from simrig.stimuli import (
     CardScan,
     EmergencyStop,
+    LocalReboot,
     Plug,
     PowerCut,
     PowerRestore,
-    Reboot,
     StopButton,
     Unplug,
 )
@@ -109,8 +109,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from simrig.billing.tariff import Tariff
-    from simrig.plant import Pile
+    from simrig.domain import Tariff
+    from simrig.plant import PhysicalPile
     from simrig.stimuli import Stimulus
 
 __all__ = ["DeviceSession", "PileFirmware"]
@@ -129,7 +129,7 @@ class PileFirmware(Router):
         self,
         pile_no: str,
         profile: FirmwareProfile,
-        plant_pile: Pile,
+        plant_pile: PhysicalPile,
         rng: random.Random,
         epoch: datetime,
         *,
@@ -332,7 +332,7 @@ class PileFirmware(Router):
             if not link.powered:
                 link.powered = True
                 link.boot_until = now + self._image.timings.boot_s
-        elif isinstance(stimulus, Reboot):
+        elif isinstance(stimulus, LocalReboot):
             if link.powered:
                 self._reboot(now, "local")
         else:  # pragma: no cover - exhaustive

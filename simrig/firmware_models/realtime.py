@@ -19,7 +19,7 @@ from .status import ZERO_SERIAL, state_key
 from .wire_rounding import steady
 
 if TYPE_CHECKING:
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .hooks import QuirkHooks
     from .image import Image
@@ -42,7 +42,7 @@ class Telemetry:
         self,
         wire: Wire,
         image: Image,
-        plant: Pile,
+        plant: PhysicalPile,
         hooks: QuirkHooks,
         link: LinkSession,
         sessions: SessionMachine,

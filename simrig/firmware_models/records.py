@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from simrig.billing.tariff import RunningBill, Tariff
+from simrig.domain import RunningBill, Tariff
 from simrig.plant import BmsData
 from simrig.protocol.ykc import (
     Execution,

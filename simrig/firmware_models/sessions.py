@@ -11,7 +11,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from simrig.billing.tariff import RunningBill
+from simrig.domain import RunningBill
 from simrig.plant import HandshakeStatus
 from simrig.protocol.ykc import (
     BmsStop,
@@ -29,7 +29,7 @@ from .status import ZERO_SERIAL, state_key
 from .wire_rounding import meter_units, steady
 
 if TYPE_CHECKING:
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .bills import BillStore
     from .clock import PileClock
@@ -62,7 +62,7 @@ class SessionMachine:
         self,
         wire: Wire,
         image: Image,
-        plant: Pile,
+        plant: PhysicalPile,
         clock: PileClock,
         hooks: QuirkHooks,
         link: LinkSession,

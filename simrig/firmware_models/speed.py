@@ -21,7 +21,7 @@ from simrig.protocol.ykc import GunStatus
 from .status import state_key
 
 if TYPE_CHECKING:
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .deadlines import Scheduler
     from .image import Image
@@ -43,7 +43,7 @@ class PileSpeed:
         self,
         wire: Wire,
         image: Image,
-        plant: Pile,
+        plant: PhysicalPile,
         link: LinkSession,
         heartbeats: Heartbeats,
         scheduler: Scheduler,

@@ -9,7 +9,7 @@ from simrig.protocol.ykc import GunStatus
 from .phases import Phase
 
 if TYPE_CHECKING:
-    from simrig.plant import Pile
+    from simrig.plant import PhysicalPile
 
     from .records import GunRecord
 
@@ -20,7 +20,7 @@ _FAULT, _CHARGING, _IDLE = int(GunStatus.FAULT), int(GunStatus.CHARGING), int(Gu
 _PHASE_CHARGING = Phase.CHARGING
 
 
-def state_key(g: GunRecord, plant: Pile, now: float) -> tuple[int, bool]:
+def state_key(g: GunRecord, plant: PhysicalPile, now: float) -> tuple[int, bool]:
     """(status, plugged) the gun reports now; a change sends a 0x13 at once."""
     s = g.session
     if plant.emergency_stop_pressed(now):

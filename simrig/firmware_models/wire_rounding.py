@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from simrig.billing.tariff import energy_from_kwh
+from simrig.domain import energy_from_kwh
 
 __all__ = ["meter_units", "steady"]
 

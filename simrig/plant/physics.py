@@ -6,7 +6,6 @@ import math
 
 from simrig.plant.specs import TAPER_FLOOR
 
-
 _INF = math.inf
 
 

@@ -10,7 +10,6 @@ from simrig.plant.physics import seconds_to_soc, soc_after
 from simrig.plant.specs import HandshakeStatus, PileSpec, StopCause
 from simrig.plant.truth import Interval, TruthSession
 
-
 _INF = math.inf
 
 

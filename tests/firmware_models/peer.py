@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from simrig.billing.tariff import Tariff, default_tariff
+from simrig.domain import Tariff, default_tariff
 from simrig.endpoint import Event
 from simrig.firmware_models import FirmwareProfile, PileFirmware, load_profile
 from simrig.plant import PileSpec, Plant, VehicleSpec

@@ -15,7 +15,7 @@ from simrig.protocol.ykc import (
     StopReason,
     TransactionRecord,
 )
-from simrig.stimuli import CardScan, Plug, Reboot, Unplug
+from simrig.stimuli import CardScan, LocalReboot, Plug, Unplug
 
 from .peer import Rig, vehicle
 
@@ -127,7 +127,7 @@ def test_start_failure_no_logout_late_bill_igo_case_29():
 def test_reboot_plugged_loses_bill_gdyc_case_25():
     rig = Rig("xundao-ac@touch-1")
     charge(rig, 10_000)
-    rig.stim(900, Reboot())
+    rig.stim(900, LocalReboot())
     rig.stim(2000, Unplug(1))
     rig.run(2400)
     assert not rig.peer.of(TransactionRecord)
@@ -138,7 +138,7 @@ def test_reboot_plugged_loses_bill_gdyc_case_25():
     # quirk-free AC pile keeps the bill across the reboot
     clean = Rig("generic-ac@1.0")
     charge(clean, 10_000)
-    clean.stim(900, Reboot())
+    clean.stim(900, LocalReboot())
     clean.run(1200)
     [bill] = clean.peer.of(TransactionRecord)
     assert bill.stop_reason == StopReason.UNKNOWN and bill.total_energy > 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simrig.billing.tariff import energy_from_kwh
+from simrig.domain import energy_from_kwh
 from simrig.firmware_models.wire_rounding import meter_units, steady
 
 

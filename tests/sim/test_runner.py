@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from simrig.firmware_models.pile import PileFirmware
 from simrig.oracle.device_view import decode_chunks
 from simrig.scenarios import library_names, load_scenario, parse_scenario
 from simrig.scenarios.loader import library_path
@@ -199,21 +198,3 @@ def test_an_emergency_stop_ends_the_heartbeats_on_paper(edit, pressed):
     assert len(faults) == pressed  # a heartbeat every 10 s while pressed
     assert faults == [(e.t, e.gun) for e in fast.events if e.kind == "gun_fault"]
     assert fast.elided_heartbeats > 100
-
-
-def test_the_timer_after_an_elision_is_the_one_a_full_scan_gives(monkeypatch):
-    """The driver re-arms an elided pile from what moved; a full deadline scan agrees."""
-    checked = []
-    original = PileFirmware.timer_after_elision
-
-    def compare(self, idle_until, quiet=()):
-        quick = original(self, idle_until, quiet)
-        checked.append(quick == self.get_timer())
-        return quick
-
-    monkeypatch.setattr(PileFirmware, "timer_after_elision", compare)
-    spec = WorkloadSpec(profile="sinexcel-dc@2090104", piles=4, days=1, seed=6)
-    run_scenario(station_workload(spec, random.Random(spec.seed)))
-    for name in ("zshy_case_23", "igo_case_29"):
-        run_scenario(load_scenario(name))
-    assert len(checked) > 30 and all(checked)
