@@ -63,10 +63,6 @@ class LocalReboot:
     """A local reboot (watchdog, technician); the remote one is the 0x92 frame."""
 
 
-#: old name of :class:`LocalReboot` (distinct from the 0x92 frame ``protocol.ykc.Reboot``)
-Reboot = LocalReboot
-
-
 Stimulus = (
     Plug | Unplug | CardScan | StopButton | EmergencyStop | PowerCut | PowerRestore | LocalReboot
 )

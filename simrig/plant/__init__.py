@@ -47,9 +47,6 @@ from simrig.plant.specs import (
 from simrig.plant.station import Plant
 from simrig.plant.truth import BmsData, HandshakeAttempt, HandshakeResult, Interval, TruthSession
 
-#: old name of :class:`PhysicalPile` (distinct from the platform's registered pile record)
-Pile = PhysicalPile
-
 __all__ = [
     "TAPER_FLOOR",
     "BmsData",
@@ -59,7 +56,6 @@ __all__ = [
     "HandshakeStatus",
     "Interval",
     "PhysicalPile",
-    "Pile",
     "PileSpec",
     "Plant",
     "PlantError",
