@@ -20,7 +20,7 @@ import pytest
 
 from simrig.platform import MemoryRepository, PlatformCore, PlatformRules, SessionState
 from simrig.platform.checks import CheckLimits
-from simrig.platform.routing import FrameHandlers, on
+from simrig.platform.routing import FrameHandlers, on, route_table
 from simrig.platform.sessions import TRANSITIONS, InvalidTransition, Trigger, advance, to_dot
 from simrig.protocol.ykc import Heartbeat, Login
 
@@ -194,8 +194,16 @@ def test_routes_are_collected_per_class():
         def beat(self, conn, frame, now):
             pass
 
+    class C(FrameHandlers):
+        @on(Login)
+        def again(self, conn, frame, now):
+            pass
+
     assert A.routes == {Login: "login"} and B.routes == {Heartbeat: "beat"}
     assert FrameHandlers.routes == {}
+    assert set(route_table(A(), B())) == {Login, Heartbeat}
+    with pytest.raises(TypeError, match="routed twice"):
+        route_table(A(), C())
 
 
 def test_every_frame_type_is_routed_once_and_each_handler_cites_the_protocol():

@@ -3,6 +3,7 @@ connection's outbox (with its own sequence numbers, protocol §1.3) and closing.
 
 from __future__ import annotations
 
+from collections.abc import KeysView
 from dataclasses import dataclass, field
 
 from simrig.protocol.ykc import Framer, Message, encode_frame
@@ -76,6 +77,10 @@ class Connections:
 
     def online(self) -> set[str]:
         return set(self._pile_conn)
+
+    def online_view(self) -> KeysView[str]:
+        """The online piles, live and read-only (for parts that ask on every frame)."""
+        return self._pile_conn.keys()
 
     # ------------------------------------------------------------------ output
     def send(self, conn: Conn, message: Message, now: float, seq: int | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.protocol.ykc import Frame, GunHealth, Heartbeat, HeartbeatReply
@@ -28,8 +28,11 @@ class Liveness(FrameHandlers):
     def __init__(self, rules: PlatformRules, connections: Connections, events: EventSink) -> None:
         self._rules = rules
         self._connections = connections
+        self._online = connections.online_view()
         self._events = events
         self._last_seen: dict[str, float] = {}
+        #: a frame of the pile arrived at ``now`` (on every frame: the dict's own setter)
+        self.heard: Callable[[str, float], None] = self._last_seen.__setitem__
         #: heartbeats the pile sends on paper (written by the speed part only)
         self.plans: dict[str, HeartbeatPlan] = {}
         self._due: dict[str, float] = {}
@@ -42,10 +45,6 @@ class Liveness(FrameHandlers):
         return self._rules.heartbeat_interval_s * self._rules.missed_heartbeats_offline
 
     # ------------------------------------------------------------------ hearing
-    def heard(self, pile_no: str, now: float) -> None:
-        """A frame of the pile arrived at ``now``."""
-        self._last_seen[pile_no] = now
-
     def heard_by(self, pile_no: str, at: float) -> None:
         """The pile was heard at ``at`` at the latest (never moves the record back)."""
         self._last_seen[pile_no] = max(self._last_seen.get(pile_no, at), at)
@@ -88,7 +87,7 @@ class Liveness(FrameHandlers):
 
     def rewatch(self, pile_no: str, now: float) -> None:
         """Recompute an online pile's check (its plan changed)."""
-        if self._connections.is_online(pile_no):
+        if pile_no in self._online:
             self.watch(pile_no, self.due(pile_no, now))
 
     def expired(self, now: float) -> Iterator[str]:
@@ -100,7 +99,7 @@ class Liveness(FrameHandlers):
             if self._due.get(pile_no) != due:
                 continue  # superseded by an earlier watch
             del self._due[pile_no]
-            if not self._connections.is_online(pile_no):
+            if pile_no not in self._online:
                 continue
             due = self.due(pile_no, now)
             if due <= now:
@@ -113,7 +112,7 @@ class Liveness(FrameHandlers):
         heap = self._heap
         while heap:
             due, pile_no = heap[0]
-            if self._connections.is_online(pile_no) and self._due.get(pile_no) == due:
+            if pile_no in self._online and self._due.get(pile_no) == due:
                 break
             heapq.heappop(heap)
             if self._due.get(pile_no) == due:

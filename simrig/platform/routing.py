@@ -72,6 +72,7 @@ class Inbox:
         events: EventSink,
     ) -> None:
         self._connections = connections
+        self._conn = connections.get
         self._heard = heard
         self._routes = routes
         self._rules = rules
@@ -80,7 +81,7 @@ class Inbox:
         self.malformed = 0
 
     def receive(self, conn_id: int, data: bytes, now: float) -> None:
-        conn = self._connections.get(conn_id)
+        conn = self._conn(conn_id)
         if conn is None or conn.close:
             return
         for item in conn.framer.feed(data):
