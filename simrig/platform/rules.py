@@ -1,7 +1,9 @@
 """The reference platform's rules: every one a named setting, default = the field platform.
 
 QA models their own backend by changing these (``[rules]`` in ``platform.toml``).
-Each setting cites the incident or spec item it comes from.
+Each setting cites the incident or spec item it comes from and ends with ``Acts:`` and
+the part method(s) of :mod:`simrig.platform` where it acts (``module.Class.method``); a
+test (tests/test_composition_platform.py) checks that these are the only readers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_type_hints
 
-from simrig.billing.platform_checks import CheckLimits
+from simrig.platform.checks import CheckLimits
 
 __all__ = ["FaultReading", "PlatformRules", "ServiceEndSource", "rules_from_mapping"]
 
@@ -30,64 +32,93 @@ class PlatformRules:
     # --- start ---------------------------------------------------------------------
     start_confirm_timeout_s: float = 240.0
     """Close an order with no successful start reply + charging 0x13 within this time.
-    Spec S1 §13.3 #1: 90 s; the field platform cancelled after 4 minutes (igo_case#29)."""
+    Spec S1 §13.3 #1: 90 s; the field platform cancelled after 4 minutes (igo_case#29).
+    Acts: orders.Orders.await_start."""
     stop_on_start_timeout: bool = False
-    """Also send 0x36 when auto-cancelling (the fix of igo_case#2/#7); field: no."""
+    """Also send 0x36 when auto-cancelling (the fix of igo_case#2/#7); field: no.
+    Acts: orders.Orders._start_timeout."""
     min_start_balance: int = 10_000
-    """Minimum balance (1e-4 yuan) to start; zshy_case#17 hard-coded 1 yuan."""
+    """Minimum balance (1e-4 yuan) to start (app 0x34 and card 0x32); zshy_case#17
+    hard-coded 1 yuan. Acts: orders.Orders._short_of_balance."""
     unsettled_includes_unbilled: bool = False
     """Count a closed session still waiting for its bill as "unsettled" (blocks the card
-    and the gun, 0x32 reasons 0x04 / 0x0A). True models igo_case#21's stuck record."""
+    and the gun, 0x32 reasons 0x04 / 0x0A). True models igo_case#21's stuck record.
+    Acts: sessions.SessionBook._unsettled."""
     # --- liveness --------------------------------------------------------------------
     heartbeat_interval_s: float = 10.0
-    """Heartbeat period of the piles (protocol §3 item 2)."""
+    """Heartbeat period of the piles (protocol §3 item 2).
+    Acts: liveness.Liveness.offline_after."""
     missed_heartbeats_offline: int = 3
-    """The pile is offline after this many heartbeat periods without a frame."""
+    """The pile is offline after this many heartbeat periods without a frame.
+    Acts: liveness.Liveness.offline_after."""
     close_on_offline: bool = True
-    """Close the connection of a pile that went offline (it must log in again)."""
+    """Close the connection of a pile that went offline (it must log in again).
+    Acts: identity.Identity.set_offline."""
     time_sync_after_login: bool = True
-    """Send 0x56 right after a successful login (JCPP, protocol §3 item 1)."""
+    """Send 0x56 right after a successful login (JCPP, protocol §3 item 1).
+    Acts: identity.Identity._on_login."""
     time_sync_interval_s: float = 86_400.0
-    """Daily time sync (protocol §3 item 9); 0 = only after login."""
+    """Daily time sync (protocol §3 item 9); 0 = only after login.
+    Acts: identity.Identity._schedule_time_sync."""
     # --- during charging ---------------------------------------------------------------
     balance_stop: bool = True
-    """Stop a session when the realtime amount reaches the balance (zpd_case#12)."""
+    """Stop a session when the realtime amount reaches the balance (zpd_case#12).
+    Acts: charging.Charging._check_limits."""
     balance_stop_margin: int = 0
     """Stop when ``balance - realtime amount <= margin`` (1e-4 yuan). Field: 0; operators
-    asked for 0.5-1 yuan (zpd_case#12)."""
+    asked for 0.5-1 yuan (zpd_case#12). Acts: charging.Charging._check_limits."""
     fault_reading: FaultReading = "end_of_charge"
     """How a fault/offline status (or the pile going offline) during charging is read:
     ``end_of_charge`` = the field platform (false "charge finished", igo_case#30,
     gdyc_case#15); ``wait_for_bill`` = keep the session open until the bill or an idle
-    status says so."""
+    status says so. Acts: charging.Charging._read_fault."""
     idle_zero_serial_ends_session: bool = True
     """An idle 0x13 without serial on a charging gun ends its session (gdyc_case#25: after a
-    reboot the pile reported idle and the platform concluded the service had ended)."""
+    reboot the pile reported idle and the platform concluded the service had ended).
+    Acts: charging.Charging._apply_realtime."""
     check_targets: bool = True
-    """Check energy/amount/time targets on each 0x13 and send 0x36 when reached."""
+    """Check energy/amount/time targets on each 0x13 and send 0x36 when reached.
+    Acts: charging.Charging._check_limits."""
     # --- billing -------------------------------------------------------------------------
     occupancy_service_end: ServiceEndSource = "bill"
     """Service end for the occupancy fee: ``bill`` = the bill's transaction time (field;
     igo_case#29: the pile's upload time), ``unplug`` = the platform's own unplug
-    observation (0x13 plugged 1 → 0), falling back to the bill."""
+    observation (0x13 plugged 1 → 0), falling back to the bill.
+    Acts: settlement.Settlement._settle."""
     charge_basis: ChargeBasis = "bill"
-    """Amount debited for energy: the pile's total (field) or the tariff's recomputation."""
+    """Amount debited for energy: the pile's total (field) or the tariff's recomputation.
+    Acts: settlement.Settlement._settle."""
     no_bill_grace_s: float = 900.0
-    """A closed session with no bill after this long is flagged 1 (or 2 if offline)."""
-    # --- platform anomaly checks (simrig.billing.platform_checks) ----------------------
+    """A closed session with no bill after this long is flagged 1 (or 2 if offline).
+    Acts: settlement.Settlement.await_bill (the timer), settlement.Settlement._bill_grace
+    (the flag's detail text)."""
+    # --- platform anomaly checks (simrig.platform.checks) ----------------------
+    # These reach the checks as one CheckLimits (settlement.Settlement.__init__ calls
+    # check_limits()); each acts in the checks module only.
     max_clock_skew_s: float = _LIMITS.max_clock_skew_s
+    """Code 3: a bill time later than its receipt plus this skew. Acts: checks.check_bill."""
     max_session_energy_kwh: float = _LIMITS.max_session_energy_kwh
+    """Code 4: a session total above this. Acts: checks.check_bill."""
     max_session_hours: float = _LIMITS.max_session_hours
+    """Code 5: a session longer than this. Acts: checks.check_bill."""
     max_occupancy_minutes: float = _LIMITS.max_occupancy_minutes
+    """Code 6: occupancy longer than this. Acts: checks.check_bill."""
     energy_tolerance_kwh: float = _LIMITS.energy_tolerance_kwh
+    """Codes 4, 8, 11: absolute energy tolerance.
+    Acts: checks.check_bill, checks.CheckLimits.energy_tolerance."""
     energy_tolerance_pct: float = _LIMITS.energy_tolerance_pct
+    """Codes 8, 11: relative energy tolerance. Acts: checks.CheckLimits.energy_tolerance."""
     duration_tolerance_s: float = _LIMITS.duration_tolerance_s
+    """Code 9: charging duration vs the platform's record. Acts: checks.check_bill."""
     occupancy_tolerance_s: float = _LIMITS.occupancy_tolerance_s
+    """Code 10: occupancy vs the platform's unplug observation. Acts: checks.check_bill."""
     # --- bad input ----------------------------------------------------------------------
     malformed_frame_budget: int = 10
-    """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input")."""
+    """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input").
+    Acts: routing.Inbox._on_malformed."""
     emit_frame_events: bool = True
-    """Emit frame_received / frame_sent events (turn off for load runs)."""
+    """Emit frame_received / frame_sent events (turn off for load runs).
+    Acts: events.EventSink.frame."""
 
     def check_limits(self) -> CheckLimits:
         """The thresholds of the anomaly checks: the same-named settings of these rules

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from simrig.billing.platform_checks import CheckLimits
 from simrig.billing.tariff import money_from_yuan
 from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.platform import (
@@ -19,6 +18,7 @@ from simrig.platform import (
     PlatformRules,
     SessionState,
 )
+from simrig.platform.checks import CheckLimits
 from simrig.protocol.ykc import (
     AckResult,
     AuthFailure,
@@ -223,7 +223,7 @@ def test_app_start_sends_0x34_and_field_timeout_cancels_after_240s():
     rig.send(rig.pile.heartbeat(), 100.0)
     rig.send(rig.pile.heartbeat(), 120.0)
     rig.send(rig.pile.heartbeat(), 240.0)
-    assert rig.core.idle_until(100.0) == pytest.approx(250.0)
+    assert rig.core.speed.idle_until(100.0) == pytest.approx(250.0)
     rig.pump(249.0)
     assert rig.repo.get_session(serial).state is SessionState.STARTING
     rig.pump(250.0)
@@ -288,7 +288,7 @@ def test_offline_after_three_missed_heartbeats_and_elision():
     rig = Rig()
     rig.send(rig.pile.login(), 0.0)
     assert rig.core.get_timer() == pytest.approx(30.0)
-    rig.core.note_elided_heartbeats(PILE, 5, 50.0)
+    rig.core.speed.note_elided_heartbeats(PILE, 5, 50.0)
     rig.pump(30.0)
     assert rig.core.is_online(PILE)
     assert rig.core.get_timer() == pytest.approx(80.0)
@@ -303,12 +303,12 @@ def test_liveness_reads_heartbeats_on_paper_from_the_plan():
     offline three periods after the last one arrived (timers run before arrivals)."""
     rig = Rig()
     rig.send(rig.pile.login(), 0.0)
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
+    rig.core.speed.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
     for t in (30.0, 500.0, 5000.0):
         rig.pump(t)
         assert rig.core.is_online(PILE)
     assert rig.core.get_timer() == 86_400.0  # the daily time sync; no liveness checks
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, 6000.0, 0.5), 5500.0)
+    rig.core.speed.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, 6000.0, 0.5), 5500.0)
     rig.pump(6000.0)
     assert rig.core.is_online(PILE)
     assert rig.core.get_timer() == pytest.approx(5990.5 + 30.0)
@@ -320,8 +320,8 @@ def test_liveness_reads_heartbeats_on_paper_from_the_plan():
 def test_a_retired_plan_keeps_only_the_arrivals_before_the_close():
     rig = Rig()
     rig.send(rig.pile.login(), 0.0)
-    rig.core.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
-    rig.core.retire_heartbeat_plan(PILE, 100.5)  # heartbeat 9 would arrive at 100.5
+    rig.core.speed.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
+    rig.core.speed.retire_heartbeat_plan(PILE, 100.5)  # heartbeat 9 would arrive at 100.5
     assert rig.core.stats["heartbeats_elided"] == 9
     rig.pump(120.0)
     assert rig.core.is_online(PILE)
@@ -391,8 +391,8 @@ def test_offline_during_charging_field_reads_end_and_bill_lost_offline():
 def test_lost_bill_sweep_code_1():
     rig = Rig()
     serial = _full_card_session(rig)
-    rig.core.note_elided_heartbeats(PILE, 300, 2200.0)
-    assert rig.core.idle_until(1300.0) == pytest.approx(1240.0 + 900.0)
+    rig.core.speed.note_elided_heartbeats(PILE, 300, 2200.0)
+    assert rig.core.speed.idle_until(1300.0) == pytest.approx(1240.0 + 900.0)
     rig.pump(2140.0)
     (anomaly,) = rig.repo.list_anomalies()
     assert anomaly.code == 1 and anomaly.session_key == serial
@@ -503,7 +503,7 @@ def test_restart_restores_timers():
     from simrig.platform import PlatformCore
 
     core2 = PlatformCore(rig.repo, epoch=rig.core.epoch)
-    assert core2.idle_until(0.0) == pytest.approx(250.0)
+    assert core2.speed.idle_until(0.0) == pytest.approx(250.0)
     core2.handle_timer(250.0)
     assert rig.repo.get_session(serial).state is SessionState.CANCELLED
     assert not rig.repo.get_pile(PILE).online

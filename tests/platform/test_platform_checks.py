@@ -1,10 +1,11 @@
-"""The platform's own bill check (simrig.billing.platform_checks), code by code."""
+"""The platform's own bill check (simrig.platform.checks), code by code."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from simrig.billing.platform_checks import (
+from simrig.billing.tariff import Band, default_tariff, money_from_yuan
+from simrig.platform.checks import (
     BillFacts,
     CheckLimits,
     PlatformRecord,
@@ -13,7 +14,6 @@ from simrig.billing.platform_checks import (
     occupancy_fee,
     recompute_amount,
 )
-from simrig.billing.tariff import Band, default_tariff, money_from_yuan
 
 T = datetime(2019, 10, 29, 8, 0)
 
@@ -92,3 +92,11 @@ def test_occupancy_fee_zpd_case4():
 def test_recompute_amount():
     lines = recompute_amount(default_tariff(), (0, 0, 100_000, 0))
     assert lines.total_amount == money_from_yuan("15") and lines.line(Band.FLAT).energy == 100_000
+
+
+def test_old_import_path_reexports_the_platform_checks():
+    import simrig.billing.platform_checks as old
+    import simrig.platform.checks as new
+
+    assert old.__all__ == new.__all__
+    assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)
