@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from simrig.billing.tariff import ENERGY_SCALE, MONEY_SCALE
+from simrig.domain import ENERGY_SCALE, MONEY_SCALE
 from simrig.fastdata import evolve, updater
 from simrig.protocol.ykc import Frame, GunStatus, RealtimeData
 

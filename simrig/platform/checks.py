@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from simrig.billing.anomaly import AnomalyCode
-from simrig.billing.tariff import (
+from simrig.domain import (
     ENERGY_SCALE,
     Band,
     BillLines,
@@ -39,6 +38,7 @@ from simrig.billing.tariff import (
     OccupancyRule,
     Tariff,
 )
+from simrig.domain.anomaly import AnomalyCode
 
 __all__ = [
     "BillFacts",

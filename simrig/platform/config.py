@@ -5,7 +5,7 @@
     [rules]                       # any PlatformRules field; money fields in yuan
     start_confirm_timeout_s = 90
     balance_stop_margin = 0.5
-    [tariff]                      # simrig.billing.tariff.tariff_from_mapping
+    [tariff]                      # simrig.domain.tariff.tariff_from_mapping
     model_no = "0100"
     ...
     [[piles]]
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simrig.billing.tariff import Tariff, money_from_yuan, tariff_from_mapping
+from simrig.domain import Tariff, money_from_yuan, tariff_from_mapping
 
 from .records import Account, Card, Pile
 from .repository import Repository

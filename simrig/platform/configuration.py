@@ -3,7 +3,7 @@ protocol §4.4 and §5) and commands with their replies (0x52/0x51, 0x58/0x57)."
 
 from __future__ import annotations
 
-from simrig.billing.tariff import RATE_SCALE, Tariff
+from simrig.domain import RATE_SCALE, Tariff
 from simrig.fastdata import evolve
 from simrig.protocol.ykc import (
     Confirm,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simrig.billing.tariff import default_tariff, money_from_yuan
+from simrig.domain import default_tariff, money_from_yuan
 
 from .records import Account, Card, Pile
 from .repository import Repository

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from simrig.billing.tariff import Tariff, default_tariff
+from simrig.domain import Tariff, default_tariff
 from simrig.fastdata import evolve
 
 from .records import Pile

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from simrig.billing.tariff import ENERGY_SCALE, MONEY_SCALE
+from simrig.domain import ENERGY_SCALE, MONEY_SCALE
 from simrig.fastdata import evolve
 from simrig.protocol.ykc import (
     AuthFailure,

@@ -5,7 +5,7 @@ platform (the scenario epoch + ``now``) or the pile's own times as sent in a bil
 carry milliseconds (zpd_case#20 lost them and mis-sorted 2-2-3-3 as 2-3-2-3).
 
 Units are the billing module's exact integers: energy in 1e-4 kWh, money in 1e-4 yuan
-(see :mod:`simrig.billing.tariff`). ``*_yuan`` / ``*_kwh`` helpers are for display only.
+(see :mod:`simrig.domain.tariff`). ``*_yuan`` / ``*_kwh`` helpers are for display only.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from simrig.billing.tariff import Tariff
+from simrig.domain import Tariff
 
 from .records import (
     OPEN_STATES,

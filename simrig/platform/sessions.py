@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from simrig.billing.tariff import money_to_yuan
+from simrig.domain import money_to_yuan
 
 from .records import OPEN_STATES, Notification, NotificationKind, Session, SessionState
 from .repository import Repository

@@ -3,7 +3,7 @@ lost-bill sweep (codes 1 and 2)."""
 
 from __future__ import annotations
 
-from simrig.billing.tariff import ENERGY_SCALE, MONEY_SCALE, RATE_SCALE
+from simrig.domain import ENERGY_SCALE, MONEY_SCALE, RATE_SCALE
 from simrig.fastdata import evolve
 from simrig.protocol.ykc import (
     AckResult,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from simrig.billing.tariff import money_from_yuan
+from simrig.domain import money_from_yuan
 from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.platform import (
     DEMO_ACCOUNT,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simrig.adapters.sqlite_store import SqliteRepository
-from simrig.billing.tariff import money_from_yuan
+from simrig.domain import money_from_yuan
 from simrig.platform import DEMO_ACCOUNT, PlatformCore, SessionState, load_demo_dataset
 from simrig.protocol.ykc import AckResult, GunStatus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from simrig.billing.tariff import Band, default_tariff, money_from_yuan
+from simrig.domain import Band, default_tariff, money_from_yuan
 from simrig.platform.checks import (
     BillFacts,
     CheckLimits,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from simrig.adapters.sqlite_store import SqliteRepository
-from simrig.billing.tariff import default_tariff
+from simrig.domain import default_tariff
 from simrig.platform import (
     Account,
     AnomalyRecord,
