@@ -26,10 +26,10 @@ from simrig.platform.records import (
     AnomalyRecord,
     Bill,
     Card,
-    Gun,
     Notification,
-    Pile,
     RealtimeSample,
+    RegisteredGun,
+    RegisteredPile,
     Session,
     record_from_dict,
     record_to_dict,
@@ -152,20 +152,20 @@ class SqliteRepository:
         return None if row is None else record_from_dict(cls, json.loads(row[0]))
 
     # piles, guns
-    def put_pile(self, pile: Pile) -> None:
+    def put_pile(self, pile: RegisteredPile) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO piles VALUES (?, ?, ?)",
                 (pile.pile_no, int(pile.online), _dump(pile)),
             )
 
-    def get_pile(self, pile_no: str) -> Pile | None:
-        return self._one(Pile, "SELECT data FROM piles WHERE pile_no = ?", pile_no)
+    def get_pile(self, pile_no: str) -> RegisteredPile | None:
+        return self._one(RegisteredPile, "SELECT data FROM piles WHERE pile_no = ?", pile_no)
 
-    def list_piles(self) -> list[Pile]:
-        return self._all(Pile, "SELECT data FROM piles ORDER BY pile_no")
+    def list_piles(self) -> list[RegisteredPile]:
+        return self._all(RegisteredPile, "SELECT data FROM piles ORDER BY pile_no")
 
-    def put_gun(self, gun: Gun) -> None:
+    def put_gun(self, gun: RegisteredGun) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO guns VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -180,10 +180,12 @@ class SqliteRepository:
                 ),
             )
 
-    def list_guns(self, pile_no: str | None = None) -> list[Gun]:
+    def list_guns(self, pile_no: str | None = None) -> list[RegisteredGun]:
         if pile_no is None:
-            return self._all(Gun, "SELECT data FROM guns ORDER BY pile_no, gun")
-        return self._all(Gun, "SELECT data FROM guns WHERE pile_no = ? ORDER BY gun", pile_no)
+            return self._all(RegisteredGun, "SELECT data FROM guns ORDER BY pile_no, gun")
+        return self._all(
+            RegisteredGun, "SELECT data FROM guns WHERE pile_no = ? ORDER BY gun", pile_no
+        )
 
     # accounts, cards, tariffs
     def _put_account(self, db: sqlite3.Connection, account: Account) -> None:

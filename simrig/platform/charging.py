@@ -17,9 +17,9 @@ from .events import EventSink
 from .orders import Orders
 from .records import (
     OPEN_STATES,
-    Gun,
     NotificationKind,
     RealtimeSample,
+    RegisteredGun,
     Session,
     SessionState,
 )
@@ -71,9 +71,11 @@ class Charging(FrameHandlers):
         self._orders = orders
         self._settlement = settlement
         self._events = events
-        self._guns: dict[tuple[str, int], Gun] = {(g.pile_no, g.gun): g for g in repo.list_guns()}
+        self._guns: dict[tuple[str, int], RegisteredGun] = {
+            (g.pile_no, g.gun): g for g in repo.list_guns()
+        }
 
-    def gun(self, pile_no: str, gun: int) -> Gun | None:
+    def gun(self, pile_no: str, gun: int) -> RegisteredGun | None:
         """The gun as its last 0x13 reported it."""
         return self._guns.get((pile_no, gun))
 
@@ -102,7 +104,7 @@ class Charging(FrameHandlers):
         serial = msg.serial if msg.serial.strip("0") else ""
         gun = self._guns.get(key)
         if gun is None or (gun.status, gun.plugged, gun.serial) != (status, plugged, serial):
-            gun = Gun(msg.pile_no, msg.gun, status, plugged, serial, at)
+            gun = RegisteredGun(msg.pile_no, msg.gun, status, plugged, serial, at)
             self._guns[key] = gun
             self._repo.put_gun(gun)
         session: Session | None = None

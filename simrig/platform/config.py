@@ -30,7 +30,7 @@ from typing import Any
 
 from simrig.domain import Tariff, money_from_yuan, tariff_from_mapping
 
-from .records import Account, Card, Pile
+from .records import Account, Card, RegisteredPile
 from .repository import Repository
 from .rules import PlatformRules, rules_from_mapping
 
@@ -44,7 +44,7 @@ MONEY_RULES = ("min_start_balance", "balance_stop_margin")
 class PlatformConfig:
     rules: PlatformRules = field(default_factory=PlatformRules)
     tariffs: tuple[Tariff, ...] = ()
-    piles: tuple[Pile, ...] = ()
+    piles: tuple[RegisteredPile, ...] = ()
     accounts: tuple[Account, ...] = ()
     cards: tuple[Card, ...] = ()
 
@@ -87,7 +87,7 @@ def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
             if kind not in ("DC", "AC"):
                 raise ValueError(f"type {kind!r} is not DC or AC")
             piles.append(
-                Pile(
+                RegisteredPile(
                     pile_no=pile_no,
                     pile_type=kind,
                     guns=int(p.get("guns", 1)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from simrig.domain import default_tariff, money_from_yuan
 
-from .records import Account, Card, Pile
+from .records import Account, Card, RegisteredPile
 from .repository import Repository
 
 __all__ = [
@@ -35,7 +35,7 @@ def load_demo_dataset(repo: Repository) -> None:
     for pile_no, (kind, guns) in DEMO_PILES.items():
         if repo.get_pile(pile_no) is None:
             repo.put_pile(
-                Pile(
+                RegisteredPile(
                     pile_no=pile_no,
                     pile_type=kind,
                     guns=guns,

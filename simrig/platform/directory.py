@@ -7,7 +7,7 @@ from collections.abc import Collection
 from simrig.domain import Tariff, default_tariff
 from simrig.fastdata import evolve
 
-from .records import Pile
+from .records import RegisteredPile
 from .repository import Repository
 
 __all__ = ["Directory"]
@@ -18,10 +18,10 @@ class Directory:
 
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
-        self.piles: dict[str, Pile] = {p.pile_no: p for p in repo.list_piles()}
+        self.piles: dict[str, RegisteredPile] = {p.pile_no: p for p in repo.list_piles()}
         self._tariffs: dict[str, Tariff] = {}
 
-    def put(self, pile: Pile) -> None:
+    def put(self, pile: RegisteredPile) -> None:
         self.piles[pile.pile_no] = pile
         self._repo.put_pile(pile)
 

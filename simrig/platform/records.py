@@ -24,11 +24,11 @@ __all__ = [
     "AnomalyRecord",
     "Bill",
     "Card",
-    "Gun",
     "Notification",
     "NotificationKind",
-    "Pile",
     "RealtimeSample",
+    "RegisteredGun",
+    "RegisteredPile",
     "Session",
     "SessionState",
     "record_from_dict",
@@ -66,7 +66,7 @@ class NotificationKind(StrEnum):
 
 @fast_init
 @dataclass(frozen=True, slots=True)
-class Pile:
+class RegisteredPile:
     pile_no: str
     pile_type: str = "DC"  #: "DC" or "AC"
     guns: int = 1
@@ -83,7 +83,7 @@ class Pile:
 
 @fast_init
 @dataclass(frozen=True, slots=True)
-class Gun:
+class RegisteredGun:
     pile_no: str
     gun: int
     status: int = 0  #: last 0x13 status (0 offline, 1 fault, 2 idle, 3 charging)

@@ -21,10 +21,10 @@ from .records import (
     AnomalyRecord,
     Bill,
     Card,
-    Gun,
     Notification,
-    Pile,
     RealtimeSample,
+    RegisteredGun,
+    RegisteredPile,
     Session,
 )
 
@@ -35,11 +35,11 @@ class Repository(Protocol):
     """Everything the platform stores. Every write is committed when the call returns."""
 
     # piles, guns
-    def put_pile(self, pile: Pile) -> None: ...
-    def get_pile(self, pile_no: str) -> Pile | None: ...
-    def list_piles(self) -> list[Pile]: ...
-    def put_gun(self, gun: Gun) -> None: ...
-    def list_guns(self, pile_no: str | None = None) -> list[Gun]: ...
+    def put_pile(self, pile: RegisteredPile) -> None: ...
+    def get_pile(self, pile_no: str) -> RegisteredPile | None: ...
+    def list_piles(self) -> list[RegisteredPile]: ...
+    def put_gun(self, gun: RegisteredGun) -> None: ...
+    def list_guns(self, pile_no: str | None = None) -> list[RegisteredGun]: ...
 
     # accounts, cards, tariffs
     def put_account(self, account: Account) -> None: ...
@@ -109,8 +109,8 @@ class MemoryRepository:
     """Dict-backed repository with the same semantics (list order = insertion order)."""
 
     def __init__(self) -> None:
-        self._piles: dict[str, Pile] = {}
-        self._guns: dict[tuple[str, int], Gun] = {}
+        self._piles: dict[str, RegisteredPile] = {}
+        self._guns: dict[tuple[str, int], RegisteredGun] = {}
         self._accounts: dict[str, Account] = {}
         self._cards: dict[str, Card] = {}
         self._tariffs: dict[str, Tariff] = {}
@@ -122,19 +122,19 @@ class MemoryRepository:
         self._anomalies: list[AnomalyRecord] = []
 
     # piles, guns
-    def put_pile(self, pile: Pile) -> None:
+    def put_pile(self, pile: RegisteredPile) -> None:
         self._piles[pile.pile_no] = pile
 
-    def get_pile(self, pile_no: str) -> Pile | None:
+    def get_pile(self, pile_no: str) -> RegisteredPile | None:
         return self._piles.get(pile_no)
 
-    def list_piles(self) -> list[Pile]:
+    def list_piles(self) -> list[RegisteredPile]:
         return list(self._piles.values())
 
-    def put_gun(self, gun: Gun) -> None:
+    def put_gun(self, gun: RegisteredGun) -> None:
         self._guns[gun.pile_no, gun.gun] = gun
 
-    def list_guns(self, pile_no: str | None = None) -> list[Gun]:
+    def list_guns(self, pile_no: str | None = None) -> list[RegisteredGun]:
         return [g for g in self._guns.values() if pile_no is None or g.pile_no == pile_no]
 
     # accounts, cards, tariffs

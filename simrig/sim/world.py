@@ -208,7 +208,7 @@ def register_site(
     scenario: Scenario, repo: Repository, tariff: Tariff, profile_dirs: tuple[Path, ...] = ()
 ) -> None:
     """Register the scenario's piles, guns, users and tariff in the reference platform."""
-    from simrig.platform.records import Account, Card, Gun, Pile
+    from simrig.platform.records import Account, Card, RegisteredGun, RegisteredPile
 
     profiles = {p.pile_no: pile_profile(p, profile_dirs) for p in scenario.piles}
     repo.put_tariff(tariff)
@@ -216,7 +216,7 @@ def register_site(
         profile = profiles[pile_def.pile_no]
         guns = pile_def.guns or profile.guns
         repo.put_pile(
-            Pile(
+            RegisteredPile(
                 pile_no=pile_def.pile_no,
                 pile_type=profile.kind,
                 guns=guns,
@@ -225,7 +225,7 @@ def register_site(
             )
         )
         for gun in range(1, guns + 1):
-            repo.put_gun(Gun(pile_def.pile_no, gun))
+            repo.put_gun(RegisteredGun(pile_def.pile_no, gun))
     for user in scenario.users:
         account_id = user.account or user.name
         logical = (user.logical_card or "").rjust(16, "0")

@@ -2,7 +2,7 @@
 
 ``ScriptedPlatform`` answers the pile like a minimal YKC backend (login OK, heartbeat
 replies, model verify/request, card auth, record acks) and lets a test send commands.
-``Rig`` wires one ``PileFirmware`` to it through a zero-latency byte link with optional
+``PileRig`` wires one ``PileFirmware`` to it through a zero-latency byte link with optional
 silent outage windows, and runs agenda items (stimuli, commands) in virtual time.
 """
 
@@ -189,7 +189,7 @@ class ScriptedPlatform:
         return [(t, m) for t, m in self.received if type(m) is cls]
 
 
-class Rig:
+class PileRig:
     """One pile, its plant and a scripted platform over an in-memory link."""
 
     def __init__(

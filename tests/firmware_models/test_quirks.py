@@ -17,7 +17,7 @@ from simrig.protocol.ykc import (
 )
 from simrig.stimuli import CardScan, LocalReboot, Plug, Unplug
 
-from .peer import Rig, vehicle
+from .peer import PileRig, vehicle
 
 CARD = "00000000AABBCCDD"
 ZERO = "0" * 32
@@ -32,7 +32,7 @@ def bill_at_unplug(profile: FirmwareProfile) -> FirmwareProfile:
     return replace(profile, timings=replace(profile.timings, bill_at_unplug=True))
 
 
-def charge(rig: Rig, stop_at: float, **veh: Any) -> None:
+def charge(rig: PileRig, stop_at: float, **veh: Any) -> None:
     rig.stim(5, Plug(1, vehicle(**veh)))
     rig.stim(10, CardScan(1, CARD))
     rig.at(stop_at, lambda: rig.peer.remote_stop(1))
@@ -40,7 +40,7 @@ def charge(rig: Rig, stop_at: float, **veh: Any) -> None:
 
 def test_repeated_stop_loses_bill_zshy_case_23():
     # auto-full, then the platform still sends a stop: two stops -> bill lost
-    rig = Rig(with_quirk("repeated_stop_loses_bill"))
+    rig = PileRig(with_quirk("repeated_stop_loses_bill"))
     rig.stim(5, Plug(1, vehicle(initial_soc=97, capacity_kwh=10)))
     rig.stim(10, CardScan(1, CARD))
     t = 10.0
@@ -57,7 +57,7 @@ def test_repeated_stop_loses_bill_zshy_case_23():
     assert (s.bill_state, s.bill_why) == ("dropped", "repeated_stop_loses_bill")
     assert rig.quirks("repeated_stop_loses_bill")[0].data["incident"] == "zshy_case#23"
     # a single stop keeps the bill
-    clean = Rig(with_quirk("repeated_stop_loses_bill"))
+    clean = PileRig(with_quirk("repeated_stop_loses_bill"))
     charge(clean, 600)
     clean.run(700)
     assert len(clean.peer.of(TransactionRecord)) == 1
@@ -70,8 +70,8 @@ def test_pile_balance_stop_then_platform_stop_loses_the_2090104_bill():
     quirks = {"repeated_stop_loses_bill": base.quirks["repeated_stop_loses_bill"]}
     profile = replace(base, quirks=quirks)
 
-    def run(profile: FirmwareProfile) -> Rig:
-        rig = Rig(profile)
+    def run(profile: FirmwareProfile) -> PileRig:
+        rig = PileRig(profile)
         rig.stim(5, Plug(1, vehicle()))
         rig.at(10, lambda: rig.peer.remote_start(1, balance=5.0))
         rig.at(1200, lambda: rig.peer.remote_stop(1))  # the platform's balance stop
@@ -92,7 +92,7 @@ def test_pile_balance_stop_then_platform_stop_loses_the_2090104_bill():
 
 def test_start_failure_no_logout_late_bill_igo_case_29():
     profile = with_quirk("start_failure_no_logout_late_bill", delay_s=[36000, 36000])
-    rig = Rig(profile, elide=True)
+    rig = PileRig(profile, elide=True)
     rig.stim(5, Plug(1, vehicle(handshake_failure="bhm_timeout")))
     rig.stim(10, CardScan(1, CARD))
     rig.run(40 + 36000 + 60)
@@ -109,14 +109,14 @@ def test_start_failure_no_logout_late_bill_igo_case_29():
     # ... and the upload time goes to trade_time, the service end on YKC (occupancy fee)
     assert bill.trade_time == rig.wall(sent_at)
     # the quirk's delay wins over bill_at_unplug: the gun stays plugged, the bill comes
-    held = Rig(bill_at_unplug(profile), elide=True)
+    held = PileRig(bill_at_unplug(profile), elide=True)
     held.stim(5, Plug(1, vehicle(handshake_failure="bhm_timeout")))
     held.stim(10, CardScan(1, CARD))
     held.run(40 + 36000 + 60)
     [(t_held, _)] = held.peer.timed(TransactionRecord)
     assert t_held == sent_at
     # the fixed behaviour for comparison: bill within 30 s
-    clean = Rig("generic-dc@1.0")
+    clean = PileRig("generic-dc@1.0")
     clean.stim(5, Plug(1, vehicle(handshake_failure="bhm_timeout")))
     clean.stim(10, CardScan(1, CARD))
     clean.run(200)
@@ -125,7 +125,7 @@ def test_start_failure_no_logout_late_bill_igo_case_29():
 
 
 def test_reboot_plugged_loses_bill_gdyc_case_25():
-    rig = Rig("xundao-ac@touch-1")
+    rig = PileRig("xundao-ac@touch-1")
     charge(rig, 10_000)
     rig.stim(900, LocalReboot())
     rig.stim(2000, Unplug(1))
@@ -136,7 +136,7 @@ def test_reboot_plugged_loses_bill_gdyc_case_25():
     after = [m for t, m in rig.peer.timed(RealtimeData) if 900 < t < 2000]
     assert after and all(m.status == GunStatus.IDLE and not m.plugged for m in after)
     # quirk-free AC pile keeps the bill across the reboot
-    clean = Rig("generic-ac@1.0")
+    clean = PileRig("generic-ac@1.0")
     charge(clean, 10_000)
     clean.stim(900, LocalReboot())
     clean.run(1200)
@@ -145,7 +145,7 @@ def test_reboot_plugged_loses_bill_gdyc_case_25():
 
 
 def test_preparing_before_ready_zpd_case_20():
-    rig = Rig("juneng-dc@1.0.0", seed=5)
+    rig = PileRig("juneng-dc@1.0.0", seed=5)
     charge(rig, 1000)
     rig.run(1100)
     scan_t = rig.peer.timed(CardStart)[0][0]
@@ -164,7 +164,7 @@ def test_preparing_before_ready_zpd_case_20():
 
 
 def test_bill_time_anomaly_zpd_case_17():
-    rig = Rig(with_quirk("bill_time_anomaly", rate=1.0, kinds=["end_before_start"]))
+    rig = PileRig(with_quirk("bill_time_anomaly", rate=1.0, kinds=["end_before_start"]))
     charge(rig, 900)
     rig.run(1000)
     [bill] = rig.peer.of(TransactionRecord)
@@ -173,12 +173,12 @@ def test_bill_time_anomaly_zpd_case_17():
 
 
 def test_random_bill_loss_zpd_case_7():
-    rig = Rig(with_quirk("random_bill_loss", rate=1.0))
+    rig = PileRig(with_quirk("random_bill_loss", rate=1.0))
     charge(rig, 600)
     rig.run(700)
     assert not rig.peer.of(TransactionRecord)
     assert rig.kinds("bill_dropped")[0].data["why"] == "random_bill_loss"
-    kept = Rig(with_quirk("random_bill_loss", rate=0.0))
+    kept = PileRig(with_quirk("random_bill_loss", rate=0.0))
     charge(kept, 600)
     kept.run(700)
     assert len(kept.peer.of(TransactionRecord)) == 1
@@ -195,7 +195,7 @@ def test_random_bill_loss_rate_is_calibrated():
 
 def test_occupancy_spike_zpd_case_5():
     quirky = with_quirk("occupancy_spike", rate=1.0, delay_s=[7200, 7200])
-    rig = Rig(bill_at_unplug(quirky), elide=False)
+    rig = PileRig(bill_at_unplug(quirky), elide=False)
     rig.stim(5, Plug(1, vehicle(handshake_failure="bcp_timeout")))  # < 60 s session
     rig.stim(10, CardScan(1, CARD))
     rig.stim(300, Unplug(1))
@@ -212,7 +212,7 @@ def test_occupancy_spike_zpd_case_5():
     assert bill.end_time == rig.wall(failed_at) and failed_at < 60
     assert bill.trade_time == rig.wall(sent_at)
     # the same quirk without bill_at_unplug: only the plug state is late, the bill is not
-    plain = Rig(quirky)
+    plain = PileRig(quirky)
     plain.stim(5, Plug(1, vehicle(handshake_failure="bcp_timeout")))
     plain.stim(10, CardScan(1, CARD))
     plain.stim(300, Unplug(1))
@@ -226,7 +226,7 @@ def test_occupancy_spike_keeps_the_immediate_bill_of_a_pulled_gun():
     profile = with_quirk(
         "occupancy_spike", rate=1.0, delay_s=[7200, 7200], only_short_sessions=False
     )
-    rig = Rig(bill_at_unplug(profile))
+    rig = PileRig(bill_at_unplug(profile))
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(10, CardScan(1, CARD))
     rig.stim(900, Unplug(1))  # pulled during charging (§13.3 #5)
@@ -238,7 +238,7 @@ def test_occupancy_spike_keeps_the_immediate_bill_of_a_pulled_gun():
 
 
 def test_duration_mismatch_code_9():
-    rig = Rig(with_quirk("duration_mismatch", rate=1.0, offset_s=[600, 600]))
+    rig = PileRig(with_quirk("duration_mismatch", rate=1.0, offset_s=[600, 600]))
     charge(rig, 900)
     rig.run(1000)
     [bill] = rig.peer.of(TransactionRecord)
@@ -250,7 +250,7 @@ def test_duration_mismatch_code_9():
 
 
 def test_energy_lost_code_11():
-    rig = Rig(with_quirk("energy_lost", rate=1.0, stale_s=[300, 300]))
+    rig = PileRig(with_quirk("energy_lost", rate=1.0, stale_s=[300, 300]))
     charge(rig, 1500)
     rig.run(1600)
     [bill] = rig.peer.of(TransactionRecord)
@@ -263,7 +263,7 @@ def test_energy_lost_code_11():
 
 
 def test_inflated_realtime_energy_igo_case_28():
-    rig = Rig(with_quirk("inflated_realtime_energy", rate=1.0, factor=[3.0, 3.0]))
+    rig = PileRig(with_quirk("inflated_realtime_energy", rate=1.0, factor=[3.0, 3.0]))
     charge(rig, 1200)
     rig.run(1300)
     last_rt = [m for m in rig.peer.of(RealtimeData) if m.status == 3][-1]
@@ -273,7 +273,7 @@ def test_inflated_realtime_energy_igo_case_28():
 
 
 def test_billing_evasion_sequence_igo_case_1():
-    rig = Rig(with_quirk("billing_evasion_sequence", window_s=30))
+    rig = PileRig(with_quirk("billing_evasion_sequence", window_s=30))
     rig.stim(5, Plug(1, vehicle()))
     rig.at(10, lambda: rig.peer.remote_start(1))
     rig.stim(20, CardScan(1, CARD))  # within 30 s of the remote start
@@ -286,7 +286,7 @@ def test_billing_evasion_sequence_igo_case_1():
     assert not rig.peer.of(TransactionRecord)
     assert rig.pile.device_sessions()[0].bill_why == "billing_evasion_sequence"
     # the same scan outside the window is just "gun busy"
-    late = Rig(with_quirk("billing_evasion_sequence", window_s=30))
+    late = PileRig(with_quirk("billing_evasion_sequence", window_s=30))
     late.stim(5, Plug(1, vehicle()))
     late.at(10, lambda: late.peer.remote_start(1))
     late.stim(45, CardScan(1, CARD))
@@ -299,7 +299,7 @@ def test_spurious_fault_blip_igo_case_30():
     profile = with_quirk(
         "spurious_fault_blip", base="generic-ac@1.0", rate=1.0, after_s=[120, 120], status=["fault"]
     )
-    rig = Rig(profile)
+    rig = PileRig(profile)
     charge(rig, 900)
     rig.run(1000)
     statuses = [int(m.status) for m in rig.peer.of(RealtimeData) if m.gun == 1]
@@ -312,12 +312,12 @@ def test_spurious_fault_blip_igo_case_30():
 
 def test_charge_through_outage_zpd_case_12():
     outage = [(300, 1200)]
-    normal = Rig("generic-dc@1.0", outages=outage)
+    normal = PileRig("generic-dc@1.0", outages=outage)
     charge(normal, 1500)
     normal.run(1700)
     [s] = normal.pile.device_sessions()
     assert s.stop_reason == StopReason.UNKNOWN  # stopped 120 s after losing the link
-    quirky = Rig(with_quirk("charge_through_outage", max_frames=240), outages=outage)
+    quirky = PileRig(with_quirk("charge_through_outage", max_frames=240), outages=outage)
     charge(quirky, 1500)
     quirky.run(1700)
     [q] = quirky.pile.device_sessions()

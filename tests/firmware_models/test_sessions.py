@@ -32,13 +32,13 @@ from simrig.protocol.ykc import (
 )
 from simrig.stimuli import CardScan, Plug, PowerCut, PowerRestore, Unplug
 
-from .peer import EPOCH, Rig, vehicle
+from .peer import EPOCH, PileRig, vehicle
 
 CARD = "00000000AABBCCDD"
 SHIPPED = [p.name for p in list_profiles()]
 
 
-def card_session(rig: Rig, minutes: float = 20.0, t0: float = 5.0) -> float:
+def card_session(rig: PileRig, minutes: float = 20.0, t0: float = 5.0) -> float:
     """Plug, scan, charge ~minutes, app stop; returns the stop time."""
     rig.stim(t0, Plug(1, vehicle()))
     rig.stim(t0 + 15, CardScan(1, CARD))
@@ -49,7 +49,7 @@ def card_session(rig: Rig, minutes: float = 20.0, t0: float = 5.0) -> float:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_full_session_for_every_profile(name):
-    rig = Rig(name, seed=7)
+    rig = PileRig(name, seed=7)
     stop = card_session(rig)
     rig.stim(stop + 20, Unplug(1))  # bill_at_unplug profiles bill at the gun's return
     rig.run(stop + 400)
@@ -93,7 +93,7 @@ def test_full_session_for_every_profile(name):
 
 def test_bill_splits_across_tariff_bands():
     """Charging 09:55–10:40 crosses flat → peak (default tariff): both tiers billed."""
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.stim(6800, Plug(1, vehicle(capacity_kwh=200, max_power_kw=30)))
     rig.stim(6810, CardScan(1, CARD))
     rig.at(6840 + 45 * 60, lambda: rig.peer.remote_stop(1))
@@ -105,7 +105,7 @@ def test_bill_splits_across_tariff_bands():
 
 def test_determinism_same_seed_same_bytes():
     def run(seed):
-        rig = Rig("sinexcel-dc@11536", seed=seed, outages=[(400, 700)])
+        rig = PileRig("sinexcel-dc@11536", seed=seed, outages=[(400, 700)])
         stop = card_session(rig)
         rig.run(stop + 400)
         return rig.up_bytes()
@@ -115,7 +115,7 @@ def test_determinism_same_seed_same_bytes():
 
 
 def test_remote_start_plug_within_60s_sends_second_reply():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.at(10, lambda: rig.peer.remote_start(1))
     rig.stim(40, Plug(1, vehicle()))
     rig.at(600, lambda: rig.peer.remote_stop(1))
@@ -129,7 +129,7 @@ def test_remote_start_plug_within_60s_sends_second_reply():
 
 
 def test_remote_start_plug_too_late_does_not_start():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.at(10, lambda: rig.peer.remote_start(1))
     rig.stim(75, Plug(1, vehicle()))
     rig.run(300)
@@ -138,7 +138,7 @@ def test_remote_start_plug_too_late_does_not_start():
 
 
 def test_handshake_failure_gives_zero_energy_bill_with_start_failed_reason():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.stim(5, Plug(1, vehicle(handshake_failure="brm_timeout")))
     rig.stim(10, CardScan(1, CARD))
     rig.run(200)
@@ -148,7 +148,7 @@ def test_handshake_failure_gives_zero_energy_bill_with_start_failed_reason():
 
 
 def test_soc_full_and_unplug_stop_reasons():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.stim(5, Plug(1, vehicle(initial_soc=95, capacity_kwh=20)))
     rig.stim(10, CardScan(1, CARD))
     rig.stim(5, Plug(2, vehicle()))
@@ -161,7 +161,7 @@ def test_soc_full_and_unplug_stop_reasons():
 
 
 def test_same_card_again_stops_the_session():
-    rig = Rig("generic-ac@1.0")
+    rig = PileRig("generic-ac@1.0")
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(10, CardScan(1, CARD))
     rig.stim(900, CardScan(1, CARD))
@@ -172,7 +172,7 @@ def test_same_card_again_stops_the_session():
 
 
 def test_no_charging_without_a_billing_model():
-    rig = Rig("generic-dc@1.0", tariff=None) if False else Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0", tariff=None) if False else PileRig("generic-dc@1.0")
     rig.peer.auto_reply = lambda msg, seq: None  # a platform that answers nothing
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(10, CardScan(1, CARD))
@@ -184,7 +184,7 @@ def test_no_charging_without_a_billing_model():
 
 
 def test_model_requests_repeat_until_answered():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     original = rig.peer.auto_reply
     rig.peer.auto_reply = lambda m, s: None if isinstance(m, ModelRequest) else original(m, s)
     rig.stim(5, Plug(1, vehicle()))
@@ -196,7 +196,7 @@ def test_model_requests_repeat_until_answered():
 
 
 def test_missed_heartbeats_drop_the_link_and_relogin():
-    rig = Rig("generic-dc@1.0", outages=[(100, 160)])
+    rig = PileRig("generic-dc@1.0", outages=[(100, 160)])
     rig.run(300)
     assert rig.kinds("heartbeat_lost")
     logins = [t for t, _ in rig.peer.timed(Login)]
@@ -204,7 +204,7 @@ def test_missed_heartbeats_drop_the_link_and_relogin():
 
 
 def test_offline_bill_is_kept_and_uploaded_first_after_relogin():
-    rig = Rig("generic-dc@1.0", outages=[(600, 1800)])
+    rig = PileRig("generic-dc@1.0", outages=[(600, 1800)])
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(10, CardScan(1, CARD))
     rig.stim(700, Unplug(1))  # ends the session while the link is (silently) down
@@ -218,7 +218,7 @@ def test_offline_bill_is_kept_and_uploaded_first_after_relogin():
 
 
 def test_bill_retry_policy_then_kept_for_next_login():
-    rig = Rig("generic-dc@1.0", ack_records=False)
+    rig = PileRig("generic-dc@1.0", ack_records=False)
     stop = card_session(rig, minutes=2)
     rig.run(stop + 200)
     times = [t for t, _ in rig.peer.timed(TransactionRecord)]
@@ -229,7 +229,7 @@ def test_bill_retry_policy_then_kept_for_next_login():
 
 
 def test_once_after_5min_retry_policy():
-    rig = Rig("juneng-dc@1.0.0", ack_records=False)
+    rig = PileRig("juneng-dc@1.0.0", ack_records=False)
     stop = card_session(rig, minutes=2)
     rig.run(stop + 700)
     times = [t for t, _ in rig.peer.timed(TransactionRecord)]
@@ -237,7 +237,7 @@ def test_once_after_5min_retry_policy():
 
 
 def test_time_sync_sets_the_pile_clock():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     target = EPOCH + timedelta(hours=1)
     rig.at(50, lambda: rig.peer.time_sync(target))
     rig.run(60)
@@ -247,7 +247,7 @@ def test_time_sync_sets_the_pile_clock():
 
 
 def test_disabled_pile_refuses_starts():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.at(5, lambda: rig.peer.work_params(enabled=False))
     rig.stim(10, Plug(1, vehicle()))
     rig.stim(20, CardScan(1, CARD))
@@ -260,7 +260,7 @@ def test_disabled_pile_refuses_starts():
 
 
 def test_remote_reboot_when_idle_waits_for_session_end():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     stop = card_session(rig, minutes=5)
     rig.at(300, lambda: rig.peer.reboot(Execution.WHEN_IDLE))
     rig.run(stop + 200)
@@ -272,7 +272,7 @@ def test_remote_reboot_when_idle_waits_for_session_end():
 
 
 def test_power_cut_ends_session_bill_uploaded_after_boot():
-    rig = Rig("generic-dc@1.0")
+    rig = PileRig("generic-dc@1.0")
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(10, CardScan(1, CARD))
     rig.stim(600, PowerCut())
@@ -284,7 +284,7 @@ def test_power_cut_ends_session_bill_uploaded_after_boot():
 
 
 def test_remote_upgrade_mid_scenario_switches_profile():
-    rig = Rig("sinexcel-dc@2090104", seed=2)
+    rig = PileRig("sinexcel-dc@2090104", seed=2)
     rig.at(50, lambda: rig.peer.upgrade("sinexcel-dc@2090404"))
     stop = card_session(rig, minutes=10, t0=600)
     rig.stim(stop + 60, Unplug(1))
@@ -299,7 +299,7 @@ def test_remote_upgrade_mid_scenario_switches_profile():
 
 
 def test_juneng_has_no_remote_upgrade():
-    rig = Rig("juneng-dc@1.0.0")
+    rig = PileRig("juneng-dc@1.0.0")
     rig.at(50, lambda: rig.peer.upgrade("juneng-dc@1.0.0"))
     rig.run(400)
     assert rig.peer.of(UpgradeReply)[0].status == UpgradeResult.MODEL_MISMATCH
@@ -307,15 +307,15 @@ def test_juneng_has_no_remote_upgrade():
 
 
 def test_upgrade_to_another_family_is_refused():
-    rig = Rig("sinexcel-dc@2090104")
+    rig = PileRig("sinexcel-dc@2090104")
     rig.at(50, lambda: rig.peer.upgrade("juneng-dc@1.0.0"))
     rig.run(60)
     assert rig.peer.of(UpgradeReply)[0].status == UpgradeResult.MODEL_MISMATCH
 
 
 def test_idle_elision_matches_full_run():
-    full = Rig("generic-dc@1.0")
-    fast = Rig("generic-dc@1.0", elide=True)
+    full = PileRig("generic-dc@1.0")
+    fast = PileRig("generic-dc@1.0", elide=True)
     for rig in (full, fast):
         rig.stim(20_000, Plug(1, vehicle()))
         rig.stim(20_010, CardScan(1, CARD))
@@ -346,7 +346,7 @@ def test_profile_kind_must_match_plant():
 
 def test_bill_at_unplug_bills_when_the_gun_is_returned():
     """zpd_case#4 (Sinexcel DC): the bill's trade_time (service end) is the unplug time."""
-    rig = Rig("sinexcel-dc@2090404")
+    rig = PileRig("sinexcel-dc@2090404")
     assert rig.profile.timings.bill_at_unplug
     stop = card_session(rig, minutes=10)
     unplug = stop + 3 * 3600
@@ -364,7 +364,7 @@ def test_bill_at_unplug_bills_when_the_gun_is_returned():
 
 def test_bill_at_unplug_pulled_gun_bills_at_once():
     """§13.3 #5: a gun pulled during charging gets its bill immediately."""
-    rig = Rig("sinexcel-dc@2090404")
+    rig = PileRig("sinexcel-dc@2090404")
     rig.stim(5, Plug(1, vehicle()))
     rig.stim(20, CardScan(1, CARD))
     rig.stim(900, Unplug(1))
@@ -375,7 +375,7 @@ def test_bill_at_unplug_pulled_gun_bills_at_once():
 
 
 def test_bill_at_unplug_new_order_releases_the_held_bill():
-    rig = Rig("sinexcel-dc@2090404")
+    rig = PileRig("sinexcel-dc@2090404")
     stop = card_session(rig, minutes=5)
     rig.stim(stop + 600, CardScan(1, CARD))  # charges again without unplugging
     rig.run(stop + 700)
@@ -386,7 +386,7 @@ def test_bill_at_unplug_new_order_releases_the_held_bill():
 
 def test_pile_balance_stop_only_when_the_profile_says_so():
     def run(profile):
-        rig = Rig(profile)
+        rig = PileRig(profile)
         rig.stim(5, Plug(1, vehicle()))
         rig.at(10, lambda: rig.peer.remote_start(1, balance=5.0))
         rig.at(3000, lambda: rig.peer.remote_stop(1))

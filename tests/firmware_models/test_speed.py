@@ -45,6 +45,6 @@ def test_the_timer_after_an_elision_is_the_one_a_full_scan_gives(monkeypatch):
 
 
 def _one_pile() -> PileFirmware:
-    from .peer import Rig
+    from .peer import PileRig
 
-    return Rig("sinexcel-dc@2090104").pile
+    return PileRig("sinexcel-dc@2090104").pile

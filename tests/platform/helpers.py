@@ -139,7 +139,7 @@ class ScriptedPile:
         )
 
 
-class Rig:
+class PlatformRig:
     """A platform core with the demo dataset and one logged-in scripted pile."""
 
     def __init__(self, rules: PlatformRules | None = None, pile_no: str = PILE) -> None:

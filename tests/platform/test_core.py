@@ -46,26 +46,26 @@ from simrig.protocol.ykc import (
     encode_frame,
 )
 
-from .helpers import CARD, PILE, Rig, ScriptedPile
+from .helpers import CARD, PILE, PlatformRig, ScriptedPile
 
 
 def test_check_limits_come_from_the_rules():
-    assert Rig().core.limits == CheckLimits()
+    assert PlatformRig().core.limits == CheckLimits()
     rules = PlatformRules(max_clock_skew_s=60.0, energy_tolerance_pct=5.0, duration_tolerance_s=1)
-    assert Rig(rules).core.limits == CheckLimits(
+    assert PlatformRig(rules).core.limits == CheckLimits(
         max_clock_skew_s=60.0, energy_tolerance_pct=5.0, duration_tolerance_s=1
     )
 
 
 def test_unknown_pile_is_refused_and_closed():
-    rig = Rig(pile_no="99999999999999")
+    rig = PlatformRig(pile_no="99999999999999")
     (reply,) = rig.send(rig.pile.login(), 0.0)
     assert isinstance(reply, LoginReply) and reply.result == LoginResult.FAILED
     assert rig.core.should_close(rig.cid)
 
 
 def test_login_replies_echo_seq_and_sync_time():
-    rig = Rig()
+    rig = PlatformRig()
     rig.core.receive_data(rig.cid, rig.pile.login(), 5.0)
     out = rig.core.data_to_send(rig.cid)
     reply, sync = rig.pile.decode(out)
@@ -77,19 +77,19 @@ def test_login_replies_echo_seq_and_sync_time():
 
 
 def test_frames_before_login_are_ignored():
-    rig = Rig()
+    rig = PlatformRig()
     assert rig.send(rig.pile.heartbeat(), 0.0) == []
 
 
 def test_heartbeat_reply():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     (reply,) = rig.send(rig.pile.heartbeat(gun=2), 10.0)
     assert isinstance(reply, HeartbeatReply) and reply.gun == 2
 
 
 def test_model_verify_and_request():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     (first,) = rig.send(rig.pile.frame(ModelVerify(pile_no=PILE, model_no="0000")), 1.0)
     assert isinstance(first, ModelVerifyReply) and first.result == ModelCheck.DIFFERS
@@ -100,7 +100,7 @@ def test_model_verify_and_request():
     assert again.result == ModelCheck.MATCH
 
 
-def _full_card_session(rig: Rig) -> str:
+def _full_card_session(rig: PlatformRig) -> str:
     serial = rig.card_session(now=10.0)
     rig.send(rig.pile.realtime(serial, energy=0.0), 40.0)
     rig.send(rig.pile.realtime(serial, energy=5.0, amount=7.5), 640.0)
@@ -109,7 +109,7 @@ def _full_card_session(rig: Rig) -> str:
 
 
 def test_card_session_end_to_end_sans_io():
-    rig = Rig()
+    rig = PlatformRig()
     serial = _full_card_session(rig)
     session = rig.repo.get_session(serial)
     assert session.state is SessionState.FINISHED and session.source == "card"
@@ -128,7 +128,7 @@ def test_card_session_end_to_end_sans_io():
 
 
 def test_duplicate_bill_acked_again_and_charged_once():
-    rig = Rig()
+    rig = PlatformRig()
     serial = _full_card_session(rig)
     frame = rig.pile.bill(serial, rig.wall(40), rig.wall(1240), 10.0)
     for t in (1250.0, 1280.0, 1310.0):
@@ -140,7 +140,7 @@ def test_duplicate_bill_acked_again_and_charged_once():
 
 
 def test_unknown_serial_is_illegal_and_kept():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     serial = "1" * 32
     (ack,) = rig.send(rig.pile.bill(serial, rig.wall(0), rig.wall(60), 1.0), 100.0)
@@ -161,7 +161,7 @@ def test_unknown_serial_is_illegal_and_kept():
     ],
 )
 def test_card_auth_failures(setup, expected):
-    rig = Rig()
+    rig = PlatformRig()
     card = CARD
     if setup == "unknown_card":
         card = "0000000012345678"
@@ -186,7 +186,7 @@ def test_card_auth_failures(setup, expected):
 
 
 def test_min_start_balance_is_a_setting():
-    rig = Rig(PlatformRules(min_start_balance=0))
+    rig = PlatformRig(PlatformRules(min_start_balance=0))
     acct = rig.repo.get_account(DEMO_ACCOUNT)
     rig.repo.put_account(
         Account(DEMO_ACCOUNT, balance=money_from_yuan("0.5"), logical_card=acct.logical_card)
@@ -195,7 +195,7 @@ def test_min_start_balance_is_a_setting():
 
 
 def test_unsettled_records_block_card_and_gun():
-    rig = Rig()
+    rig = PlatformRig()
     rig.card_session(gun=1)
     (again,) = rig.send(rig.pile.card_start(gun=2), 20.0)
     assert again.failure == AuthFailure.CARD_UNSETTLED_RECORD
@@ -207,7 +207,7 @@ def test_unsettled_records_block_card_and_gun():
 
 def test_stuck_unbilled_record_blocks_when_configured():
     """igo_case#21: a closed session without bill keeps blocking the user."""
-    rig = Rig(PlatformRules(unsettled_includes_unbilled=True))
+    rig = PlatformRig(PlatformRules(unsettled_includes_unbilled=True))
     serial = _full_card_session(rig)
     assert rig.repo.get_session(serial).state is SessionState.FINISHED
     (reply,) = rig.send(rig.pile.card_start(gun=2), 1300.0)
@@ -215,7 +215,7 @@ def test_stuck_unbilled_record_blocks_when_configured():
 
 
 def test_app_start_sends_0x34_and_field_timeout_cancels_after_240s():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.app_session(now=10.0)
     (start,) = rig.pile.decode(rig.core.data_to_send(rig.cid))
     assert isinstance(start, RemoteStart) and start.serial == serial and start.balance == 100.0
@@ -233,7 +233,7 @@ def test_app_start_sends_0x34_and_field_timeout_cancels_after_240s():
 
 
 def test_spec_start_timeout_90s_and_stop_on_timeout():
-    rig = Rig(PlatformRules(start_confirm_timeout_s=90, stop_on_start_timeout=True))
+    rig = PlatformRig(PlatformRules(start_confirm_timeout_s=90, stop_on_start_timeout=True))
     serial = rig.app_session(now=10.0)
     rig.core.data_to_send(rig.cid)
     rig.send(rig.pile.heartbeat(), 80.0)
@@ -243,7 +243,7 @@ def test_spec_start_timeout_90s_and_stop_on_timeout():
 
 
 def test_start_failure_reply_cancels_but_not_plugged_waits():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.app_session(now=10.0)
     rig.send(rig.pile.start_reply(serial, failure=RemoteStartFailure.GUN_NOT_PLUGGED), 11.0)
     assert rig.repo.get_session(serial).state is SessionState.STARTING
@@ -253,7 +253,7 @@ def test_start_failure_reply_cancels_but_not_plugged_waits():
 
 
 def test_app_start_refusals():
-    rig = Rig()
+    rig = PlatformRig()
     with pytest.raises(PlatformError, match="offline"):
         rig.core.app_start(PILE, 1, DEMO_APP_ACCOUNT, 0.0)
     rig.send(rig.pile.login(), 0.0)
@@ -268,7 +268,7 @@ def test_app_start_refusals():
 
 def test_app_stop_sends_0x36_every_time():
     """zshy_case#23: the lead's scenarios may stop twice."""
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.app_session(now=1.0)
     rig.send(rig.pile.realtime(serial), 30.0)
     rig.core.data_to_send(rig.cid)
@@ -285,7 +285,7 @@ def test_app_stop_sends_0x36_every_time():
 
 
 def test_offline_after_three_missed_heartbeats_and_elision():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     assert rig.core.get_timer() == pytest.approx(30.0)
     rig.core.speed.note_elided_heartbeats(PILE, 5, 50.0)
@@ -301,7 +301,7 @@ def test_offline_after_three_missed_heartbeats_and_elision():
 def test_liveness_reads_heartbeats_on_paper_from_the_plan():
     """Heartbeats of a plan keep the pile online; when the plan ends, the pile goes
     offline three periods after the last one arrived (timers run before arrivals)."""
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     rig.core.speed.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
     for t in (30.0, 500.0, 5000.0):
@@ -318,7 +318,7 @@ def test_liveness_reads_heartbeats_on_paper_from_the_plan():
 
 
 def test_a_retired_plan_keeps_only_the_arrivals_before_the_close():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     rig.core.speed.assume_heartbeats(PILE, HeartbeatPlan(10.0, 10.0, 0, math.inf, 0.5), 0.0)
     rig.core.speed.retire_heartbeat_plan(PILE, 100.5)  # heartbeat 9 would arrive at 100.5
@@ -331,7 +331,7 @@ def test_a_retired_plan_keeps_only_the_arrivals_before_the_close():
 
 def test_balance_stop_with_margin():
     """zpd_case#12: stop from realtime amount; margin is a setting."""
-    rig = Rig(PlatformRules(balance_stop_margin=money_from_yuan(1)))
+    rig = PlatformRig(PlatformRules(balance_stop_margin=money_from_yuan(1)))
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=50, amount=98.0), 100.0)
     assert rig.notes("balance_stop") == []
@@ -343,7 +343,7 @@ def test_balance_stop_with_margin():
 
 
 def test_energy_target_stop():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.app_session(now=1.0, energy_target=5.0)
     rig.send(rig.pile.realtime(serial, energy=4.0), 30.0)
     rig.core.data_to_send(rig.cid)
@@ -354,7 +354,7 @@ def test_energy_target_stop():
 
 def test_fault_during_charging_reads_as_end_field_behaviour():
     """igo_case#30: one status-8 heartbeat → false charge-finished + occupancy notice."""
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=1.0), 30.0)
     rig.send(rig.pile.realtime(serial, status=GunStatus.FAULT, energy=2.0), 45.0)
@@ -366,7 +366,7 @@ def test_fault_during_charging_reads_as_end_field_behaviour():
 
 
 def test_fault_during_charging_wait_for_bill():
-    rig = Rig(PlatformRules(fault_reading="wait_for_bill"))
+    rig = PlatformRig(PlatformRules(fault_reading="wait_for_bill"))
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=1.0), 30.0)
     rig.send(rig.pile.realtime(serial, status=GunStatus.FAULT, energy=2.0), 45.0)
@@ -375,7 +375,7 @@ def test_fault_during_charging_wait_for_bill():
 
 
 def test_offline_during_charging_field_reads_end_and_bill_lost_offline():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=1.0), 30.0)
     rig.pump(40.0 + 1)  # still alive (last frame at 30 s)
@@ -389,7 +389,7 @@ def test_offline_during_charging_field_reads_end_and_bill_lost_offline():
 
 
 def test_lost_bill_sweep_code_1():
-    rig = Rig()
+    rig = PlatformRig()
     serial = _full_card_session(rig)
     rig.core.speed.note_elided_heartbeats(PILE, 300, 2200.0)
     assert rig.core.speed.idle_until(1300.0) == pytest.approx(1240.0 + 900.0)
@@ -402,7 +402,7 @@ def test_lost_bill_sweep_code_1():
 
 def test_occupancy_fee_from_bill_transaction_time_field():
     """igo_case#29 / zpd_case#4: service end = the bill's time → occupancy fee."""
-    rig = Rig()
+    rig = PlatformRig()
     serial = _full_card_session(rig)
     trade = rig.wall(1240) + timedelta(minutes=45)  # 30 min beyond the free 15
     rig.send(rig.pile.bill(serial, rig.wall(40), rig.wall(1240), 10.0, trade=trade), 4000.0)
@@ -413,7 +413,7 @@ def test_occupancy_fee_from_bill_transaction_time_field():
 
 
 def test_occupancy_fee_from_own_unplug_observation():
-    rig = Rig(PlatformRules(occupancy_service_end="unplug"))
+    rig = PlatformRig(PlatformRules(occupancy_service_end="unplug"))
     serial = _full_card_session(rig)
     rig.send(rig.pile.realtime("0" * 32, status=GunStatus.IDLE, plugged=False), 1240.0 + 1200)
     assert rig.repo.get_session(serial).unplugged_at == rig.wall(2440)
@@ -425,7 +425,7 @@ def test_occupancy_fee_from_own_unplug_observation():
 
 
 def test_bill_vs_realtime_anomalies():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=0.0), 30.0)
     rig.send(rig.pile.realtime(serial, energy=20.0), 1830.0)
@@ -438,7 +438,7 @@ def test_bill_vs_realtime_anomalies():
 
 
 def test_overlapping_bills_flag_7():
-    rig = Rig(PlatformRules(min_start_balance=0))
+    rig = PlatformRig(PlatformRules(min_start_balance=0))
     serial = _full_card_session(rig)
     rig.send(rig.pile.bill(serial, rig.wall(40), rig.wall(1240), 10.0), 1250.0)
     (reply,) = rig.send(rig.pile.card_start(gun=1), 1300.0)
@@ -451,7 +451,7 @@ def test_overlapping_bills_flag_7():
 
 
 def test_malformed_frames_until_budget():
-    rig = Rig(PlatformRules(malformed_frame_budget=3))
+    rig = PlatformRig(PlatformRules(malformed_frame_budget=3))
     rig.send(rig.pile.login(), 0.0)
     bad = bytearray(rig.pile.heartbeat())
     bad[-1] ^= 0xFF
@@ -465,7 +465,7 @@ def test_malformed_frames_until_budget():
 
 
 def test_reboot_command_and_reply():
-    rig = Rig()
+    rig = PlatformRig()
     with pytest.raises(PlatformError):
         rig.core.send_command(PILE, Reboot(pile_no=PILE), 0.0)
     rig.send(rig.pile.login(), 0.0)
@@ -478,7 +478,7 @@ def test_reboot_command_and_reply():
 
 
 def test_relogin_on_new_connection_replaces_old():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     rig.core.connection_made(2, 5.0)
     pile2 = ScriptedPile(PILE)
@@ -489,7 +489,7 @@ def test_relogin_on_new_connection_replaces_old():
 
 
 def test_idle_without_serial_ends_session_gdyc_case25():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.card_session()
     rig.send(rig.pile.realtime(serial, energy=1.0), 30.0)
     rig.send(rig.pile.realtime("0" * 32, status=GunStatus.IDLE, plugged=True), 60.0)
@@ -498,7 +498,7 @@ def test_idle_without_serial_ends_session_gdyc_case25():
 
 
 def test_restart_restores_timers():
-    rig = Rig()
+    rig = PlatformRig()
     serial = rig.app_session(now=10.0)
     from simrig.platform import PlatformCore
 
@@ -510,7 +510,7 @@ def test_restart_restores_timers():
 
 
 def test_encode_of_raw_command_uses_own_seq():
-    rig = Rig()
+    rig = PlatformRig()
     rig.send(rig.pile.login(), 0.0)
     rig.core.send_command(PILE, Reboot(pile_no=PILE), 1.0)
     out = rig.core.data_to_send(rig.cid)

@@ -13,11 +13,11 @@ from simrig.platform import (
     AnomalyRecord,
     Bill,
     Card,
-    Gun,
     MemoryRepository,
     Notification,
-    Pile,
     RealtimeSample,
+    RegisteredGun,
+    RegisteredPile,
     Session,
     SessionState,
     load_demo_dataset,
@@ -74,7 +74,7 @@ def test_piles_guns_accounts_cards_tariffs(repo):
     assert repo.get_card("00000000d14b0a54").logical == "0000001000000573"
     assert repo.get_account("card-1000000573").balance == 1_000_000
     assert repo.get_tariff("0100") == default_tariff()
-    repo.put_gun(Gun("32010200000001", 1, 3, True, "1" * 32, T0))
+    repo.put_gun(RegisteredGun("32010200000001", 1, 3, True, "1" * 32, T0))
     assert repo.list_guns("32010200000001")[0].updated_at == T0
 
 
@@ -162,5 +162,5 @@ def test_update_writes_all(repo):
     assert len(repo.list_notifications()) == 1 and len(repo.list_anomalies()) == 1
     repo.put_card(Card("ab", "1", "a"))
     assert repo.list_cards()[0].physical == "AB"
-    repo.put_pile(Pile("32010200000001"))
+    repo.put_pile(RegisteredPile("32010200000001"))
     assert repo.get_pile("nope") is None
