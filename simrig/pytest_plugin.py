@@ -2,6 +2,10 @@
 
 * ``--simrig-backend``: ``embedded`` (default, virtual time), ``embedded-tcp`` or
   ``tcp://host:port`` (your staging backend; judged from frames).
+* ``--simrig-backend-control FILE.toml|MODULE:CALLABLE``: how simrig drives that backend's
+  API (provisioning, app start/stop, balances), so scenarios with app steps run on it.
+* ``--simrig-view MODULE:CALLABLE`` (``--simrig-view-arg``): the backend's records for
+  the oracle, so scenarios that need them (``needs_backend_api``) run on it.
 * Files named ``*.simrig.toml`` are collected as tests, one per scenario.
 * ``pytest --pyargs simrig.testing`` runs the built-in incident library.
 * JUnit XML comes from pytest itself: ``--junitxml=report.xml``.
@@ -17,6 +21,17 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("simrig")
+    group.addoption(
+        "--simrig-backend-control",
+        default=None,
+        help="Backend control for tcp:// runs: an HTTP template FILE.toml or MODULE:CALLABLE.",
+    )
+    group.addoption(
+        "--simrig-view",
+        default=None,
+        help="Platform view MODULE:CALLABLE for tcp:// runs (the backend's records).",
+    )
+    group.addoption("--simrig-view-arg", default=None, help="Argument of --simrig-view.")
     group.addoption(
         "--simrig-backend",
         default="embedded",
@@ -36,17 +51,49 @@ def simrig_backend(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--simrig-backend"))
 
 
+def run_options(config: pytest.Config) -> dict[str, Any]:
+    """``run_scenario`` keyword arguments from the command line (a fresh control each call)."""
+    from simrig.control import load_control
+    from simrig.sim.runner import load_view_factory
+
+    backend = str(config.getoption("--simrig-backend"))
+    control = config.getoption("--simrig-backend-control")
+    view = config.getoption("--simrig-view")
+    return {
+        "backend": backend,
+        "speed": float(config.getoption("--simrig-speed")),
+        "control": load_control(control, backend) if control else None,
+        "view_factory": load_view_factory(view, config.getoption("--simrig-view-arg"))
+        if view
+        else None,
+    }
+
+
+def skip_reason(scenario: Any, config: pytest.Config) -> str | None:
+    """Why a scenario cannot be judged on the chosen backend, or None if it can."""
+    from simrig.sim.world import required_operations
+
+    backend = str(config.getoption("--simrig-backend"))
+    if not backend.startswith(("tcp://", "serial:")):
+        return None
+    name = scenario.meta.name
+    has_control = config.getoption("--simrig-backend-control") is not None
+    needed = required_operations(scenario) + (["set_rules"] if scenario.platform else [])
+    if needed and not has_control:
+        return f"{name} needs a backend control for {', '.join(needed)} (--simrig-backend-control)"
+    if scenario.meta.needs_backend_api and config.getoption("--simrig-view") is None:
+        return f"{name} needs the backend's records to judge (--simrig-view)"
+    return None
+
+
 @pytest.fixture
 def simrig_run(request: pytest.FixtureRequest) -> Any:
     """``simrig_run(name_or_path)`` → RunResult on the chosen backend."""
     from simrig.scenarios import load_scenario
     from simrig.sim.runner import run_scenario
 
-    backend = str(request.config.getoption("--simrig-backend"))
-    speed = float(request.config.getoption("--simrig-speed"))
-
     def run(name_or_path: str | Path) -> Any:
-        return run_scenario(load_scenario(name_or_path), backend=backend, speed=speed)
+        return run_scenario(load_scenario(name_or_path), **run_options(request.config))
 
     return run
 
@@ -79,9 +126,7 @@ class ScenarioItem(pytest.Item):
         from simrig.scenarios import load_scenario
         from simrig.sim.runner import run_scenario
 
-        backend = str(self.config.getoption("--simrig-backend"))
-        speed = float(self.config.getoption("--simrig-speed"))
-        check(run_scenario(load_scenario(self.path), backend=backend, speed=speed))
+        check(run_scenario(load_scenario(self.path), **run_options(self.config)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed | ValueError):

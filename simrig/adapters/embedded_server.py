@@ -1,21 +1,24 @@
 """The reference platform as a separate server process on loopback (``embedded-tcp``):
-registered with the scenario's site, started, stopped, its records read once."""
+provisioned with the scenario's site through its ``--config`` file (never by writing its
+database), started, stopped, its records read once."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from simrig.adapters.platform_process import PlatformProcess, PlatformStartError, start_platform
 from simrig.errors import BackendError
 from simrig.oracle.repository_view import RepositoryView, ViewSnapshot
 from simrig.oracle.views import PlatformView
 from simrig.scenarios import Scenario
-from simrig.sim.world import register_site, scenario_tariff
+from simrig.sim.world import site_from_scenario
+
+if TYPE_CHECKING:
+    from simrig.adapters.app_client import HttpAppClient
 
 __all__ = ["STARTUP_S", "EmbeddedServer"]
 
@@ -45,22 +48,15 @@ class EmbeddedServer:
         self._view: ViewSnapshot | None = None
 
     def __enter__(self) -> EmbeddedServer:
-        from simrig.adapters.sqlite_store import SqliteRepository
+        from simrig.control.platform_toml import platform_toml
 
-        repo = SqliteRepository(str(self.db))
-        register_site(self.scenario, repo, scenario_tariff(self.scenario), self.profile_dirs)
-        repo.close()
+        config = self.dir / "platform.toml"
+        config.write_text(platform_toml(site_from_scenario(self.scenario, None, self.profile_dirs)))
         self.start_monotonic = time.monotonic() + STARTUP_S
         options = ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(self.db)]
         options += ["--epoch", self.scenario.meta.epoch.isoformat(), "--speed", str(self.speed)]
         options += ["--start-monotonic", repr(self.start_monotonic)]
-        if self.scenario.platform:
-            config = self.dir / "platform.toml"
-            rules = [
-                f"{key} = {json.dumps(value)}" for key, value in self.scenario.platform.items()
-            ]
-            config.write_text("\n".join(["[rules]", *rules]) + "\n")
-            options += ["--config", str(config)]
+        options += ["--config", str(config)]
         try:
             self.server = start_platform(options)
         except PlatformStartError as exc:
@@ -69,7 +65,8 @@ class EmbeddedServer:
         self.port, self.http_port = self.server.port, self.server.http_port or 0
         return self
 
-    def app_client(self) -> Any:
+    def app_client(self) -> HttpAppClient:
+        """The platform's backend control over its HTTP API."""
         from simrig.adapters.app_client import HttpAppClient
 
         return HttpAppClient(f"http://127.0.0.1:{self.http_port}")

@@ -2,21 +2,41 @@
 
 ``GET /piles /sessions /sessions/{serial} /sessions/{serial}/realtime /bills /notifications
 /anomalies /accounts``; ``POST /sessions/start`` and ``/sessions/stop``; ``/openapi.json``.
-Handlers run on the server's event loop (async), so they share the core safely.
+Provisioning (the only way in besides ``--config``): ``PUT /piles/{pile_no}``,
+``PUT /accounts/{id}``, ``PUT /cards/{physical}``, ``PUT /tariff``, ``PATCH /rules``; balances:
+``POST /accounts/{id}/balance``. With a token (``--api-token``) every request that changes
+the platform needs ``Authorization: Bearer <token>``. Handlers run on the server's event
+loop (async), so they share the core safely.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import hmac
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from simrig.adapters.tcp_server import PlatformServer
+from simrig.domain.money import money_from_yuan
+from simrig.domain.tariff import TariffError, tariff_from_mapping
 from simrig.platform import PlatformError, record_to_dict
+from simrig.platform.config import MONEY_RULES
+from simrig.platform.records import Account, Card, RegisteredPile
+from simrig.platform.rules import rules_from_mapping
 from simrig.protocol.ykc import DecodeError, decode_frame
 
-__all__ = ["CommandRequest", "StartRequest", "StopRequest", "create_app"]
+__all__ = [
+    "AccountRequest",
+    "BalanceRequest",
+    "CardRequest",
+    "CommandRequest",
+    "PileRequest",
+    "StartRequest",
+    "StopRequest",
+    "create_app",
+]
 
 
 class StartRequest(BaseModel):
@@ -37,15 +57,54 @@ class StopRequest(BaseModel):
     gun: int = Field(1, ge=1, le=99)
 
 
+class BalanceRequest(BaseModel):
+    yuan: float
+    mode: Literal["add", "set"] = Field("add", description="add to the balance, or set it")
+
+
+class PileRequest(BaseModel):
+    type: Literal["DC", "AC"] = "DC"
+    guns: int = Field(1, ge=1, le=99)
+    model_no: str = Field("0100", pattern=r"^\d{4}$")
+    max_power_kw: float = Field(120.0, gt=0)
+    enabled: bool = True
+    station: str = ""
+
+
+class AccountRequest(BaseModel):
+    name: str = ""
+    balance: float = Field(0.0, description="yuan")
+    frozen: bool = False
+    logical_card: str = Field("0" * 16, pattern=r"^\d{1,16}$")
+
+
+class CardRequest(BaseModel):
+    logical: str = Field(pattern=r"^\d{1,16}$")
+    account_id: str
+    frozen: bool = False
+    password_md5: str = ""
+
+
 def _rows(records: list[Any]) -> list[dict[str, Any]]:
     return [record_to_dict(r) for r in records]
 
 
-def create_app(server: PlatformServer) -> FastAPI:
-    """The API of one running platform server."""
+def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
+    """The API of one running platform server; ``token``: the bearer token writes need."""
     core = server.core
     repo = core.repo
-    app = FastAPI(title="simrig reference platform", version="1")
+
+    async def authorised(request: Request) -> None:
+        """With a token, requests that change the platform must carry it (reads need not)."""
+        if token is None or request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(401, "missing or wrong bearer token")
+
+    app = FastAPI(
+        title="simrig reference platform", version="1", dependencies=[Depends(authorised)]
+    )
 
     @app.get("/piles")
     async def piles() -> list[dict[str, Any]]:
@@ -132,6 +191,88 @@ def create_app(server: PlatformServer) -> FastAPI:
         finally:
             server.pump()
         return {"ok": True, "type": frame.type, "name": frame.name}
+
+    @app.post("/accounts/{account_id}/balance")
+    async def balance(account_id: str, req: BalanceRequest) -> dict[str, Any]:
+        """Top up (``mode = "add"``) or set an account's balance, in yuan."""
+        found = repo.get_account(account_id)
+        if found is None:
+            raise HTTPException(404, f"no account {account_id}")
+        base = found.balance if req.mode == "add" else 0
+        changed = dataclasses.replace(found, balance=base + money_from_yuan(req.yuan))
+        repo.put_account(changed)
+        return record_to_dict(changed)
+
+    @app.put("/piles/{pile_no}")
+    async def put_pile(pile_no: str, req: PileRequest) -> dict[str, Any]:
+        """Register (or change) a pile; its billing model ``model_no`` must be a tariff."""
+        if len(pile_no) != 14 or not pile_no.isdigit():
+            raise HTTPException(422, f"pile_no {pile_no!r} is not 14 digits")
+        old = repo.get_pile(pile_no) or RegisteredPile(pile_no)
+        pile = dataclasses.replace(
+            old,
+            pile_type=req.type,
+            guns=req.guns,
+            model_no=req.model_no,
+            max_power_kw=req.max_power_kw,
+            enabled=req.enabled,
+            station=req.station,
+        )
+        repo.put_pile(pile)
+        core.reload_piles()
+        return record_to_dict(pile)
+
+    @app.put("/accounts/{account_id}")
+    async def put_account(account_id: str, req: AccountRequest) -> dict[str, Any]:
+        account = Account(
+            account_id=account_id,
+            name=req.name,
+            balance=money_from_yuan(req.balance),
+            frozen=req.frozen,
+            logical_card=req.logical_card.rjust(16, "0"),
+        )
+        repo.put_account(account)
+        return record_to_dict(account)
+
+    @app.put("/cards/{physical}")
+    async def put_card(physical: str, req: CardRequest) -> dict[str, Any]:
+        if len(physical) > 16 or any(c not in "0123456789abcdefABCDEF" for c in physical):
+            raise HTTPException(422, f"physical card {physical!r} is not 16 hex digits")
+        card = Card(
+            physical=physical.upper().rjust(16, "0"),
+            logical=req.logical.rjust(16, "0"),
+            account_id=req.account_id,
+            frozen=req.frozen,
+            password_md5=req.password_md5,
+        )
+        repo.put_card(card)
+        return record_to_dict(card)
+
+    @app.put("/tariff")
+    async def put_tariff(body: dict[str, Any]) -> dict[str, Any]:
+        """A billing model, as the ``[tariff]`` table of ``platform.toml``."""
+        try:
+            tariff = tariff_from_mapping(body, source="body")
+        except TariffError as err:
+            raise HTTPException(422, str(err)) from None
+        repo.put_tariff(tariff)
+        core.reload_piles()
+        return {"model_no": tariff.model_no}
+
+    @app.patch("/rules")
+    async def patch_rules(body: dict[str, Any]) -> dict[str, Any]:
+        """Change the given rules (as ``[rules]`` of ``platform.toml``: money in yuan)."""
+        raw = dict(body)
+        for key in MONEY_RULES:
+            if key in raw:
+                raw[key] = money_from_yuan(raw[key])
+        try:
+            merged = {**dataclasses.asdict(core.rules), **raw}
+            rules = rules_from_mapping(merged, source="body")
+        except (ValueError, TypeError) as err:
+            raise HTTPException(422, str(err)) from None
+        core.set_rules(rules)
+        return {k: v for k, v in dataclasses.asdict(rules).items() if k in body}
 
     @app.get("/stats")
     async def stats() -> dict[str, Any]:

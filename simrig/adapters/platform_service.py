@@ -29,6 +29,7 @@ async def run_platform(
     epoch: datetime | None = None,
     speed: float = 1.0,
     start_monotonic: float | None = None,
+    api_token: str | None = None,
 ) -> None:
     """Run the platform until ``stop`` is set (or SIGTERM/SIGINT)."""
     from simrig.adapters.sqlite_store import SqliteRepository
@@ -66,7 +67,7 @@ async def run_platform(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(http)
         uv_config = uvicorn.Config(
-            create_app(server), log_level="warning", lifespan="off", access_log=False
+            create_app(server, api_token), log_level="warning", lifespan="off", access_log=False
         )
         uv_server = uvicorn.Server(uv_config)
         http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))

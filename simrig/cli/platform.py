@@ -42,6 +42,13 @@ def serve(
         float | None,
         typer.Option(help="CLOCK_MONOTONIC time of now=0 (aligns the clock with a simrig run)"),
     ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SIMRIG_API_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on HTTP requests that change the platform.",
+        ),
+    ] = None,
 ) -> None:
     """Run the reference platform: YKC over TCP, SQLite storage, HTTP JSON API."""
     from simrig.adapters.platform_service import run_platform
@@ -81,6 +88,7 @@ def serve(
                 epoch=start_at,
                 speed=speed,
                 start_monotonic=start_monotonic,
+                api_token=api_token,
             )
         )
     except (ValueError, OSError) as err:

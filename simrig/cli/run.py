@@ -80,8 +80,16 @@ def register(app: typer.Typer) -> None:
         view_arg: Annotated[
             str | None, typer.Option(help="Argument for the --view callable (e.g. its API URL).")
         ] = None,
+        backend_control: Annotated[
+            str | None,
+            typer.Option(
+                help="How simrig drives a tcp:// backend's API (app start/stop, balances, "
+                "provisioning): an HTTP template FILE.toml or MODULE:CALLABLE."
+            ),
+        ] = None,
     ) -> None:
         """Run one scenario, judge every session, write the report; exit 1 if expectations fail."""
+        from simrig.control import load_control
         from simrig.scenarios import ScenarioError, load_scenario
         from simrig.sim.runner import BackendError, load_view_factory, run_scenario
 
@@ -92,6 +100,7 @@ def register(app: typer.Typer) -> None:
                 if clock not in ("virtual", "realtime"):
                     raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
                 sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": clock})})
+            control = load_control(backend_control, backend) if backend_control else None
             with _progress(console) as bar:
                 task = bar.add_task(sc.meta.name, total=1.0)
                 result = run_scenario(
@@ -101,6 +110,7 @@ def register(app: typer.Typer) -> None:
                     profile_dirs=tuple(profile_dir or ()),
                     progress=lambda f: bar.update(task, completed=f),
                     view_factory=load_view_factory(view, view_arg) if view else None,
+                    control=control,
                 )
         except (ScenarioError, BackendError, ValueError, OSError) as exc:
             _fail(str(exc))

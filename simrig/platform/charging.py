@@ -63,7 +63,7 @@ class Charging(FrameHandlers):
         events: EventSink,
     ) -> None:
         self._repo = repo
-        self._rules = rules
+        self.rules = rules
         self._wall = clock.wall
         self._book = book
         self._directory = directory
@@ -190,7 +190,7 @@ class Charging(FrameHandlers):
         elif (
             status == GunStatus.IDLE
             and s.state in _RUNNING
-            and (has_serial or self._rules.idle_zero_serial_ends_session)
+            and (has_serial or self.rules.idle_zero_serial_ends_session)
         ):
             stopping = s.state is SessionState.STOPPING
             reason = (s.close_reason or "stop") if stopping else "pile_end"
@@ -206,7 +206,7 @@ class Charging(FrameHandlers):
         if s.stop_count:
             return s
         at = self._wall(now)
-        if self._rules.check_targets:
+        if self.rules.check_targets:
             reached = ""
             if s.energy_target is not None and s.last_energy >= s.energy_target:
                 reached = "energy"
@@ -221,11 +221,11 @@ class Charging(FrameHandlers):
                 notice = note(s, NotificationKind.TARGET_STOP, at, f"{reached} target reached")
                 self._repo.add_notifications([notice])
                 return s
-        if self._rules.balance_stop:
+        if self.rules.balance_stop:
             account = self._repo.get_account(s.account_id)
             if (
                 account is not None
-                and account.balance - s.last_amount <= self._rules.balance_stop_margin
+                and account.balance - s.last_amount <= self.rules.balance_stop_margin
             ):
                 s = self._orders.stop(s, now, "balance")
                 left = account.balance - s.last_amount
@@ -246,7 +246,7 @@ class Charging(FrameHandlers):
         """A fault/offline status or an offline pile during charging, per
         ``rules.fault_reading``: the end of the charge (field; igo_case#30, gdyc_case#15),
         or only an event while the order waits for its bill."""
-        if self._rules.fault_reading == "end_of_charge":
+        if self.rules.fault_reading == "end_of_charge":
             return self._finish(s, now, reason)
         self._events.emit(now, f"{reason}_during_charging", s.pile_no, s.gun, data)
         return s

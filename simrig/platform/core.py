@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Protocol
 
 from simrig.endpoint import Event
 from simrig.protocol.ykc import Message, SetModel
@@ -53,6 +54,12 @@ from .wallclock import WallClock
 __all__ = ["PlatformCore", "PlatformError", "SetModel", "model_message"]
 
 
+class RuleReader(Protocol):
+    """A part that reads the platform rules; the core swaps them with :meth:`set_rules`."""
+
+    rules: PlatformRules
+
+
 class PlatformCore:
     """The platform side of every YKC frame, for any number of connections."""
 
@@ -63,14 +70,14 @@ class PlatformCore:
         epoch: datetime = datetime(2019, 10, 29),
     ) -> None:
         self.repo = repo
-        self.rules = rules = rules or PlatformRules()
+        self._rules = rules = rules or PlatformRules()
         self.epoch = epoch
         clock = self._clock = WallClock(epoch)
         events = self._events = EventSink(rules)
         timers = self._timers = Timers()
         connections = self._connections = Connections(events)
         directory = self._directory = Directory(repo)
-        book = SessionBook(repo, rules, clock)
+        book = self._book = SessionBook(repo, rules, clock)
         liveness = self._liveness = Liveness(rules, connections, events)
         configuration = self._configuration = Configuration(directory, connections, events)
         settlement = self._settlement = Settlement(
@@ -79,7 +86,7 @@ class PlatformCore:
         orders = self._orders = Orders(
             repo, rules, clock, book, directory, connections, timers, settlement, events
         )
-        charging = Charging(
+        charging = self._charging = Charging(
             repo, rules, clock, book, directory, connections, orders, settlement, events
         )
         identity = self._identity = Identity(
@@ -88,9 +95,32 @@ class PlatformCore:
         self._speed = PlatformSpeed(liveness, charging, timers, connections)
         routes = route_table(identity, liveness, configuration, orders, charging, settlement)
         self._inbox = Inbox(connections, liveness.heard, routes, rules, events)
+        #: every part that reads the rules (each holds them as ``.rules``)
+        self._rule_readers: tuple[RuleReader, ...] = (
+            events,
+            book,
+            liveness,
+            settlement,
+            orders,
+            charging,
+            identity,
+            self._inbox,
+        )
         # after a restart: no pile is connected; timers and gun bindings from storage
         directory.mark_all_offline()
         orders.restore(repo.open_sessions())
+
+    @property
+    def rules(self) -> PlatformRules:
+        """The rules in force."""
+        return self._rules
+
+    def set_rules(self, rules: PlatformRules) -> None:
+        """Put new rules in force at once (the HTTP API's ``PATCH /rules``)."""
+        self._rules = rules
+        for part in self._rule_readers:
+            part.rules = rules
+        self._settlement.limits = rules.check_limits()
 
     # ------------------------------------------------------------------ server endpoint
     def connection_made(self, conn_id: int, now: float, peer: str = "") -> None:

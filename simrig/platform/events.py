@@ -17,11 +17,11 @@ __all__ = ["EventSink"]
 class EventSink:
     """Every part appends here; the driver drains it (``next_event`` / ``events``)."""
 
-    __slots__ = ("_queue", "_rules")
+    __slots__ = ("_queue", "rules")
 
     def __init__(self, rules: PlatformRules) -> None:
         self._queue: deque[Event] = deque()
-        self._rules = rules
+        self.rules = rules
 
     def emit(
         self,
@@ -38,7 +38,7 @@ class EventSink:
     ) -> None:
         """A ``frame_received`` / ``frame_sent`` event, unless ``rules.emit_frame_events``
         is off (load runs)."""
-        if self._rules.emit_frame_events:
+        if self.rules.emit_frame_events:
             data = {"type": message.TYPE, "name": message.NAME, "seq": seq, "hex": raw.hex()}
             self._queue.append(Event(now, kind, source, getattr(message, "gun", None), data))
 

@@ -33,7 +33,7 @@ class Identity(FrameHandlers):
         charging: Charging,
         events: EventSink,
     ) -> None:
-        self._rules = rules
+        self.rules = rules
         self._wall = clock.wall
         self._directory = directory
         self._connections = connections
@@ -72,14 +72,14 @@ class Identity(FrameHandlers):
         self._connections.send(conn, reply, now, frame.seq)
         self._events.emit(now, "pile_online", msg.pile_no, data={"firmware": msg.firmware_version})
         self._liveness.start_watch(msg.pile_no, now)
-        if self._rules.time_sync_after_login:
+        if self.rules.time_sync_after_login:
             self._connections.send(conn, TimeSync(pile_no=msg.pile_no, time=self._wall(now)), now)
         self._schedule_time_sync(msg.pile_no, now)
 
     def _schedule_time_sync(self, pile_no: str, now: float) -> None:
         """The next daily sync (``rules.time_sync_interval_s``; 0 = none)."""
-        if self._rules.time_sync_interval_s > 0:
-            self._timers.schedule(now + self._rules.time_sync_interval_s, self._sync_timer, pile_no)
+        if self.rules.time_sync_interval_s > 0:
+            self._timers.schedule(now + self.rules.time_sync_interval_s, self._sync_timer, pile_no)
 
     def _time_sync(self, pile_no: str, now: float) -> None:
         if self._connections.is_online(pile_no):
@@ -101,7 +101,7 @@ class Identity(FrameHandlers):
     def set_offline(self, pile_no: str, now: float, reason: str) -> None:
         """The pile is offline (``rules.close_on_offline`` also closes its connection)."""
         conn = self._connections.unbind(pile_no)
-        if conn is not None and self._rules.close_on_offline:
+        if conn is not None and self.rules.close_on_offline:
             self._connections.close(conn)
         pile = self._directory.piles.get(pile_no)
         last = self._liveness.seen(pile_no, now)

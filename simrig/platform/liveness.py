@@ -26,7 +26,7 @@ class Liveness(FrameHandlers):
     """When each online pile was last heard from, and when it goes offline unless heard."""
 
     def __init__(self, rules: PlatformRules, connections: Connections, events: EventSink) -> None:
-        self._rules = rules
+        self.rules = rules
         self._connections = connections
         self._online = connections.online_view()
         self._events = events
@@ -42,7 +42,7 @@ class Liveness(FrameHandlers):
     def offline_after(self) -> float:
         """Silence that makes a pile offline (``rules.heartbeat_interval_s`` ×
         ``rules.missed_heartbeats_offline``)."""
-        return self._rules.heartbeat_interval_s * self._rules.missed_heartbeats_offline
+        return self.rules.heartbeat_interval_s * self.rules.missed_heartbeats_offline
 
     # ------------------------------------------------------------------ hearing
     def heard_by(self, pile_no: str, at: float) -> None:

@@ -60,7 +60,7 @@ class Orders(FrameHandlers):
         events: EventSink,
     ) -> None:
         self._repo = repo
-        self._rules = rules
+        self.rules = rules
         self._wall = clock.wall
         self._now_of = clock.now_of
         self._book = book
@@ -83,11 +83,11 @@ class Orders(FrameHandlers):
     # ------------------------------------------------------------------ start
     def await_start(self, serial: str, now: float) -> None:
         """Cancel the order unless started within ``rules.start_confirm_timeout_s``."""
-        self._timers.schedule(now + self._rules.start_confirm_timeout_s, self._start_timer, serial)
+        self._timers.schedule(now + self.rules.start_confirm_timeout_s, self._start_timer, serial)
 
     def _short_of_balance(self, balance: int) -> str:
         """Why ``balance`` cannot start (``rules.min_start_balance``), or ""."""
-        minimum = self._rules.min_start_balance
+        minimum = self.rules.min_start_balance
         if balance < minimum:
             return f"balance {yuan(balance)} below {yuan(minimum)} yuan"
         return ""
@@ -265,7 +265,7 @@ class Orders(FrameHandlers):
         session = self._repo.get_session(serial)
         if session is None or session.state is not SessionState.STARTING:
             return
-        if self._rules.stop_on_start_timeout and self._connections.is_online(session.pile_no):
+        if self.rules.stop_on_start_timeout and self._connections.is_online(session.pile_no):
             session = self.stop(session, now, "start_timeout")
         self._cancel(
             session, now, "start_timeout", NotificationKind.AUTO_CANCEL, Trigger.START_TIMEOUT

@@ -75,7 +75,7 @@ class Inbox:
         self._conn = connections.get
         self._heard = heard
         self._routes = routes
-        self._rules = rules
+        self.rules = rules
         self._events = events
         self.frames = 0
         self.malformed = 0
@@ -109,7 +109,7 @@ class Inbox:
                 "count": conn.errors,
             },
         )
-        if conn.errors > self._rules.malformed_frame_budget:
+        if conn.errors > self.rules.malformed_frame_budget:
             self._connections.close(conn)
             self._events.emit(
                 now, "connection_closed", conn.pile_no or "platform", data={"reason": "budget"}

@@ -122,7 +122,7 @@ class SessionBook:
 
     def __init__(self, repo: Repository, rules: PlatformRules, clock: WallClock) -> None:
         self._repo = repo
-        self._rules = rules
+        self.rules = rules
         self._clock = clock
         self._gun_session: dict[tuple[str, int], str] = {}
         self._account_open: dict[str, set[str]] = {}  # account → possibly unsettled serials
@@ -159,7 +159,7 @@ class SessionBook:
         if session.state in OPEN_STATES:
             return True
         return (
-            self._rules.unsettled_includes_unbilled
+            self.rules.unsettled_includes_unbilled
             and session.bill_serial is None
             and bill_expected(session)
         )

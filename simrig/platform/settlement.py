@@ -50,7 +50,7 @@ class Settlement(FrameHandlers):
         events: EventSink,
     ) -> None:
         self._repo = repo
-        self._rules = rules
+        self.rules = rules
         self._wall = clock.wall
         self._directory = directory
         self._connections = connections
@@ -133,10 +133,10 @@ class Settlement(FrameHandlers):
         platform_amount = recompute_amount(tariff, energies).total_amount
         charge_end = bill.end_time
         service_end = bill.trade_time or at
-        if self._rules.occupancy_service_end == "unplug" and session.unplugged_at is not None:
+        if self.rules.occupancy_service_end == "unplug" and session.unplugged_at is not None:
             service_end = session.unplugged_at
         fee, _minutes = occupancy_fee(tariff.occupancy, charge_end, service_end)
-        basis = bill.total_amount if self._rules.charge_basis == "bill" else platform_amount
+        basis = bill.total_amount if self.rules.charge_basis == "bill" else platform_amount
         charged = basis + fee
         account = self._repo.get_account(session.account_id)
         balance_after = None
@@ -258,7 +258,7 @@ class Settlement(FrameHandlers):
     # ------------------------------------------------------------------ lost bills
     def await_bill(self, serial: str, now: float) -> None:
         """Flag the closed order lost unless its bill arrives within ``rules.no_bill_grace_s``."""
-        self._timers.schedule(now + self._rules.no_bill_grace_s, self._grace_timer, serial)
+        self._timers.schedule(now + self.rules.no_bill_grace_s, self._grace_timer, serial)
 
     def _bill_awaited(self, serial: str) -> bool:
         session = self._repo.get_session(serial)
@@ -281,7 +281,7 @@ class Settlement(FrameHandlers):
         anomaly = AnomalyRecord(
             code=int(code),
             session_key=serial,
-            detail=f"no bill {self._rules.no_bill_grace_s:.0f} s after close "
+            detail=f"no bill {self.rules.no_bill_grace_s:.0f} s after close "
             f"({session.close_reason})",
             detected_at=at,
             pile_no=session.pile_no,

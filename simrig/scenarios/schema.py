@@ -138,7 +138,11 @@ Action = Literal[
     "upgrade",
     "disable",
     "enable",
+    "top_up",
+    "set_balance",
 ]
+#: steps that change a user's balance through the backend control (no pile needed)
+BALANCE_STEPS = ("top_up", "set_balance")
 
 
 class Step(_Model):
@@ -151,7 +155,10 @@ class Step(_Model):
     repeat: int = Field(default=1, ge=1, le=10, description="app_stop sent this many times")
     every: float = Field(default=10.0, ge=0, description="seconds between repeats")
     target: str | None = Field(default=None, description="upgrade: the new profile name")
-    energy_target_kwh: float | None = None
+    energy_target_kwh: float | None = Field(default=None, gt=0, description="app_start: stop at")
+    amount_target_yuan: float | None = Field(default=None, gt=0, description="app_start: stop at")
+    time_target_min: int | None = Field(default=None, ge=1, description="app_start: stop after")
+    yuan: float | None = Field(default=None, description="top_up: amount; set_balance: balance")
 
 
 class NetworkDef(_Model):
@@ -215,6 +222,23 @@ class Scenario(_Model):
     expect: tuple[Expectation, ...] = ()
     expect_rate: tuple[RateExpectation, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _balance_pile(cls, data: Any) -> Any:
+        """A balance step names no pile: it rides on the first one (touches none)."""
+        if not isinstance(data, dict) or not data.get("piles") or not data.get("timeline"):
+            return data
+        first = data["piles"][0].get("pile_no") if isinstance(data["piles"][0], dict) else None
+        if first is None:
+            return data
+        steps = [
+            {**step, "pile": first}
+            if isinstance(step, dict) and step.get("do") in BALANCE_STEPS and "pile" not in step
+            else step
+            for step in data["timeline"]
+        ]
+        return {**data, "timeline": steps}
+
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         piles = {p.pile_no for p in self.piles}
@@ -228,8 +252,17 @@ class Scenario(_Model):
                 raise ValueError(f"{where}.pile: {step.pile} is not in [[piles]]")
             if step.do == "plug" and step.vehicle not in vehicles:
                 raise ValueError(f"{where}.vehicle: plug needs a vehicle from [[vehicles]]")
-            if step.do in ("card", "app_start") and step.user not in users:
+            if step.do in ("card", "app_start", *BALANCE_STEPS) and step.user not in users:
                 raise ValueError(f"{where}.user: {step.do} needs a user from [[users]]")
+            if step.do in BALANCE_STEPS and step.yuan is None:
+                raise ValueError(f"{where}.yuan: {step.do} needs an amount in yuan")
+            if step.do == "top_up" and step.yuan is not None and step.yuan <= 0:
+                raise ValueError(f"{where}.yuan: top_up needs a positive amount")
+            if step.do not in BALANCE_STEPS and step.yuan is not None:
+                raise ValueError(f"{where}.yuan: only top_up and set_balance take yuan")
+            for target in ("energy_target_kwh", "amount_target_yuan", "time_target_min"):
+                if step.do != "app_start" and getattr(step, target) is not None:
+                    raise ValueError(f"{where}.{target}: only app_start takes a target")
             if step.do == "card" and not self.user(step.user or "").card:
                 raise ValueError(f"{where}.user: user {step.user} has no card")
             if step.do == "upgrade" and not step.target:

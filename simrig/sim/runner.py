@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simrig.adapters.embedded_server import EmbeddedServer
 from simrig.adapters.realtime import RealtimeDriver
@@ -32,7 +33,17 @@ from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
 from simrig.sim.expectations import check_expectations, check_rates
 from simrig.sim.results import RunResult
-from simrig.sim.world import World, build_world, register_site, scenario_tariff
+from simrig.sim.world import (
+    World,
+    build_world,
+    register_site,
+    required_operations,
+    scenario_tariff,
+    site_from_scenario,
+)
+
+if TYPE_CHECKING:
+    from simrig.control import BackendControl
 
 BACKENDS = ("embedded", "embedded-tcp")
 
@@ -137,16 +148,19 @@ def run_scenario(
     frame_events: bool | None = None,
     view_factory: Callable[[str], PlatformView] | None = None,
     start_monotonic: float | None = None,
+    control: BackendControl | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
     ``start_monotonic``: the CLOCK_MONOTONIC time of scenario t=0 for a real-time run
     against a ``tcp://`` or ``serial:`` backend whose clock started then (default: now).
+    ``control``: for ``tcp://`` and ``serial:``, the backend control that provisions the
+    site and plays the app (:mod:`simrig.control`); without it app steps are refused.
     """
     with few_full_collections():
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory, start_monotonic,
+            view_factory, start_monotonic, control,
         )  # fmt: skip
 
 
@@ -160,6 +174,7 @@ def _run_and_judge(
     frame_events: bool | None,
     view_factory: Callable[[str], PlatformView] | None,
     start_monotonic: float | None,
+    control: BackendControl | None = None,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -182,7 +197,7 @@ def _run_and_judge(
         elided = driver.elided_heartbeats
     else:
         world, events, chunks, view = _run_realtime(
-            scenario, backend, speed, profile_dirs, start_monotonic
+            scenario, backend, speed, profile_dirs, start_monotonic, control
         )
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
@@ -219,15 +234,21 @@ def _run_realtime(
     speed: float,
     profile_dirs: tuple[Path, ...],
     start_monotonic: float | None,
+    control: BackendControl | None = None,
 ) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
+    if control is not None and not backend.startswith(("tcp://", "serial:")):
+        raise BackendError(f"{backend}: a backend control is for tcp:// and serial: backends")
+    if control is not None:  # refuse missing operations before anything starts
+        require_operations_of(control, scenario)
     if backend.startswith("serial:"):
         from simrig.adapters.serial_link import parse_serial_backend, serial_opener
 
-        world = build_world(scenario, profile_dirs=profile_dirs)
+        world = build_world(scenario, app=control, profile_dirs=profile_dirs)
         try:
             urls = parse_serial_backend(backend, list(world.piles))
         except ValueError as exc:
             raise BackendError(str(exc)) from None
+        _provision(world, control, profile_dirs)
         driver = RealtimeDriver(
             world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
         )
@@ -237,7 +258,8 @@ def _run_realtime(
         host, _, port = backend[len("tcp://") :].rpartition(":")
         if not host or not port.isdigit():
             raise BackendError(f"{backend}: expected tcp://host:port")
-        world = build_world(scenario, profile_dirs=profile_dirs)
+        world = build_world(scenario, app=control, profile_dirs=profile_dirs)
+        _provision(world, control, profile_dirs)
         driver = RealtimeDriver(
             world, host, int(port), speed=speed, start_monotonic=start_monotonic
         )
@@ -254,6 +276,21 @@ def _run_realtime(
     raise BackendError(
         f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
     )
+
+
+def require_operations_of(control: BackendControl, scenario: Scenario) -> None:
+    """Refuse (one line) a control that lacks an operation the scenario's steps need."""
+    from simrig.control import require_operations
+
+    require_operations(control, required_operations(scenario))
+
+
+def _provision(
+    world: World, control: BackendControl | None, profile_dirs: tuple[Path, ...]
+) -> None:
+    """Register the site on the backend through its control (before the piles log in)."""
+    if control is not None:
+        control.provision(site_from_scenario(world.scenario, world.tariff, profile_dirs))
 
 
 __all__ = ["BACKENDS", "BackendError", "EmbeddedServer", "load_view_factory", "run_scenario"]

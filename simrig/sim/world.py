@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from simrig import stimuli
+from simrig.control.base import BackendControl, NoControl, Site, SitePile, SiteUser
+from simrig.control.reference import AppRole, CoreControl
 from simrig.domain.tariff import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
 from simrig.endpoint import ServerEndpoint
 from simrig.firmware_models import PileFirmware, load_profile
@@ -41,39 +43,13 @@ if TYPE_CHECKING:
 Action = Callable[[float], None]
 
 
-class AppBackend(Protocol):
-    """The "app" role a scenario needs from the backend (user start/stop, commands)."""
-
-    def app_start(
-        self,
-        pile_no: str,
-        gun: int,
-        account: str,
-        now: float,
-        *,
-        energy_target: float | None = None,
-        amount_target: float | None = None,
-        time_target_min: int | None = None,
-    ) -> str: ...
-
-    def app_stop(self, pile_no: str, gun: int, now: float) -> None: ...
-
-    def send_command(self, pile_no: str, message: Message, now: float) -> None: ...
+#: the old name of :class:`~simrig.control.BackendControl` (imports keep working)
+AppBackend = BackendControl
+#: the old name of :class:`~simrig.control.NoControl`
+NoAppBackend = NoControl
 
 
-class NoAppBackend:
-    """For a backend simrig cannot drive (plain ``tcp://``): app steps fail with one line."""
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(
-            "this step needs the backend's app API; with tcp:// only pile-side steps "
-            "(plug, card, unplug, ...) can run"
-        )
-
-    app_start = app_stop = send_command = _refuse
-
-
-class EmbeddedPlatform(ServerEndpoint, AppBackend, Protocol):
+class EmbeddedPlatform(ServerEndpoint, AppRole, Protocol):
     """The reference platform in-process: a server endpoint that also plays the app."""
 
 
@@ -85,7 +61,8 @@ class World:
     piles: dict[str, PileFirmware]
     links: dict[str, Link]
     tariff: Tariff
-    app: AppBackend
+    #: the backend control the app, balance and command steps go through
+    app: BackendControl
     #: the embedded reference platform (virtual runs), else None
     core: EmbeddedPlatform | None = None
     repo: Repository | None = None
@@ -111,13 +88,14 @@ def scenario_tariff(scenario: Scenario) -> Tariff:
 def build_world(
     scenario: Scenario,
     *,
-    app: AppBackend | None = None,
+    app: BackendControl | None = None,
     core: EmbeddedPlatform | None = None,
     repo: Repository | None = None,
     profile_dirs: tuple[Path, ...] = (),
 ) -> World:
     """Assemble the world around an embedded platform ``core`` (register the site in its
-    repository first: :func:`register_site`) or an ``app`` client of an external backend."""
+    repository first: :func:`register_site`) or the ``app`` control of an external backend
+    (provision it with :func:`site_from_scenario`)."""
     meta = scenario.meta
     tariff = scenario_tariff(scenario)
     plant = Plant()
@@ -165,7 +143,7 @@ def build_world(
         piles=piles,
         links=links,
         tariff=tariff,
-        app=app or core or NoAppBackend(),
+        app=app or (CoreControl(core, repo) if core is not None else NoControl()),
         core=core,
         repo=repo,
         clean_links=clean,
@@ -204,41 +182,89 @@ def _network_for(scenario: Scenario, pile_no: str) -> NetworkDef:
     return chosen
 
 
+def site_from_scenario(
+    scenario: Scenario, tariff: Tariff | None = None, profile_dirs: tuple[Path, ...] = ()
+) -> Site:
+    """The piles, users, tariff and rules a backend must know before the piles log in."""
+    tariff = tariff or scenario_tariff(scenario)
+    piles = []
+    for pile_def in scenario.piles:
+        profile = pile_profile(pile_def, profile_dirs)
+        piles.append(
+            SitePile(
+                pile_no=pile_def.pile_no,
+                kind=profile.kind,
+                guns=pile_def.guns or profile.guns,
+                max_power_kw=pile_def.max_power_kw or profile.max_power_kw,
+                model_no=tariff.model_no,
+            )
+        )
+    users = tuple(
+        SiteUser(
+            name=user.name,
+            account=user.account or user.name,
+            balance_yuan=user.balance,
+            logical_card=(user.logical_card or "").rjust(16, "0"),
+            card=user.card.upper() if user.card else None,
+        )
+        for user in scenario.users
+    )
+    return Site(tuple(piles), users, tariff, dict(scenario.platform))
+
+
 def register_site(
     scenario: Scenario, repo: Repository, tariff: Tariff, profile_dirs: tuple[Path, ...] = ()
 ) -> None:
-    """Register the scenario's piles, guns, users and tariff in the reference platform."""
+    """Register the scenario's piles, guns, users and tariff in the in-process reference
+    platform's repository (virtual runs; a separate process gets a ``platform.toml``)."""
     from simrig.platform.records import Account, Card, RegisteredGun, RegisteredPile
 
-    profiles = {p.pile_no: pile_profile(p, profile_dirs) for p in scenario.piles}
+    site = site_from_scenario(scenario, tariff, profile_dirs)
     repo.put_tariff(tariff)
-    for pile_def in scenario.piles:
-        profile = profiles[pile_def.pile_no]
-        guns = pile_def.guns or profile.guns
+    for pile in site.piles:
         repo.put_pile(
             RegisteredPile(
-                pile_no=pile_def.pile_no,
-                pile_type=profile.kind,
-                guns=guns,
-                model_no=tariff.model_no,
-                max_power_kw=pile_def.max_power_kw or profile.max_power_kw,
+                pile_no=pile.pile_no,
+                pile_type=pile.kind,
+                guns=pile.guns,
+                model_no=pile.model_no,
+                max_power_kw=pile.max_power_kw,
             )
         )
-        for gun in range(1, guns + 1):
-            repo.put_gun(RegisteredGun(pile_def.pile_no, gun))
-    for user in scenario.users:
-        account_id = user.account or user.name
-        logical = (user.logical_card or "").rjust(16, "0")
+        for gun in range(1, pile.guns + 1):
+            repo.put_gun(RegisteredGun(pile.pile_no, gun))
+    for user in site.users:
         repo.put_account(
             Account(
-                account_id=account_id,
+                account_id=user.account,
                 name=user.name,
-                balance=money_from_yuan(user.balance),
-                logical_card=logical,
+                balance=money_from_yuan(user.balance_yuan),
+                logical_card=user.logical_card,
             )
         )
         if user.card:
-            repo.put_card(Card(physical=user.card.upper(), logical=logical, account_id=account_id))
+            repo.put_card(
+                Card(physical=user.card, logical=user.logical_card, account_id=user.account)
+            )
+
+
+#: the control operation each timeline action needs
+STEP_OPERATIONS = {
+    "app_start": "app_start",
+    "app_stop": "app_stop",
+    "top_up": "top_up",
+    "set_balance": "set_balance",
+    "remote_reboot": "send_command",
+    "upgrade": "send_command",
+    "disable": "send_command",
+    "enable": "send_command",
+}
+
+
+def required_operations(scenario: Scenario) -> list[str]:
+    """The control operations the scenario's timeline needs, in first-use order."""
+    needed = [STEP_OPERATIONS[s.do] for s in scenario.timeline if s.do in STEP_OPERATIONS]
+    return list(dict.fromkeys(needed))
 
 
 def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
@@ -273,15 +299,30 @@ def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
         case "app_start":
             user = scenario.user(step.user or "")
             account = user.account or user.name
-            energy = step.energy_target_kwh
-            return [
-                (
-                    step.at,
-                    lambda now: _ignore(
-                        app.app_start(pile_no, gun, account, now, energy_target=energy)
-                    ),
+            energy, amount, minutes = (
+                step.energy_target_kwh,
+                step.amount_target_yuan,
+                step.time_target_min,
+            )
+
+            def start(now: float) -> None:
+                app.app_start(
+                    pile_no,
+                    gun,
+                    account,
+                    now,
+                    energy_target=energy,
+                    amount_target=amount,
+                    time_target_min=minutes,
                 )
-            ]
+
+            return [(step.at, start)]
+        case "top_up" | "set_balance":
+            user = scenario.user(step.user or "")
+            account = user.account or user.name
+            yuan = float(step.yuan or 0.0)
+            change = app.top_up if step.do == "top_up" else app.set_balance
+            return [(step.at, lambda now: change(account, yuan, now))]
         case "app_stop":
             return [
                 (step.at + i * step.every, lambda now: app.app_stop(pile_no, gun, now))
@@ -310,7 +351,3 @@ def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
         case _:  # pragma: no cover - the schema's Literal forbids it
             raise ValueError(step.do)
     return [(step.at, lambda now: app.send_command(pile_no, msg, now))]
-
-
-def _ignore(_value: object) -> None:
-    return None

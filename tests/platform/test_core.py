@@ -194,6 +194,24 @@ def test_min_start_balance_is_a_setting():
     assert rig.card_session()
 
 
+def test_new_rules_are_in_force_at_once_in_every_part():
+    """``set_rules`` (the HTTP API's PATCH /rules) reaches every part that reads rules."""
+    rig = PlatformRig(PlatformRules(min_start_balance=0))
+    acct = rig.repo.get_account(DEMO_ACCOUNT)
+    rig.repo.put_account(
+        Account(DEMO_ACCOUNT, balance=money_from_yuan("0.5"), logical_card=acct.logical_card)
+    )
+    rig.core.set_rules(
+        PlatformRules(min_start_balance=money_from_yuan(1), missed_heartbeats_offline=1)
+    )
+    rig.send(rig.pile.login(), 0.0)
+    (refused,) = rig.send(rig.pile.card_start(), 10.0)
+    assert refused.result != 1  # the higher minimum balance (orders) is in force
+    rig.pump(25.0)  # one heartbeat interval missed since t=10: offline under the new liveness rule
+    assert not rig.core.is_online(PILE)
+    assert rig.core.rules.missed_heartbeats_offline == 1
+
+
 def test_unsettled_records_block_card_and_gun():
     rig = PlatformRig()
     rig.card_session(gun=1)
