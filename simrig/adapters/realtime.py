@@ -100,6 +100,8 @@ class RealtimeDriver:
     events: list[Event] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: early-stop hook (issue 11 item 5): given the events so far, a reason to stop or None
+    give_up: Callable[[list[Event]], str | None] | None = None
 
     def __post_init__(self) -> None:
         self._links = {p: _PileLink(p) for p in self.world.piles}
@@ -218,6 +220,7 @@ class RealtimeDriver:
             )
             pile.connection_failed(self.now())
             self.pump(pile_no)
+            self._check_give_up()
             return
         link.connecting = False
         link.transport = transport
@@ -244,3 +247,14 @@ class RealtimeDriver:
             link.transport = None
         self.world.piles[pile_no].connection_lost(self.now())
         self.events.append(Event(self.now(), "disconnected", pile_no))
+        self._check_give_up()
+
+    # -- early stop (issue 11 item 5; the policy lives in simrig.oracle.diagnostics) ---------
+    def _check_give_up(self) -> None:
+        """Stop the run now when ``give_up`` says the backend is dead or incompatible."""
+        if self.give_up is None or self._done is None or self._done.is_set():
+            return
+        reason = self.give_up(self.events)
+        if reason is not None:
+            self.events.append(Event(self.now(), "gave_up", "rig", data={"reason": reason}))
+            self._done.set()

@@ -1,4 +1,7 @@
-"""The ``simrig`` command line (typer). Each command group lives in its own module."""
+"""The ``simrig`` command line (typer). Each command group lives in its own module.
+
+Exit codes of every command: :class:`simrig.exit_codes.ExitCode`.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,17 @@
-"""``simrig run``, ``simrig compare``, ``simrig scenarios list`` and ``simrig demo``."""
+"""``simrig run``, ``simrig compare``, ``simrig scenarios list`` and ``simrig demo``.
+
+Exit codes: :class:`simrig.exit_codes.ExitCode` (0 pass, 1 expectations failed, 2 bad
+input, 3 backend unreachable or incompatible, 4 interrupted by Ctrl-C or SIGTERM).
+"""
 
 from __future__ import annotations
 
 import random
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -11,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simrig.exit_codes import ExitCode
 from simrig.sim.results import RunResult
 
 DEFAULT_OUT = Path("out")
@@ -38,7 +47,28 @@ def _finish(results: list[RunResult], out: Path, console: Console) -> None:
 
 def _fail(message: str) -> None:
     Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(2)
+    raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a run: say so and exit 4 (ExitCode.INTERRUPTED)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        previous = None
+    try:
+        yield
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def register(app: typer.Typer) -> None:
@@ -88,7 +118,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Run one scenario, judge every session, write the report; exit 1 if expectations fail."""
+        """Run one scenario, judge every session, write the report.
+
+        Exit 0 pass, 1 expectations failed, 2 bad input, 3 backend unreachable or
+        incompatible, 4 interrupted."""
         from simrig.control import load_control
         from simrig.scenarios import ScenarioError, load_scenario
         from simrig.sim.runner import BackendError, load_view_factory, run_scenario
@@ -101,7 +134,7 @@ def register(app: typer.Typer) -> None:
                     raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
                 sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": clock})})
             control = load_control(backend_control, backend) if backend_control else None
-            with _progress(console) as bar:
+            with _interruptible(), _progress(console) as bar:
                 task = bar.add_task(sc.meta.name, total=1.0)
                 result = run_scenario(
                     sc,
@@ -133,7 +166,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         results: list[RunResult] = []
         try:
-            with _progress(console) as bar:
+            with _interruptible(), _progress(console) as bar:
                 for name in profile:
                     spec = WorkloadSpec(profile=name, piles=piles, days=days, seed=seed)
                     scenario = station_workload(spec, random.Random(seed))
@@ -170,7 +203,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         results = []
-        with _progress(console) as bar:
+        with _interruptible(), _progress(console) as bar:
             task = bar.add_task("incident library", total=len(library_names()))
             for name in library_names():
                 results.append(run_scenario(load_scenario(name)))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from simrig.capture.record import Chunk
-from simrig.oracle.views import DeviceBill, DeviceOrder
+from simrig.oracle.views import AckState, DeviceBill, DeviceOrder
 from simrig.protocol.ykc import (
     AckResult,
     CardAuthReply,
@@ -26,6 +26,19 @@ from simrig.protocol.ykc import (
 )
 
 ZERO_SERIAL = "0" * 32
+#: S1 §8.7: without a 0x40 the pile retries the 0x3B every 30 s; a later ack is "late"
+ACK_LATE_S = 30.0
+#: 0x40 result bytes of §4.12: 0x00 received, 0x01 illegal bill
+_ACK_RESULTS = frozenset(int(r) for r in AckResult)
+
+
+@dataclass
+class _Ack:
+    """The 0x40 frames seen for one serial: the first in-spec ack, else the first other."""
+
+    at: datetime
+    result: int
+    hex: str
 
 
 @dataclass
@@ -66,22 +79,24 @@ def decode_chunks(
     return out
 
 
-def device_orders(chunks: Iterable[Chunk]) -> list[DeviceOrder]:
+def device_orders(chunks: Iterable[Chunk], ack_late_s: float = ACK_LATE_S) -> list[DeviceOrder]:
     """Every order a pile took part in, with its realtime summary and the bills it sent.
 
     An order is *executed* when the pile accepted it: a card authorisation it acted on
-    (0x32 success), a 0x33 success, realtime data with its serial, or a bill.
+    (0x32 success), a 0x33 success, realtime data with its serial, or a bill. Each bill
+    carries its :class:`AckState` (``ack_late_s``: what "late" means for a 0x40).
     """
     orders: dict[str, _Order] = {}
-    acked: set[str] = set()
+    acks: dict[str, _Ack] = {}
+    sent: dict[str, int] = {}
     for chunk, frame in decode_chunks(chunks, ORDER_FRAMES):
         msg = frame.message
         serial = getattr(msg, "serial", ZERO_SERIAL)
         if serial == ZERO_SERIAL:
             continue
         if isinstance(msg, RecordAck):
-            if msg.result == AckResult.OK:
-                acked.add(serial)
+            if chunk.direction == "down":
+                _note_ack(acks, serial, chunk.at, int(msg.result), frame.raw.hex())
             continue
         gun = getattr(msg, "gun", 1)
         order = orders.get(serial)
@@ -100,13 +115,15 @@ def device_orders(chunks: Iterable[Chunk]) -> list[DeviceOrder]:
                 order.last_charging = chunk.at
         elif isinstance(msg, TransactionRecord) and chunk.direction == "up":
             order.executed = True
+            sent[serial] = sent.get(serial, 0) + 1
             if not any(b.serial == serial for b in order.bills):
                 order.bills.append(_bill(msg, chunk, frame))
     result = []
+    late = timedelta(seconds=ack_late_s)
     for order in orders.values():
         if not order.executed:
             continue
-        bills = tuple(replace(b, acked=b.serial in acked) for b in order.bills)
+        bills = tuple(_with_ack(b, acks.get(b.serial), sent[b.serial], late) for b in order.bills)
         result.append(
             DeviceOrder(
                 serial=order.serial,
@@ -121,6 +138,36 @@ def device_orders(chunks: Iterable[Chunk]) -> list[DeviceOrder]:
             )
         )
     return result
+
+
+def _note_ack(acks: dict[str, _Ack], serial: str, at: datetime, result: int, hex_: str) -> None:
+    """Keep the first 0x00 ack, else the first in-spec one, else the first of all."""
+    seen = acks.get(serial)
+    if seen is None or (
+        seen.result != AckResult.OK
+        and (result == AckResult.OK or (seen.result not in _ACK_RESULTS and result in _ACK_RESULTS))
+    ):
+        acks[serial] = _Ack(at, result, hex_)
+
+
+def _with_ack(bill: DeviceBill, ack: _Ack | None, sent: int, late: timedelta) -> DeviceBill:
+    if ack is None:
+        return replace(bill, transmissions=sent)
+    if ack.result == AckResult.OK:
+        state = AckState.ACKED_LATE if ack.at - bill.sent_at > late else AckState.ACKED
+    elif ack.result == AckResult.ILLEGAL:
+        state = AckState.ILLEGAL
+    else:
+        state = AckState.UNKNOWN_RESULT
+    return replace(
+        bill,
+        acked=ack.result == AckResult.OK,
+        ack_state=state,
+        ack_result=ack.result,
+        acked_at=ack.at,
+        transmissions=sent,
+        ack_hex=ack.hex,
+    )
 
 
 def _bill(msg: TransactionRecord, chunk: Chunk, frame: Frame) -> DeviceBill:

@@ -9,7 +9,9 @@ field-incidents.md:
 code    assigned when
 ======  ===========================================================================
 1 / 2   an executed order has no bill on the platform (2: the link was down when
-        charging really ended); frames-only: no acknowledged 0x3B
+        charging really ended); frames-only: the pile never sent a 0x3B, or sent it
+        and got no 0x40 (or a 0x40 "illegal bill"). A 0x40 whose result byte is outside
+        §4.12 is *not* a lost bill: the verdict says the rig cannot know (a note).
 3       bill start/end out of order, or off the true charge start/end by > tolerance
 4       bill energy above the metered truth (or above what the pile could deliver)
 5       bill charging duration off the true duration by > tolerance
@@ -20,6 +22,15 @@ code    assigned when
 11      energy really metered is missing from the bill
 ======  ===========================================================================
 
+Frames-only (no platform view), each order's ``bill_state`` says what the frames show:
+``never_sent``, ``unacked``, ``illegal``, ``unknown_result``, ``acked_late`` or ``acked``
+(:class:`~simrig.oracle.views.AckState`).
+
+The fair price uses the billing model the backend really pushed to the pile (0x0A/0x58,
+:mod:`simrig.oracle.pushed_tariff`) in force when charging started, when it prices
+differently from the scenario's tariff; an out-of-range model is not used (it is a
+backend deviation, :mod:`simrig.oracle.deviations`).
+
 It also reports false notifications (a "charge finished"/occupancy notice while current
 was really flowing — igo_case#30) and the over/under-charge against a fair bill (true
 energy at the tariff plus the true occupancy fee).
@@ -28,13 +39,15 @@ energy at the tariff plus the true occupancy fee).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from simrig.domain import Tariff, energy_from_kwh, money_to_yuan
 from simrig.domain.anomaly import AnomalyCode as C
+from simrig.oracle.pushed_tariff import PushedModel, model_in_force, same_prices
 from simrig.oracle.views import (
+    AckState,
     DeviceBill,
     DeviceOrder,
     PlatformBill,
@@ -66,6 +79,8 @@ class OrderVerdict:
     platform_bill: PlatformBill | None
     platform_session: PlatformSession | None
     notes: tuple[str, ...] = ()
+    #: frames-only: ``never_sent`` or the :class:`AckState` of the order's bill ("" with a view)
+    bill_state: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,10 @@ class SessionVerdict:
     charged_yuan: float | None = None
     fair_yuan: float = 0.0
     evidence: tuple[str, ...] = field(default=())
+    #: session-level notes (fair-price basis); shown after the orders' notes
+    remarks: tuple[str, ...] = ()
+    #: why the session was not judged (backend unreachable or incompatible); "" = judged
+    not_judged: str = ""
 
     @property
     def key(self) -> str:
@@ -90,7 +109,15 @@ class SessionVerdict:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return tuple(n for o in self.orders for n in o.notes)
+        return tuple(n for o in self.orders for n in o.notes) + self.remarks
+
+    @property
+    def judged(self) -> bool:
+        return not self.not_judged
+
+    def unjudged(self, reason: str) -> SessionVerdict:
+        """This session marked "not judged": no codes, ``reason`` said instead."""
+        return replace(self, codes=frozenset(), not_judged=reason)
 
 
 def _close(a: datetime | None, b: datetime | None, seconds: float) -> bool:
@@ -129,7 +156,9 @@ class Oracle:
         truths: Iterable[TruthRecord],
         orders: Iterable[DeviceOrder],
         platform: PlatformView | None,
+        pushed: Mapping[str, Sequence[PushedModel]] | None = None,
     ) -> list[SessionVerdict]:
+        """Judge every plug-in; ``pushed``: per pile, the billing models the backend sent."""
         truths = sorted(truths, key=lambda t: (t.pile_no, t.gun, t.plug_at))
         p_bills = {b.serial: b for b in platform.bills()} if platform else {}
         p_sessions = {s.serial: s for s in platform.sessions()} if platform else {}
@@ -178,6 +207,7 @@ class Oracle:
             evidence = tuple(
                 ov.device_bill.frame_hex for ov in order_verdicts if ov.device_bill is not None
             )
+            tariff, remarks = self._fair_tariff(truth, (pushed or {}).get(truth.pile_no, ()))
             verdicts.append(
                 SessionVerdict(
                     truth=truth,
@@ -185,11 +215,33 @@ class Oracle:
                     codes=frozenset(codes),
                     false_notifications=false,
                     charged_yuan=charged,
-                    fair_yuan=fair_amount(truth, self.tariff),
+                    fair_yuan=fair_amount(truth, tariff),
                     evidence=evidence,
+                    remarks=remarks,
                 )
             )
         return verdicts
+
+    def _fair_tariff(
+        self, truth: TruthRecord, models: Sequence[PushedModel]
+    ) -> tuple[Tariff, tuple[str, ...]]:
+        """The tariff of the fair price: the backend's model in force at the charge start
+        (0x0A/0x58, §5) when it prices differently from the scenario's, else the scenario's."""
+        at = truth.charge_start or truth.plug_at
+        valid, rejected = model_in_force(models, at)
+        remarks = []
+        if rejected is not None:
+            remarks.append(
+                f"backend's billing model at {rejected.at:%H:%M:%S} is out of range "
+                f"({'; '.join(rejected.problems)}): not used for the fair price"
+            )
+        if valid is None or valid.tariff is None or same_prices(valid.tariff, self.tariff):
+            return self.tariff, tuple(remarks)
+        remarks.append(
+            f"fair price from the billing model the backend pushed at {valid.at:%H:%M:%S} "
+            f"(0x{valid.frame_type:02X}, model {valid.tariff.model_no}), not the scenario's"
+        )
+        return replace(valid.tariff, occupancy=self.tariff.occupancy), tuple(remarks)
 
     # -- one order ---------------------------------------------------------------------------
     def _order(
@@ -205,11 +257,13 @@ class Oracle:
         codes: set[int] = set()
         notes: list[str] = []
         d_bill = order.bills[0] if order.bills else None
-        billed = p_bill is not None if has_platform else any(b.acked for b in order.bills)
-        if not billed:
-            code = C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST
-            codes.add(code)
-            notes.append(f"{order.serial}: no bill reached the platform")
+        bill_state = ""
+        if has_platform:
+            if p_bill is None:
+                codes.add(C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST)
+                notes.append(f"{order.serial}: no bill reached the platform")
+        else:
+            bill_state = self._frames_only_bill(truth, order, codes, notes)
         bill_start = p_bill.start if p_bill else (d_bill.start if d_bill else None)
         bill_end = p_bill.end if p_bill else (d_bill.end if d_bill else None)
         if bill_start is not None or bill_end is not None:
@@ -244,7 +298,48 @@ class Oracle:
             self._occupancy(truth, p_bill, codes, notes)
         if p_bill is not None and p_session is not None:
             self._against_platform_record(p_bill, p_session, codes)
-        return OrderVerdict(order.serial, frozenset(codes), d_bill, p_bill, p_session, tuple(notes))
+        return OrderVerdict(
+            order.serial, frozenset(codes), d_bill, p_bill, p_session, tuple(notes), bill_state
+        )
+
+    def _frames_only_bill(
+        self, truth: TruthRecord, order: DeviceOrder, codes: set[int], notes: list[str]
+    ) -> str:
+        """Without a platform view: what the frames say became of the order's bill (§4.12)."""
+        lost = C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST
+        # a bill marked ``acked`` without an ack state (built by hand) counts as acked
+        states = {
+            AckState.ACKED if b.acked and b.ack_state is AckState.UNACKED else b.ack_state: b
+            for b in order.bills
+        }
+        if not order.bills:
+            codes.add(lost)
+            notes.append(f"{order.serial}: the pile never sent a bill (no 0x3B)")
+            return "never_sent"
+        for state in (AckState.ACKED, AckState.ACKED_LATE):
+            if state in states:
+                bill = states[state]
+                if state is AckState.ACKED_LATE and bill.acked_at is not None:
+                    delay = (bill.acked_at - bill.sent_at).total_seconds()
+                    notes.append(
+                        f"{order.serial}: bill acknowledged {delay:.0f} s after the first 0x3B, "
+                        f"later than the pile's retry interval (§3 item 8)"
+                    )
+                return state.value
+        if AckState.UNKNOWN_RESULT in states:
+            bill = states[AckState.UNKNOWN_RESULT]
+            notes.append(
+                f"{order.serial}: bill acknowledged with 0x40 result 0x{bill.ack_result or 0:02X}, "
+                f"outside §4.12 (0x00 received, 0x01 illegal): unknown whether it was billed"
+            )
+            return AckState.UNKNOWN_RESULT.value
+        codes.add(lost)
+        if AckState.ILLEGAL in states:
+            notes.append(f"{order.serial}: the backend refused the bill as illegal (0x40 0x01)")
+            return AckState.ILLEGAL.value
+        sent = max(b.transmissions for b in order.bills)
+        notes.append(f"{order.serial}: bill sent {sent}× (0x3B), never acknowledged (no 0x40)")
+        return AckState.UNACKED.value
 
     def _energy(self, truth: TruthRecord, orders: tuple[OrderVerdict, ...]) -> set[int]:
         """Codes 4 and 11 over the plug-in: billed energy (all its bills) vs the meter."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -30,6 +31,23 @@ class TruthRecord:
     service_stop: datetime | None = None
 
 
+class AckState(StrEnum):
+    """What became of a 0x3B the pile sent, read from the frames alone (protocol §4.12, §3 item 8).
+
+    ``acked_late``: the first 0x40 came later than the pile's retry interval after the
+    first 0x3B (S1 §8.7: the pile retries every 30 s without a 0x40), so the pile had
+    (or would have) sent it again. ``unknown_result``: a 0x40 whose result byte is
+    neither 0x00 (received) nor 0x01 (illegal bill) — the rig cannot tell what the
+    backend meant, so it is never counted as a lost bill (issue 11 item 4).
+    """
+
+    ACKED = "acked"
+    ACKED_LATE = "acked_late"
+    ILLEGAL = "illegal"
+    UNKNOWN_RESULT = "unknown_result"
+    UNACKED = "unacked"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceBill:
     """A 0x3B record as the pile sent it (first transmission), plus what became of it."""
@@ -44,8 +62,14 @@ class DeviceBill:
     amount_yuan: float
     stop_reason: int
     sent_at: datetime
-    acked: bool
+    acked: bool  # a 0x40 with result 0x00 (received) came back, in time or late
     frame_hex: str
+    ack_state: AckState = AckState.UNACKED
+    #: the result byte of the first 0x40 that decided ``ack_state`` (None: no 0x40)
+    ack_result: int | None = None
+    acked_at: datetime | None = None
+    transmissions: int = 1  # 0x3B frames with this serial (first + retries)
+    ack_hex: str = ""
 
 
 @dataclass(frozen=True, slots=True)

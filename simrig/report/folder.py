@@ -22,14 +22,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from simrig.exit_codes import ExitCode
 from simrig.sim.results import RunResult
 
+from .backend import deviations_table, diagnostic_lines
 from .plots import RunIndex, compare_bar_png, session_timeline_png
 from .results_json import write_results_json
 from .stats import stats_by_profile
 from .tables import compare_table, session_table, summary_table
 
-__all__ = ["exit_code", "print_report", "session_png_path", "write_report"]
+__all__ = ["exit_code", "print_diagnostics", "print_report", "session_png_path", "write_report"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._#@+-]")
 
@@ -43,17 +45,41 @@ def session_png_path(out_dir: str | Path, scenario: str, key: str) -> Path:
     return Path(out_dir) / "sessions" / safe_name(scenario) / f"{safe_name(key)}.png"
 
 
-def exit_code(results: Sequence[RunResult]) -> int:
-    """Process exit code: 1 when any expectation failed, else 0."""
-    return 0 if all(r.passed for r in results) else 1
+def exit_code(results: Sequence[RunResult]) -> ExitCode:
+    """Process exit code (:mod:`simrig.exit_codes`): 3 when a backend was unreachable or
+    incompatible, else 1 when any expectation failed, else 0."""
+    if not all(r.backend_ok for r in results):
+        return ExitCode.BACKEND_UNAVAILABLE
+    return ExitCode.PASS if all(r.passed for r in results) else ExitCode.EXPECTATIONS_FAILED
+
+
+def print_diagnostics(results: Sequence[RunResult], console: Console) -> None:
+    """Diagnostics first: one line per pile with trouble (printed before any verdict)."""
+    for result in results:
+        lines = diagnostic_lines(result)
+        if lines:
+            console.print(
+                Text(
+                    f"Diagnostics · {result.scenario_name} · backend {result.backend}", style="bold"
+                )
+            )
+            for line in lines:
+                console.print(line)
+            console.print()
 
 
 def print_report(results: Sequence[RunResult], console: Console) -> None:
     """Per-run session tables, the summary per firmware and code, the A/B table when the
-    runs cover several profiles, and the failed expectations."""
+    runs cover several profiles, and the failed expectations. Diagnostics come first,
+    backend deviations after each run's sessions."""
+    print_diagnostics(results, console)
     for result in results:
         console.print(session_table(result))
         console.print()
+        deviations = deviations_table(result)
+        if deviations is not None:
+            console.print(deviations)
+            console.print()
     console.print(summary_table(results))
     stats = stats_by_profile(results)
     if len(stats) > 1:

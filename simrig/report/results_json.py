@@ -2,9 +2,14 @@
 
 Document shape (``version`` 1)::
 
-    {"version": 1, "passed": bool,
+    {"version": 1, "passed": bool, "backend_ok": bool,
      "summary": [ProfileStats.to_dict(), ...],
      "runs": [result_to_dict(run), ...]}
+
+Each run carries ``backend_status`` (ok | unreachable | incompatible), ``stopped_early``,
+``diagnostics`` (one per pile: status, line, problems with evidence hex) and ``deviations``
+(per pile: counts per kind and the first items, :mod:`simrig.report.backend`); each
+session ``judged`` / ``not_judged``.
 
 Times are ISO 8601 strings (the scenario's wall clock, naive as in the run).
 """
@@ -24,6 +29,7 @@ from simrig.oracle.judge import SessionVerdict
 from simrig.oracle.views import DeviceBill, PlatformBill, PlatformSession, TruthRecord
 from simrig.sim.results import RunResult
 
+from .backend import deviations_to_dict, diagnostics_to_dict
 from .stats import profile_of, stats_by_profile
 from .tables import billed_kwh
 
@@ -85,6 +91,8 @@ def _session(result: RunResult, v: SessionVerdict) -> dict[str, Any]:
         "overcharge_yuan": v.overcharge_yuan,
         "false_notifications": _plain(v.false_notifications),
         "notes": list(v.notes),
+        "judged": v.judged,
+        "not_judged": v.not_judged,
         "evidence": list(v.evidence),
         "expectations": expectations,
         "passed": all(e["passed"] for e in expectations),
@@ -102,6 +110,10 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "passed": result.passed,
         "profiles": dict(result.profiles),
+        "backend_status": result.backend_status,
+        "stopped_early": result.stopped_early,
+        "diagnostics": diagnostics_to_dict(result),
+        "deviations": deviations_to_dict(result),
         "sessions": [_session(result, v) for v in result.verdicts],
         "expectations": _plain(result.expectations),
         "offline": {pile: [list(w) for w in windows] for pile, windows in result.offline.items()},
@@ -119,6 +131,7 @@ def results_document(results: Sequence[RunResult]) -> dict[str, Any]:
     return {
         "version": VERSION,
         "passed": all(r.passed for r in results),
+        "backend_ok": all(r.backend_ok for r in results),
         "summary": [s.to_dict() for s in stats_by_profile(results)],
         "runs": [result_to_dict(r) for r in results],
     }

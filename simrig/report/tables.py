@@ -75,6 +75,17 @@ def _money_cell(verdict: SessionVerdict) -> Text:
     return Text(f"{text} ({over:+.2f})", style=style)
 
 
+def _codes_cell(verdict: SessionVerdict, codes: str) -> Text:
+    """The codes; "not judged" when the backend could not be tested; "?" when a bill's fate
+    is unknown from the frames (a 0x40 result outside the spec)."""
+    if not verdict.judged:
+        return Text(f"not judged ({verdict.not_judged})", style="bold yellow")
+    unknown = any(o.bill_state == "unknown_result" for o in verdict.orders)
+    if unknown:
+        return Text(f"{codes or DASH} (bill: unknown ack)", style="yellow")
+    return Text(codes or DASH, style="bold red" if codes else "dim")
+
+
 def session_table(result: RunResult) -> Table:
     """One row per session (plug-in) of a run, with its codes and expectation outcome."""
     status = "PASS" if result.passed else "FAIL"
@@ -110,7 +121,7 @@ def session_table(result: RunResult) -> Table:
             f"{truth.energy_kwh:.2f}",
             DASH if billed is None else f"{billed:.2f}",
             _money_cell(verdict),
-            Text(codes or DASH, style="bold red" if codes else "dim"),
+            _codes_cell(verdict, codes),
             str(len(verdict.false_notifications)),
             _expect_cell(expectations_for(result, verdict.key)),
         )

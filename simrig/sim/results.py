@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from simrig.capture import Chunk
 from simrig.endpoint import Event
 from simrig.fastdata import fast_init
+from simrig.oracle.deviations import BackendDeviation
+from simrig.oracle.diagnostics import Diagnosis
 from simrig.oracle.judge import SessionVerdict
 
 
@@ -57,6 +59,18 @@ class RunResult:
     wall_s: float = 0.0
     frames: int = 0
     elided_heartbeats: int = 0
+    #: real-time runs (issue 11 item 5): ``ok``, ``unreachable`` or ``incompatible``
+    backend_status: str = "ok"
+    #: one per pile, in scenario order (real-time runs only)
+    diagnostics: list[Diagnosis] = field(default_factory=list)
+    #: per pile, the backend's replies that break the spec (real-time runs only)
+    deviations: dict[str, list[BackendDeviation]] = field(default_factory=dict)
+    #: why the run stopped before the scenario's end ("" = it ran to the end)
+    stopped_early: str = ""
+
+    @property
+    def backend_ok(self) -> bool:
+        return self.backend_status == "ok"
 
     @property
     def passed(self) -> bool:

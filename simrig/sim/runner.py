@@ -24,6 +24,7 @@ from simrig.errors import BackendError
 from simrig.gc_policy import few_full_collections
 from simrig.oracle.device_view import device_orders
 from simrig.oracle.judge import Oracle, SessionVerdict
+from simrig.oracle.pushed_tariff import pushed_models
 from simrig.oracle.repository_view import RepositoryView
 from simrig.oracle.views import (
     PlatformView,
@@ -31,6 +32,7 @@ from simrig.oracle.views import (
 )
 from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
+from simrig.sim.diagnostics import GiveUp, assess_backend
 from simrig.sim.expectations import check_expectations, check_rates
 from simrig.sim.results import RunResult
 from simrig.sim.world import (
@@ -133,7 +135,8 @@ def judge(
 ) -> tuple[list[SessionVerdict], dict[str, list[tuple[float, float]]]]:
     offline = offline_windows(events, end)
     truths = truth_records(world, end, offline)
-    verdicts = Oracle(world.tariff).judge(truths, device_orders(chunks), view)
+    pushed = pushed_models(chunks)
+    verdicts = Oracle(world.tariff).judge(truths, device_orders(chunks), view, pushed)
     return verdicts, offline
 
 
@@ -195,10 +198,12 @@ def _run_and_judge(
         events, chunks, samples = driver.events, driver.chunks, driver.samples
         view: PlatformView | None = RepositoryView(repo)
         elided = driver.elided_heartbeats
+        realtime = False
     else:
         world, events, chunks, view = _run_realtime(
             scenario, backend, speed, profile_dirs, start_monotonic, control
         )
+        realtime = True
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
         samples, elided = [], 0
@@ -222,6 +227,9 @@ def _run_and_judge(
         frames=len(chunks),
         elided_heartbeats=elided,
     )
+    if realtime:  # diagnostics and backend deviations (issue 11 items 4 and 5)
+        stopped = next((e.data["reason"] for e in events if e.kind == "gave_up"), "")
+        assess_backend(result, scenario, stopped)
     return result
 
 
@@ -252,6 +260,7 @@ def _run_realtime(
         driver = RealtimeDriver(
             world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
         )
+        driver.give_up = GiveUp(world.piles)  # a dead backend ends the run early
         asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, None
     if backend.startswith("tcp://"):
@@ -263,6 +272,7 @@ def _run_realtime(
         driver = RealtimeDriver(
             world, host, int(port), speed=speed, start_monotonic=start_monotonic
         )
+        driver.give_up = GiveUp(world.piles)  # a dead backend ends the run early
         asyncio.run(driver.run(scenario.meta.duration))
         return world, driver.events, driver.chunks, None
     if backend in ("embedded-tcp", "embedded"):

@@ -78,6 +78,8 @@ def test_embedded_tcp_backend_runs_the_clean_session_over_loopback():
     assert result.passed, result.expectations
     [verdict] = result.verdicts
     assert verdict.charged_yuan == pytest.approx(verdict.fair_yuan, abs=0.05)
+    # the reference platform keeps to the spec: no backend deviation at all
+    assert result.backend_status == "ok" and result.deviations == {}
 
 
 def test_tcp_backend_frames_only_judgement():
@@ -89,6 +91,8 @@ def test_tcp_backend_frames_only_judgement():
     [verdict] = result.verdicts
     assert verdict.charged_yuan is None  # no platform view
     assert verdict.orders and verdict.orders[0].device_bill.acked
+    assert verdict.orders[0].bill_state in ("acked", "acked_late")
+    assert result.deviations == {}
 
 
 def test_dead_backend_is_reported_not_crashed():

@@ -89,6 +89,7 @@ def test_record_keys_are_their_fields_minus_the_repeated_ones(result_a):
         "platform_bill",
         "platform_session",
         "notes",
+        "bill_state",
     ]
     assert list(order["device_bill"]) == [
         "serial",
@@ -101,6 +102,11 @@ def test_record_keys_are_their_fields_minus_the_repeated_ones(result_a):
         "sent_at",
         "acked",
         "frame_hex",
+        "ack_state",
+        "ack_result",
+        "acked_at",
+        "transmissions",
+        "ack_hex",
     ]
     assert list(order["platform_bill"]) == [
         "serial",
