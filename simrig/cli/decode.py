@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from simrig.exit_codes import ExitCode
 from simrig.protocol.ykc import ErrorKind, Frame, FrameError, Framer
 from simrig.protocol.ykc.jsonview import error_to_json, frame_to_json, json_value
 
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
                 print(json.dumps(frame_to_json(item), ensure_ascii=False))
             else:
                 _print_frame(console, item)
-        raise typer.Exit(1 if failed else 0)
+        raise typer.Exit(ExitCode.BAD_INPUT if failed else ExitCode.PASS)
 
 
 def _print_frame(console: Console, frame: Frame) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simrig.exit_codes import ExitCode
 from simrig.firmware_models import ProfileError, list_profiles, load_profile
 from simrig.firmware_models.quirks import QUIRKS
 
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
             profiles = list_profiles(profile_dir or [])
         except ProfileError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
         table = Table(title="firmware profiles")
         for column in ("name", "vendor", "kind", "version", "quirks"):
             table.add_column(column)
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
             p = load_profile(name, profile_dir or [])
         except ProfileError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
         console = Console(width=200)
         table = Table(title=p.name, show_header=False)
         table.add_column("field")

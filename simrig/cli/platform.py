@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from simrig.exit_codes import ExitCode
+
 __all__ = ["register"]
 
 
@@ -93,7 +95,7 @@ def serve(
         )
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
 
 
 def register(app: typer.Typer) -> None:

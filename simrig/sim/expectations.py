@@ -5,10 +5,26 @@ from __future__ import annotations
 from simrig.capture import Chunk
 from simrig.oracle.device_view import refused_card_starts
 from simrig.oracle.judge import SessionVerdict
+from simrig.oracle.views import AckState
 from simrig.scenarios import Scenario
 from simrig.sim.results import ExpectationResult
 
 __all__ = ["check_expectations", "check_rates", "refused_starts"]
+
+
+def _billed(verdict: SessionVerdict, frames_only: bool) -> bool | None:
+    """Was the session billed? From the platform's records, or (``frames_only``) from
+    the backend's 0x40; None when only an ack with a result outside the spec says so."""
+    if any(o.platform_bill is not None for o in verdict.orders):
+        return True
+    if not frames_only:
+        return False
+    bills = [o.device_bill for o in verdict.orders if o.device_bill is not None]
+    if any(b.acked for b in bills):
+        return True
+    if any(b.ack_state is AckState.UNKNOWN_RESULT for b in bills):
+        return None
+    return False
 
 
 def refused_starts(chunks: list[Chunk], verdict: SessionVerdict) -> int:
@@ -49,13 +65,11 @@ def check_expectations(
             if sorted(set(exp.false_notifications)) != kinds:
                 problems.append(f"false_notifications={kinds}")
         if exp.billed is not None:
-            billed = any(
-                o.platform_bill is not None
-                or (frames_only and o.device_bill is not None and o.device_bill.acked)
-                for o in verdict.orders
-            )
+            billed = _billed(verdict, frames_only)
             wanted.append(f"billed={exp.billed}")
-            if billed != exp.billed:
+            if billed is None:
+                problems.append("billed=unknown (a 0x40 result outside §4.12: the rig cannot tell)")
+            elif billed != exp.billed:
                 problems.append(f"billed={billed}")
         if exp.min_overcharge_yuan is not None:
             wanted.append(f"overcharge>={exp.min_overcharge_yuan}")

@@ -50,6 +50,9 @@ def test_an_ack_with_an_unknown_result_is_never_bill_lost():
     kinds = {d.kind for d in result.deviations[verdict.truth.pile_no]}
     assert "enum" in kinds
     assert result.backend_status == "ok"
+    # basic_card_session expects billed=true: the rig cannot confirm it, and says why
+    [expectation] = result.expectations
+    assert not expectation.passed and "billed=unknown" in expectation.actual
     # shown per pile in results.json and in the console / summary.txt
     doc = result_to_dict(result)
     assert doc["deviations"][verdict.truth.pile_no]["counts"]["enum"] >= 1

@@ -49,9 +49,9 @@ def test_decode_login_reply_vector():
     }
 
 
-def test_decode_bad_frame_gives_error_object_and_exit_1():
+def test_decode_bad_frame_gives_error_object_and_exit_2_bad_input():
     result = runner.invoke(app, ["decode", "--json", "680C000000025503141278230500DA4D"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "bad_crc" in json.loads(result.output)["error"]
 
 
@@ -70,7 +70,7 @@ def test_decode_raw_byte_stream_file(tmp_path):
     result = runner.invoke(app, ["decode", "--json", "--file", str(raw)])
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert lines[0]["error"].startswith("garbage")
-    assert len(lines) == 12 and result.exit_code == 1
+    assert len(lines) == 12 and result.exit_code == 2
 
 
 def test_decode_missing_file_is_one_line_error():
