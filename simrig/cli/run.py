@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +81,14 @@ def register(app: typer.Typer) -> None:
         view_arg: Annotated[
             str | None, typer.Option(help="Argument for the --view callable (e.g. its API URL).")
         ] = None,
+        backend_epoch: Annotated[
+            str | None,
+            typer.Option(
+                help="ISO time the backend's clock shows at scenario start (a backend whose "
+                "clock is set); default: now for tcp:// and serial:, the scenario epoch for "
+                "embedded."
+            ),
+        ] = None,
     ) -> None:
         """Run one scenario, judge every session, write the report; exit 1 if expectations fail."""
         from simrig.scenarios import ScenarioError, load_scenario
@@ -88,6 +97,16 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             sc = load_scenario(scenario)
+            pinned = None
+            if backend_epoch is not None:
+                try:
+                    pinned = datetime.fromisoformat(backend_epoch)
+                    if pinned.tzinfo is not None:  # scenario times are local, naive
+                        pinned = pinned.astimezone().replace(tzinfo=None)
+                except ValueError:
+                    raise ScenarioError(
+                        f"--backend-epoch {backend_epoch!r}: expected an ISO date-time"
+                    ) from None
             if clock:
                 if clock not in ("virtual", "realtime"):
                     raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
@@ -101,6 +120,7 @@ def register(app: typer.Typer) -> None:
                     profile_dirs=tuple(profile_dir or ()),
                     progress=lambda f: bar.update(task, completed=f),
                     view_factory=load_view_factory(view, view_arg) if view else None,
+                    backend_epoch=pinned,
                 )
         except (ScenarioError, BackendError, ValueError, OSError) as exc:
             _fail(str(exc))

@@ -8,14 +8,13 @@ given). The platform view of the reference platform is read from its repository.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 from simrig.adapters.embedded_server import EmbeddedServer
-from simrig.adapters.realtime import RealtimeDriver
 from simrig.adapters.virtual import VirtualDriver
 from simrig.capture import Chunk
 from simrig.endpoint import Event
@@ -31,6 +30,7 @@ from simrig.oracle.views import (
 from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
 from simrig.sim.expectations import check_expectations, check_rates
+from simrig.sim.realtime_run import run_realtime
 from simrig.sim.results import RunResult
 from simrig.sim.world import World, build_world, register_site, scenario_tariff
 
@@ -137,16 +137,23 @@ def run_scenario(
     frame_events: bool | None = None,
     view_factory: Callable[[str], PlatformView] | None = None,
     start_monotonic: float | None = None,
+    backend_epoch: datetime | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
     ``start_monotonic``: the CLOCK_MONOTONIC time of scenario t=0 for a real-time run
     against a ``tcp://`` or ``serial:`` backend whose clock started then (default: now).
+    ``backend_epoch``: the backend's wall time at scenario t=0 (default: now for
+    ``tcp://`` and ``serial:``, the scenario epoch for the reference platform); one
+    :class:`~simrig.sim.time_mapping.TimeMapping` then serves truth, device view and oracle.
     """
+    if backend_epoch is not None and backend == "embedded" and scenario.meta.clock == "virtual":
+        meta = scenario.meta.model_copy(update={"epoch": backend_epoch})
+        scenario = scenario.model_copy(update={"meta": meta})  # virtual: its clock is ours
     with few_full_collections():
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory, start_monotonic,
+            view_factory, start_monotonic, backend_epoch,
         )  # fmt: skip
 
 
@@ -160,6 +167,7 @@ def _run_and_judge(
     frame_events: bool | None,
     view_factory: Callable[[str], PlatformView] | None,
     start_monotonic: float | None,
+    backend_epoch: datetime | None = None,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -181,17 +189,16 @@ def _run_and_judge(
         view: PlatformView | None = RepositoryView(repo)
         elided = driver.elided_heartbeats
     else:
-        world, events, chunks, view = _run_realtime(
-            scenario, backend, speed, profile_dirs, start_monotonic
-        )
+        rt = run_realtime(scenario, backend, speed, profile_dirs, start_monotonic, backend_epoch)
+        world, events, chunks, view = rt.world, rt.driver.events, rt.driver.chunks, rt.view
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
-        samples, elided = [], 0
+        samples, elided = rt.driver.samples, 0
     verdicts, offline = judge(world, scenario, events, chunks, view, end)
     result = RunResult(
         scenario_name=scenario.meta.name,
         case=scenario.meta.case,
-        epoch=scenario.meta.epoch,
+        epoch=world.epoch,  # the run's time mapping: the backend's wall at t=0
         duration_s=end,
         backend=backend,
         seed=scenario.meta.seed,
@@ -208,52 +215,6 @@ def _run_and_judge(
         elided_heartbeats=elided,
     )
     return result
-
-
-# -- real time ------------------------------------------------------------------------------
-
-
-def _run_realtime(
-    scenario: Scenario,
-    backend: str,
-    speed: float,
-    profile_dirs: tuple[Path, ...],
-    start_monotonic: float | None,
-) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
-    if backend.startswith("serial:"):
-        from simrig.adapters.serial_link import parse_serial_backend, serial_opener
-
-        world = build_world(scenario, profile_dirs=profile_dirs)
-        try:
-            urls = parse_serial_backend(backend, list(world.piles))
-        except ValueError as exc:
-            raise BackendError(str(exc)) from None
-        driver = RealtimeDriver(
-            world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
-        )
-        asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, None
-    if backend.startswith("tcp://"):
-        host, _, port = backend[len("tcp://") :].rpartition(":")
-        if not host or not port.isdigit():
-            raise BackendError(f"{backend}: expected tcp://host:port")
-        world = build_world(scenario, profile_dirs=profile_dirs)
-        driver = RealtimeDriver(
-            world, host, int(port), speed=speed, start_monotonic=start_monotonic
-        )
-        asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, None
-    if backend in ("embedded-tcp", "embedded"):
-        with EmbeddedServer(scenario, profile_dirs, speed) as server:
-            world = build_world(scenario, app=server.app_client(), profile_dirs=profile_dirs)
-            driver = RealtimeDriver(
-                world, "127.0.0.1", server.port, speed=speed, start_monotonic=server.start_monotonic
-            )
-            asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, server.view()
-    raise BackendError(
-        f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
-    )
 
 
 __all__ = ["BACKENDS", "BackendError", "EmbeddedServer", "load_view_factory", "run_scenario"]
