@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench captures clean
+.PHONY: setup faketime demo test lint bench captures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) faketime
+
+# libfaketime scales the clock of a backend that has no speed option (tests/adapters/test_faketime.py)
+faketime:
+	@command -v faketime >/dev/null 2>&1 || apt-get install -y faketime || \
+		(apt-get update && apt-get install -y faketime)
 
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
@@ -22,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check simrig tests benchmarks tools
 	$(BIN)/mypy
 
-test: lint
+test: lint faketime
 	$(BIN)/pytest
 
 bench: $(STAMP)

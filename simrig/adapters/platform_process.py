@@ -7,10 +7,14 @@ reference platform through :func:`start_platform`.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+
+__all__ = ["PlatformProcess", "PlatformStartError", "parse_ready_line", "start_platform"]
 
 
 class PlatformStartError(RuntimeError):
@@ -44,10 +48,29 @@ def parse_ready_line(line: str) -> tuple[int, int | None]:
     return port, http
 
 
-def start_platform(options: list[str], timeout_s: float = 20.0) -> PlatformProcess:
-    """Start ``simrig platform serve OPTIONS`` (pass ``--listen 127.0.0.1:0`` etc.)."""
+def start_platform(
+    options: list[str], timeout_s: float = 20.0, *, faketime: str | None = None
+) -> PlatformProcess:
+    """Start ``simrig platform serve OPTIONS`` (pass ``--listen 127.0.0.1:0`` etc.).
+
+    ``faketime``: run it under libfaketime with this ``FAKETIME`` spec (e.g. ``"+0 x60"``:
+    its clocks start now and run 60 times faster) — the way to scale a backend that has no
+    speed option of its own. Its monotonic clock is faked too
+    (``FAKETIME_DONT_FAKE_MONOTONIC=0``): asyncio's and uvloop's loop clock and poll
+    timeouts then follow the faked clock, so its timers run at the same pace as its wall
+    clock. The faked monotonic clock is the server's own, not CLOCK_MONOTONIC of the rig.
+    """
     cmd = [sys.executable, "-m", "simrig", "platform", "serve", *options]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = None
+    if faketime is not None:
+        wrapper = shutil.which("faketime")
+        if wrapper is None:
+            raise PlatformStartError(
+                "faketime not found (Debian: apt-get install faketime; `make setup` does it)"
+            )
+        cmd = [wrapper, "-f", faketime, *cmd]
+        env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "0"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out = proc.stdout
     assert out is not None
     lines: list[str] = []

@@ -1,28 +1,46 @@
 """Real-time driver: asyncio TCP pile clients against any YKC backend.
 
-The same sans-IO firmware runs here as in virtual time; scenario seconds map to wall
-seconds divided by ``speed``. Each pile is one TCP client (the pile is the client,
-protocol §1.1): it connects when the firmware wants a connection, feeds what it reads
-into ``receive_data``, writes ``data_to_send()``, and re-arms ``loop.call_at`` on
+The same sans-IO firmware runs here as in virtual time; one
+:class:`~simrig.sim.time_mapping.TimeMapping` maps scenario seconds to loop time (÷
+``speed``) and to the backend's wall clock. Each pile is one TCP client (the pile is the
+client, protocol §1.1): it connects when the firmware wants a connection, feeds what it
+reads into ``receive_data``, writes ``data_to_send()``, and re-arms ``loop.call_at`` on
 ``get_timer()``. Scenario stimuli are scheduled the same way. Only loopback or the
 user's own backend is ever addressed.
+
+**One link model, every transport** (design.md "Real backends"): the pile's
+:class:`~simrig.link.Link` sits between the pile and its transport (TCP or serial), as
+in the virtual driver. Each write and each read is one ``send`` of the link model; its
+deliveries are handed over at their time (``loop.call_at``), in order, per direction.
+During an outage bytes are swallowed both ways while the socket stays open; the pile
+notices through its own timeouts, its connect attempts fail while the link is down, and a
+socket it drops is closed when a FIN could reach the backend (the outage's end) —
+zpd_case#12, gdyc_case#15.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simrig.capture import Chunk
 from simrig.endpoint import Event, PileEndpoint
+from simrig.sim.results import TruthSample
+from simrig.sim.sampling import TruthSampler
+from simrig.sim.time_mapping import TimeMapping
 
 if TYPE_CHECKING:
     from simrig.sim.world import World
 
 CONNECT_TIMEOUT_S = 5.0
+#: a delivery due within this much loop time is handed over now (float round trips)
+_EARLY_S = 1e-6
+
+Direction = Literal["up", "down"]
 
 
 class Transport(Protocol):
@@ -76,61 +94,106 @@ def tcp_opener(host: str, port: int) -> Opener:
     return open_
 
 
+@dataclass(eq=False)
+class _Conn:
+    """One connection of a pile (a socket or serial port); bytes of a closed one are void."""
+
+    id: int
+    transport: Transport | None = None
+    open: bool = True
+
+
+@dataclass(eq=False)
+class _Flight:
+    """Deliveries of one direction in flight: (scenario time, connection, bytes), in order;
+    ``None`` for bytes is the peer's close (FIN), which arrives after what it sent."""
+
+    items: deque[tuple[float, _Conn, bytes | None]] = field(default_factory=deque)
+    timer: asyncio.TimerHandle | None = None
+
+
 @dataclass
 class _PileLink:
     pile_no: str
-    transport: Transport | None = None
+    conn: _Conn | None = None
     connecting: bool = False
     timer: asyncio.TimerHandle | None = None
     timer_at: float | None = None
+    up: _Flight = field(default_factory=_Flight)
+    down: _Flight = field(default_factory=_Flight)
 
 
 @dataclass
 class RealtimeDriver:
-    """Drive ``world.piles`` over real links (``opener``; default TCP to ``host:port``)."""
+    """Drive ``world.piles`` over real links (``opener``; default TCP to ``host:port``).
+
+    ``mapping`` is the run's time mapping (its ``wall_epoch`` must be ``world.epoch``);
+    without one, ``speed``, ``epoch`` and ``start_monotonic`` (CLOCK_MONOTONIC time of
+    scenario t=0, e.g. shared with an embedded server; default: when :meth:`run` starts)
+    make it."""
 
     world: World
     host: str = "127.0.0.1"
     port: int = 0
     speed: float = 1.0
     epoch: datetime | None = None
-    #: CLOCK_MONOTONIC time of scenario t=0 (shared with an embedded server); default: now
     start_monotonic: float | None = None
     opener: Opener | None = None
+    mapping: TimeMapping | None = None
+    sample_truth: bool = True
     events: list[Event] = field(default_factory=list)
+    #: bytes as each side wrote them (up: by the pile, down: read from the backend)
     chunks: list[Chunk] = field(default_factory=list)
+    #: bytes as the link handed them over (up: to the backend, down: to the pile)
+    delivered: list[Chunk] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: early-stop hook (issue 11 item 5): given the events so far, a reason to stop or None
     give_up: Callable[[list[Event]], str | None] | None = None
 
     def __post_init__(self) -> None:
+        if self.mapping is None:
+            self.mapping = TimeMapping(
+                self.epoch or self.world.epoch, self.speed, self.start_monotonic
+            )
+        elif self.mapping.wall_epoch != self.world.epoch:
+            raise ValueError("the time mapping and the world must start at the same wall time")
+        self.speed = self.mapping.speed
         self._links = {p: _PileLink(p) for p in self.world.piles}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._t0 = 0.0
         self._done: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: list[Transport] = []
+        self._next_conn = 1
+        self._sampler = TruthSampler(self.world.plant)
         if self.opener is None:
             self.opener = tcp_opener(self.host, self.port)
 
+    @property
+    def samples(self) -> list[TruthSample]:
+        """Truth samples of the plant (shared sampler with the virtual driver)."""
+        return self._sampler.samples
+
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> float:
-        assert self._loop is not None
-        return (self._loop.time() - self._t0) * self.speed
+        assert self._loop is not None and self.mapping is not None
+        return self.mapping.scenario_at(self._loop.time())
 
     def _loop_time(self, t: float) -> float:
-        return self._t0 + t / self.speed
+        assert self.mapping is not None
+        return self.mapping.loop_time(t)
 
     def _wall(self, t: float) -> datetime:
-        return (self.epoch or self.world.epoch) + timedelta(seconds=t)
+        assert self.mapping is not None
+        return self.mapping.wall(t)
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self, until: float) -> None:
         self._loop = asyncio.get_running_loop()
-        if self.start_monotonic is not None:
-            await asyncio.sleep(max(0.0, self.start_monotonic - self._loop.time()))
-            self._t0 = self.start_monotonic
+        assert self.mapping is not None
+        if self.mapping.loop_t0 is None:
+            self.mapping = self.mapping.anchored(self._loop.time())
         else:
-            self._t0 = self._loop.time()
+            await asyncio.sleep(max(0.0, self.mapping.loop_t0 - self._loop.time()))
         self._done = asyncio.Event()
         for t, pile_no, action in self.world.actions:
             self._loop.call_at(self._loop_time(t), self._act, pile_no, action)
@@ -142,17 +205,24 @@ class RealtimeDriver:
 
     async def close(self) -> None:
         for link in self._links.values():
-            if link.timer:
-                link.timer.cancel()
-            if link.transport is not None:
-                link.transport.close()
-                link.transport = None
+            for timer in (link.timer, link.up.timer, link.down.timer):
+                if timer is not None:
+                    timer.cancel()
+            if link.conn is not None:
+                link.conn.open = False
+                if link.conn.transport is not None:
+                    link.conn.transport.close()
+                link.conn = None
+        for transport in self._closing:
+            transport.close()
+        self._closing.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.sleep(0)  # let closed transports finish
 
     def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
+        self._sampler.stimulus()  # sample the plant right after every stimulus
         try:
             action(self.now())
         except Exception as exc:  # a scenario step must not kill the run
@@ -166,19 +236,22 @@ class RealtimeDriver:
         link = self._links[pile_no]
         now = self.now()
         data = pile.data_to_send()
-        if data and link.transport is not None:
-            try:
-                link.transport.write(data)
-            except OSError as exc:
-                self.events.append(Event(now, "write_failed", pile_no, data={"error": str(exc)}))
+        if data and link.conn is not None:
             self.chunks.append(Chunk(self._wall(now), pile_no, "up", data))
+            if self.sample_truth:
+                self._sampler.on_send(pile_no, now)
+            self._send(pile_no, "up", link.conn, data, now)
         while (event := pile.next_event()) is not None:
             self.events.append(event)
-        if link.transport is not None and pile.close_requested:
+        if link.conn is not None and pile.close_requested:
             self._drop(pile_no)
-        if link.transport is None and not link.connecting and pile.wants_connection:
-            link.connecting = True
-            self._spawn(self._connect(pile_no))
+        if link.conn is None and not link.connecting and pile.wants_connection:
+            if self.world.links[pile_no].is_up(now):
+                link.connecting = True
+                self._spawn(self._connect(pile_no))
+            else:  # no SYN gets through an outage (as in the virtual driver)
+                self._connect_failed(pile_no, "link down (outage)")
+                return
         self._arm(pile_no, pile.get_timer())
 
     def _arm(self, pile_no: str, t: float | None) -> None:
@@ -203,51 +276,141 @@ class RealtimeDriver:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- the link model on real bytes ---------------------------------------------------------
+    def _send(
+        self, pile_no: str, direction: Direction, conn: _Conn, data: bytes, now: float
+    ) -> None:
+        """One write through the pile's link model; deliveries are handed over in order."""
+        link = self.world.links[pile_no]
+        model = link.up if direction == "up" else link.down
+        flight: _Flight = getattr(self._links[pile_no], direction)
+        for t, chunk in model.send(data, now):
+            flight.items.append((t, conn, chunk))
+        self._flush(pile_no, direction)
+
+    def _flush(self, pile_no: str, direction: Direction) -> None:
+        assert self._loop is not None
+        flight: _Flight = getattr(self._links[pile_no], direction)
+        if flight.timer is not None:
+            flight.timer.cancel()
+            flight.timer = None
+        while flight.items:
+            t, conn, chunk = flight.items[0]
+            if self._loop_time(t) > self._loop.time() + _EARLY_S:
+                flight.timer = self._loop.call_at(
+                    self._loop_time(t), self._flush, pile_no, direction
+                )
+                return
+            flight.items.popleft()
+            self._deliver(pile_no, direction, conn, chunk)
+
+    def _deliver(
+        self, pile_no: str, direction: Direction, conn: _Conn, chunk: bytes | None
+    ) -> None:
+        if not conn.open or conn is not self._links[pile_no].conn:
+            return  # the connection closed while the bytes were in flight
+        if chunk is None:  # the backend's close, after the bytes it sent before it
+            self._drop(pile_no)
+            self.pump(pile_no)
+            return
+        now = self.now()
+        self.delivered.append(Chunk(self._wall(now), pile_no, direction, chunk))
+        if direction == "down":
+            self.world.piles[pile_no].receive_data(chunk, now)
+            self.pump(pile_no)
+            return
+        assert conn.transport is not None
+        try:
+            conn.transport.write(chunk)
+        except OSError as exc:
+            self.events.append(Event(now, "write_failed", pile_no, data={"error": str(exc)}))
+
+    # -- connections ---------------------------------------------------------------------------
     async def _connect(self, pile_no: str) -> None:
-        pile: PileEndpoint = self.world.piles[pile_no]
         link = self._links[pile_no]
         assert self.opener is not None
+        conn = _Conn(self._next_conn)
+        self._next_conn += 1
         try:
-            transport = await self.opener(
+            conn.transport = await self.opener(
                 pile_no,
-                lambda data: self._received(pile_no, data),
-                lambda: self._lost(pile_no),
+                lambda data: self._received(pile_no, conn, data),
+                lambda: self._lost(pile_no, conn),
             )
         except (OSError, TimeoutError) as exc:
             link.connecting = False
-            self.events.append(
-                Event(self.now(), "connect_failed", pile_no, data={"error": str(exc)})
-            )
-            pile.connection_failed(self.now())
-            self.pump(pile_no)
-            self._check_give_up()
+            self._connect_failed(pile_no, str(exc))
             return
         link.connecting = False
-        link.transport = transport
-        pile.connection_made(self.now())
-        self.events.append(Event(self.now(), "connected", pile_no))
-        self.pump(pile_no)
-
-    def _received(self, pile_no: str, data: bytes) -> None:
-        if self._links[pile_no].transport is None:
+        if not self.world.links[pile_no].is_up(self.now()):  # the outage began meanwhile
+            conn.open = False
+            conn.transport.close()
+            self._connect_failed(pile_no, "link down (outage)")
             return
-        self.chunks.append(Chunk(self._wall(self.now()), pile_no, "down", data))
-        self.world.piles[pile_no].receive_data(data, self.now())
+        link.conn = conn
+        self.world.piles[pile_no].connection_made(self.now())
+        self.events.append(Event(self.now(), "connected", pile_no, data={"conn": conn.id}))
         self.pump(pile_no)
 
-    def _lost(self, pile_no: str) -> None:
-        if self._links[pile_no].transport is not None:
+    def _connect_failed(self, pile_no: str, error: str) -> None:
+        now = self.now()
+        self.events.append(Event(now, "connect_failed", pile_no, data={"error": error}))
+        self.world.piles[pile_no].connection_failed(now)
+        self.pump(pile_no)
+        self._check_give_up()
+
+    def _received(self, pile_no: str, conn: _Conn, data: bytes) -> None:
+        if not conn.open or conn is not self._links[pile_no].conn:
+            return
+        now = self.now()
+        self.chunks.append(Chunk(self._wall(now), pile_no, "down", data))
+        self._send(pile_no, "down", conn, data, now)
+
+    def _lost(self, pile_no: str, conn: _Conn) -> None:
+        """The backend closed: the pile learns it after the bytes still in flight, and
+        not before an outage ends (no FIN crosses it)."""
+        if not (conn.open and conn is self._links[pile_no].conn):
+            return
+        now = self.now()
+        flight = self._links[pile_no].down
+        net = self.world.links[pile_no]
+        at = now if net.is_up(now) else (net.next_change(now) or now)
+        if flight.items:
+            at = max(at, flight.items[-1][0])
+        if at <= now and not flight.items:
             self._drop(pile_no)
             self.pump(pile_no)
+            return
+        flight.items.append((at, conn, None))
+        self._flush(pile_no, "down")
 
     def _drop(self, pile_no: str) -> None:
+        """Close the pile's connection; the backend learns of it when a FIN can reach it."""
         link = self._links[pile_no]
-        if link.transport is not None:
-            link.transport.close()
-            link.transport = None
-        self.world.piles[pile_no].connection_lost(self.now())
-        self.events.append(Event(self.now(), "disconnected", pile_no))
+        conn = link.conn
+        if conn is None:
+            return
+        link.conn = None
+        conn.open = False
+        now = self.now()
+        transport = conn.transport
+        if transport is not None:
+            net = self.world.links[pile_no]
+            end = None if net.is_up(now) else net.next_change(now)
+            if end is None:
+                transport.close()
+            else:
+                assert self._loop is not None
+                self._closing.append(transport)
+                self._loop.call_at(self._loop_time(end), self._close_later, transport)
+        self.world.piles[pile_no].connection_lost(now)
+        self.events.append(Event(now, "disconnected", pile_no, data={"conn": conn.id}))
         self._check_give_up()
+
+    def _close_later(self, transport: Transport) -> None:
+        if transport in self._closing:
+            self._closing.remove(transport)
+            transport.close()
 
     # -- early stop (issue 11 item 5; the policy lives in simrig.oracle.diagnostics) ---------
     def _check_give_up(self) -> None:

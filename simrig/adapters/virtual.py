@@ -35,6 +35,7 @@ from simrig.capture import Chunk
 from simrig.endpoint import Endpoint, Event, PileEndpoint, ServerEndpoint
 from simrig.heartbeat_plan import HeartbeatPlan
 from simrig.sim.results import TruthSample
+from simrig.sim.sampling import TruthSampler
 
 if TYPE_CHECKING:
     from simrig.sim.world import World
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 MIN_ELISION_S = 5.0
 #: keeps skipped frames' arrivals clear of a link change despite float rounding
 _MARGIN_S = 1e-6
-#: truth samples (for the timeline plots) at most this often per pile
-SAMPLE_EVERY_S = 15.0
 #: timer fires at one instant without the endpoint moving on: a model bug
 MAX_SAME_INSTANT_FIRES = 10_000
 
@@ -99,7 +98,8 @@ class VirtualDriver:
         self.sample_truth = sample_truth
         self.events: list[Event] = []
         self.chunks: list[Chunk] = []
-        self.samples: list[TruthSample] = []
+        self._sampler = TruthSampler(world.plant)
+        self.samples: list[TruthSample] = self._sampler.samples
         self._conns: dict[str, _Conn | None] = {p: None for p in world.piles}
         self._next_conn = 1
         self._armed: dict[str, float] = {}
@@ -107,7 +107,6 @@ class VirtualDriver:
         self._step_times = {p: world.pile_action_times.get(p, []) for p in world.piles}
         self._step_index = dict.fromkeys(world.piles, 0)
         self._in_flight: dict[str, int] = dict.fromkeys(world.piles, 0)
-        self._next_sample: dict[str, float] = {}
         self._by_id: dict[int, _Conn] = {}
         #: each pile's plan as last seen, and the plans the platform holds
         self._plans: dict[str, HeartbeatPlan | None] = dict.fromkeys(world.piles)
@@ -170,7 +169,7 @@ class VirtualDriver:
 
     def _act(self, pile_no: str, action: Callable[[float], None]) -> None:
         now = self.env.now
-        self._next_sample.clear()  # sample the plant right after every stimulus
+        self._sampler.stimulus()  # sample the plant right after every stimulus
         try:
             action(now)
         except Exception as exc:  # a refused app request is an outcome, not a crash
@@ -186,9 +185,8 @@ class VirtualDriver:
         data = pile.data_to_send()
         if data and conn is not None:
             self.chunks.append(Chunk(self.world.wall(now), pile_no, "up", data))
-            if self.sample_truth and now >= self._next_sample.get(pile_no, 0.0):
-                self._next_sample[pile_no] = now + SAMPLE_EVERY_S
-                self._sample(pile_no, now)
+            if self.sample_truth:
+                self._sampler.on_send(pile_no, now)
             for t, chunk in self.world.links[pile_no].up.send(data, now):
                 self._in_flight[pile_no] += 1
                 self.call_at(t, DELIVERY, self._to_platform, conn, chunk)
@@ -383,21 +381,6 @@ class VirtualDriver:
             return
         self.platform.handle_timer(self.env.now)
         self.pump_platform()
-
-    def _sample(self, pile_no: str, now: float) -> None:
-        plant_pile = self.world.plant.pile(pile_no)
-        for number, gun in enumerate(plant_pile.guns, start=1):
-            self.samples.append(
-                TruthSample(
-                    now,
-                    pile_no,
-                    number,
-                    gun.meter_kwh(now),
-                    gun.power_kw(now),
-                    gun.plugged(now),
-                    gun.charging(now),
-                )
-            )
 
     # -- events ----------------------------------------------------------------------------
     def _drain(self, endpoint: Endpoint | ServerEndpoint) -> None:

@@ -10,6 +10,7 @@ import random
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -117,6 +118,14 @@ def register(app: typer.Typer) -> None:
                 "provisioning): an HTTP template FILE.toml or MODULE:CALLABLE."
             ),
         ] = None,
+        backend_epoch: Annotated[
+            str | None,
+            typer.Option(
+                help="ISO time the backend's clock shows at scenario start (a backend whose "
+                "clock is set); default: now for tcp:// and serial:, the scenario epoch for "
+                "embedded."
+            ),
+        ] = None,
     ) -> None:
         """Run one scenario, judge every session, write the report.
 
@@ -129,6 +138,16 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             sc = load_scenario(scenario)
+            pinned = None
+            if backend_epoch is not None:
+                try:
+                    pinned = datetime.fromisoformat(backend_epoch)
+                    if pinned.tzinfo is not None:  # scenario times are local, naive
+                        pinned = pinned.astimezone().replace(tzinfo=None)
+                except ValueError:
+                    raise ScenarioError(
+                        f"--backend-epoch {backend_epoch!r}: expected an ISO date-time"
+                    ) from None
             if clock:
                 if clock not in ("virtual", "realtime"):
                     raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
@@ -144,6 +163,7 @@ def register(app: typer.Typer) -> None:
                     progress=lambda f: bar.update(task, completed=f),
                     view_factory=load_view_factory(view, view_arg) if view else None,
                     control=control,
+                    backend_epoch=pinned,
                 )
         except (ScenarioError, BackendError, ValueError, OSError) as exc:
             _fail(str(exc))

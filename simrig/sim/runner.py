@@ -8,15 +8,14 @@ given). The platform view of the reference platform is read from its repository.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simrig.adapters.embedded_server import EmbeddedServer
-from simrig.adapters.realtime import RealtimeDriver
 from simrig.adapters.virtual import VirtualDriver
 from simrig.capture import Chunk
 from simrig.endpoint import Event
@@ -32,16 +31,15 @@ from simrig.oracle.views import (
 )
 from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
-from simrig.sim.diagnostics import GiveUp, assess_backend
+from simrig.sim.diagnostics import assess_backend
 from simrig.sim.expectations import check_expectations, check_rates
+from simrig.sim.realtime_run import run_realtime
 from simrig.sim.results import RunResult
 from simrig.sim.world import (
     World,
     build_world,
     register_site,
-    required_operations,
     scenario_tariff,
-    site_from_scenario,
 )
 
 if TYPE_CHECKING:
@@ -152,6 +150,7 @@ def run_scenario(
     view_factory: Callable[[str], PlatformView] | None = None,
     start_monotonic: float | None = None,
     control: BackendControl | None = None,
+    backend_epoch: datetime | None = None,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
@@ -159,11 +158,17 @@ def run_scenario(
     against a ``tcp://`` or ``serial:`` backend whose clock started then (default: now).
     ``control``: for ``tcp://`` and ``serial:``, the backend control that provisions the
     site and plays the app (:mod:`simrig.control`); without it app steps are refused.
+    ``backend_epoch``: the backend's wall time at scenario t=0 (default: now for
+    ``tcp://`` and ``serial:``, the scenario epoch for the reference platform); one
+    :class:`~simrig.sim.time_mapping.TimeMapping` then serves truth, device view and oracle.
     """
+    if backend_epoch is not None and backend == "embedded" and scenario.meta.clock == "virtual":
+        meta = scenario.meta.model_copy(update={"epoch": backend_epoch})
+        scenario = scenario.model_copy(update={"meta": meta})  # virtual: its clock is ours
     with few_full_collections():
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory, start_monotonic, control,
+            view_factory, start_monotonic, control, backend_epoch,
         )  # fmt: skip
 
 
@@ -178,6 +183,7 @@ def _run_and_judge(
     view_factory: Callable[[str], PlatformView] | None,
     start_monotonic: float | None,
     control: BackendControl | None = None,
+    backend_epoch: datetime | None = None,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -200,18 +206,19 @@ def _run_and_judge(
         elided = driver.elided_heartbeats
         realtime = False
     else:
-        world, events, chunks, view = _run_realtime(
-            scenario, backend, speed, profile_dirs, start_monotonic, control
+        rt = run_realtime(
+            scenario, backend, speed, profile_dirs, start_monotonic, backend_epoch, control
         )
+        world, events, chunks, view = rt.world, rt.driver.events, rt.driver.chunks, rt.view
         realtime = True
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
-        samples, elided = [], 0
+        samples, elided = rt.driver.samples, 0
     verdicts, offline = judge(world, scenario, events, chunks, view, end)
     result = RunResult(
         scenario_name=scenario.meta.name,
         case=scenario.meta.case,
-        epoch=scenario.meta.epoch,
+        epoch=world.epoch,  # the run's time mapping: the backend's wall at t=0
         duration_s=end,
         backend=backend,
         seed=scenario.meta.seed,
@@ -231,76 +238,6 @@ def _run_and_judge(
         stopped = next((e.data["reason"] for e in events if e.kind == "gave_up"), "")
         assess_backend(result, scenario, stopped)
     return result
-
-
-# -- real time ------------------------------------------------------------------------------
-
-
-def _run_realtime(
-    scenario: Scenario,
-    backend: str,
-    speed: float,
-    profile_dirs: tuple[Path, ...],
-    start_monotonic: float | None,
-    control: BackendControl | None = None,
-) -> tuple[World, list[Event], list[Chunk], PlatformView | None]:
-    if control is not None and not backend.startswith(("tcp://", "serial:")):
-        raise BackendError(f"{backend}: a backend control is for tcp:// and serial: backends")
-    if control is not None:  # refuse missing operations before anything starts
-        require_operations_of(control, scenario)
-    if backend.startswith("serial:"):
-        from simrig.adapters.serial_link import parse_serial_backend, serial_opener
-
-        world = build_world(scenario, app=control, profile_dirs=profile_dirs)
-        try:
-            urls = parse_serial_backend(backend, list(world.piles))
-        except ValueError as exc:
-            raise BackendError(str(exc)) from None
-        _provision(world, control, profile_dirs)
-        driver = RealtimeDriver(
-            world, speed=speed, opener=serial_opener(urls), start_monotonic=start_monotonic
-        )
-        driver.give_up = GiveUp(world.piles)  # a dead backend ends the run early
-        asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, None
-    if backend.startswith("tcp://"):
-        host, _, port = backend[len("tcp://") :].rpartition(":")
-        if not host or not port.isdigit():
-            raise BackendError(f"{backend}: expected tcp://host:port")
-        world = build_world(scenario, app=control, profile_dirs=profile_dirs)
-        _provision(world, control, profile_dirs)
-        driver = RealtimeDriver(
-            world, host, int(port), speed=speed, start_monotonic=start_monotonic
-        )
-        driver.give_up = GiveUp(world.piles)  # a dead backend ends the run early
-        asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, None
-    if backend in ("embedded-tcp", "embedded"):
-        with EmbeddedServer(scenario, profile_dirs, speed) as server:
-            world = build_world(scenario, app=server.app_client(), profile_dirs=profile_dirs)
-            driver = RealtimeDriver(
-                world, "127.0.0.1", server.port, speed=speed, start_monotonic=server.start_monotonic
-            )
-            asyncio.run(driver.run(scenario.meta.duration))
-        return world, driver.events, driver.chunks, server.view()
-    raise BackendError(
-        f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
-    )
-
-
-def require_operations_of(control: BackendControl, scenario: Scenario) -> None:
-    """Refuse (one line) a control that lacks an operation the scenario's steps need."""
-    from simrig.control import require_operations
-
-    require_operations(control, required_operations(scenario))
-
-
-def _provision(
-    world: World, control: BackendControl | None, profile_dirs: tuple[Path, ...]
-) -> None:
-    """Register the site on the backend through its control (before the piles log in)."""
-    if control is not None:
-        control.provision(site_from_scenario(world.scenario, world.tariff, profile_dirs))
 
 
 __all__ = ["BACKENDS", "BackendError", "EmbeddedServer", "load_view_factory", "run_scenario"]

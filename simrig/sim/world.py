@@ -92,11 +92,17 @@ def build_world(
     core: EmbeddedPlatform | None = None,
     repo: Repository | None = None,
     profile_dirs: tuple[Path, ...] = (),
+    epoch: datetime | None = None,
 ) -> World:
     """Assemble the world around an embedded platform ``core`` (register the site in its
     repository first: :func:`register_site`) or the ``app`` control of an external backend
-    (provision it with :func:`site_from_scenario`)."""
+    (provision it with :func:`site_from_scenario`).
+
+    ``epoch``: the backend's wall time at scenario t=0 (the run's
+    :class:`~simrig.sim.time_mapping.TimeMapping`; default the scenario epoch). Truth
+    (:meth:`World.wall`) and every pile's clock start there."""
     meta = scenario.meta
+    start = meta.epoch if epoch is None else epoch
     tariff = scenario_tariff(scenario)
     plant = Plant()
     piles: dict[str, PileFirmware] = {}
@@ -121,7 +127,7 @@ def build_world(
             profile=profile,
             plant_pile=plant_pile,
             rng=random.Random(f"{meta.seed}:{pile_def.pile_no}"),
-            epoch=meta.epoch + timedelta(seconds=pile_def.clock_offset_s),
+            epoch=start + timedelta(seconds=pile_def.clock_offset_s),
         )
         net = _network_for(scenario, pile_def.pile_no)
         links[pile_def.pile_no] = Link.symmetric(
@@ -138,7 +144,7 @@ def build_world(
             clean.add(pile_def.pile_no)
     world = World(
         scenario=scenario,
-        epoch=meta.epoch,
+        epoch=start,
         plant=plant,
         piles=piles,
         links=links,

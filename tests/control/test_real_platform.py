@@ -100,6 +100,7 @@ def test_template_run_over_tcp_gives_the_virtual_verdict(name, platform, monkeyp
         control=control,
         view_factory=lambda _backend: http_view(server.api),
         start_monotonic=server.start_monotonic,
+        backend_epoch=scenario.meta.epoch,  # the server's clock shows the scenario epoch
     )
     assert result.passed, result.expectations
     assert _verdicts(result) == _verdicts(virtual)
