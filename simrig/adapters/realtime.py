@@ -250,7 +250,7 @@ class RealtimeDriver:
                 link.connecting = True
                 self._spawn(self._connect(pile_no))
             else:  # no SYN gets through an outage (as in the virtual driver)
-                self._connect_failed(pile_no, "link down (outage)")
+                self._connect_failed(pile_no, "link down (outage)", outage=True)
                 return
         self._arm(pile_no, pile.get_timer())
 
@@ -345,16 +345,19 @@ class RealtimeDriver:
         if not self.world.links[pile_no].is_up(self.now()):  # the outage began meanwhile
             conn.open = False
             conn.transport.close()
-            self._connect_failed(pile_no, "link down (outage)")
+            self._connect_failed(pile_no, "link down (outage)", outage=True)
             return
         link.conn = conn
         self.world.piles[pile_no].connection_made(self.now())
         self.events.append(Event(self.now(), "connected", pile_no, data={"conn": conn.id}))
         self.pump(pile_no)
 
-    def _connect_failed(self, pile_no: str, error: str) -> None:
+    def _connect_failed(self, pile_no: str, error: str, outage: bool = False) -> None:
+        """A failed connect: ``outage`` marks one the link model blocked (scenario fault),
+        not the backend."""
         now = self.now()
-        self.events.append(Event(now, "connect_failed", pile_no, data={"error": error}))
+        data: dict[str, object] = {"error": error, "outage": outage}
+        self.events.append(Event(now, "connect_failed", pile_no, data=data))
         self.world.piles[pile_no].connection_failed(now)
         self.pump(pile_no)
         self._check_give_up()
