@@ -86,7 +86,13 @@ def test_tcp_backend_frames_only_judgement():
     """Against a plain tcp:// backend the verdict comes from the frames (the ack)."""
     scenario = load_scenario("basic_card_session")
     with EmbeddedServer(scenario, speed=600) as server:
-        result = run_scenario(scenario, backend=f"tcp://127.0.0.1:{server.port}", speed=600)
+        result = run_scenario(
+            scenario,
+            backend=f"tcp://127.0.0.1:{server.port}",
+            speed=600,
+            start_monotonic=server.start_monotonic,  # one time mapping with the server
+            backend_epoch=server.epoch,
+        )
     assert result.passed, result.expectations
     [verdict] = result.verdicts
     assert verdict.charged_yuan is None  # no platform view
