@@ -1,69 +1,8 @@
 """Old home of the money domain and the oracle; these paths keep working.
 
 The money domain now lives in :mod:`simrig.domain`, the oracle and its views in
-:mod:`simrig.oracle`, the platform's own bill checks in :mod:`simrig.platform`.
+:mod:`simrig.oracle`, the platform's own bill checks in :mod:`simrig.platform.checks`.
 """
 
-from simrig.domain import (
-    ENERGY_SCALE,
-    MONEY_SCALE,
-    RATE_SCALE,
-    SLOTS_PER_DAY,
-    Anomaly,
-    AnomalyCode,
-    Band,
-    BandLine,
-    BandRate,
-    BillLines,
-    Energy,
-    Money,
-    OccupancyRule,
-    Rate,
-    RunningBill,
-    Tariff,
-    TariffError,
-    combo_label,
-    default_tariff,
-    describe,
-    div_round_half_up,
-    energy_from_kwh,
-    energy_to_kwh,
-    money_from_yuan,
-    money_to_yuan,
-    parse_combo,
-    rate_from_yuan,
-    rate_to_yuan,
-    tariff_from_mapping,
-)
-
-__all__ = [
-    "ENERGY_SCALE",
-    "MONEY_SCALE",
-    "RATE_SCALE",
-    "SLOTS_PER_DAY",
-    "Anomaly",
-    "AnomalyCode",
-    "Band",
-    "BandLine",
-    "BandRate",
-    "BillLines",
-    "Energy",
-    "Money",
-    "OccupancyRule",
-    "Rate",
-    "RunningBill",
-    "Tariff",
-    "TariffError",
-    "combo_label",
-    "default_tariff",
-    "describe",
-    "div_round_half_up",
-    "energy_from_kwh",
-    "energy_to_kwh",
-    "money_from_yuan",
-    "money_to_yuan",
-    "parse_combo",
-    "rate_from_yuan",
-    "rate_to_yuan",
-    "tariff_from_mapping",
-]
+from simrig.domain import *  # noqa: F403
+from simrig.domain import __all__ as __all__

@@ -6,23 +6,13 @@ the platform's own checks and the oracle both speak (:mod:`.anomaly`).
 """
 
 from simrig.domain.anomaly import Anomaly, AnomalyCode, combo_label, describe, parse_combo
-from simrig.domain.tariff import (
+from simrig.domain.money import (
     ENERGY_SCALE,
     MONEY_SCALE,
     RATE_SCALE,
-    SLOTS_PER_DAY,
-    Band,
-    BandLine,
-    BandRate,
-    BillLines,
     Energy,
     Money,
-    OccupancyRule,
     Rate,
-    RunningBill,
-    Tariff,
-    TariffError,
-    default_tariff,
     div_round_half_up,
     energy_from_kwh,
     energy_to_kwh,
@@ -30,6 +20,18 @@ from simrig.domain.tariff import (
     money_to_yuan,
     rate_from_yuan,
     rate_to_yuan,
+)
+from simrig.domain.tariff import (
+    SLOTS_PER_DAY,
+    Band,
+    BandLine,
+    BandRate,
+    BillLines,
+    OccupancyRule,
+    RunningBill,
+    Tariff,
+    TariffError,
+    default_tariff,
     tariff_from_mapping,
 )
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from simrig import stimuli
 from simrig.control.base import BackendControl, NoControl, Site, SitePile, SiteUser
 from simrig.control.reference import AppRole, CoreControl
-from simrig.domain.tariff import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
+from simrig.domain import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
 from simrig.endpoint import ServerEndpoint
 from simrig.firmware_models import PileFirmware, load_profile
 from simrig.firmware_models.profile import FirmwareProfile, ProfileError
