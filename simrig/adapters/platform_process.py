@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+from typing import IO
 
 __all__ = ["PlatformProcess", "PlatformStartError", "parse_ready_line", "start_platform"]
 
@@ -26,6 +28,8 @@ class PlatformProcess:
     proc: subprocess.Popen[str]
     port: int
     http_port: int | None
+    #: the server's last stderr lines (drained all the time, so the pipe never fills)
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it does not exit in time."""
@@ -70,17 +74,54 @@ def start_platform(
             )
         cmd = [wrapper, "-f", faketime, *cmd]
         env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "0"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    out = proc.stdout
-    assert out is not None
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_die_with_parent if _can_die_with_parent() else None,
+    )
+    out, err = proc.stdout, proc.stderr
+    assert out is not None and err is not None
+    tail: deque[str] = deque(maxlen=50)
+    _drain(err, tail)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.append(out.readline()), daemon=True)
     reader.start()
     reader.join(timeout_s)
     if not lines or not lines[0].startswith("listening on"):
         proc.kill()
-        _, err = proc.communicate()
-        reason = (err or "").strip().splitlines()[-1:] or [f"no ready line in {timeout_s:g} s"]
-        raise PlatformStartError(f"platform server did not start: {reason[0]}")
+        proc.wait()
+        reason = [line for line in tail if line.strip()][-1:] or [
+            f"no ready line in {timeout_s:g} s"
+        ]
+        raise PlatformStartError(f"platform server did not start: {reason[0].strip()}")
+    _drain(out, deque(maxlen=50))
     port, http_port = parse_ready_line(lines[0])
-    return PlatformProcess(proc, port, http_port)
+    return PlatformProcess(proc, port, http_port, tail)
+
+
+def _drain(stream: IO[str], into: deque[str]) -> None:
+    """Read ``stream`` to its end in a daemon thread, keeping the last lines in ``into``:
+    a pipe nobody reads would stall the server once its buffer fills."""
+
+    def pump() -> None:
+        for line in stream:
+            into.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def _can_die_with_parent() -> bool:
+    """Linux ends a child when the *thread* that forked it exits: only the main thread."""
+    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """The server gets SIGTERM when the rig dies (no orphaned servers after a kill -9)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
