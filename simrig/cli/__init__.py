@@ -27,6 +27,7 @@ def _register() -> None:
     firmware.register(app)
     platform.register(app)
     run.register(app)
+    __import__("simrig.cli.import_trace", fromlist=["register"]).register(app)
 
 
 _register()
