@@ -16,7 +16,6 @@ with its ``connected``/``disconnected`` events into that order.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -155,15 +154,15 @@ def run_items(
         ),
         key=lambda x: x[:3],
     )
-    link_items = (
-        (at, rank, i, LinkEvent(at, e.source, e.kind, e.data.get("conn")))
-        for at, rank, i, e in links
-    )
-    chunk_items = (
-        (c.at, 1, i, c) for i, c in enumerate(chunks) if keep is None or c.pile_no in keep
-    )
-    merged: Iterator[tuple[datetime, int, int, Chunk | LinkEvent]] = heapq.merge(
-        link_items, chunk_items, key=lambda x: x[:3]
-    )
-    for _at, _rank, _i, item in merged:
-        yield item
+    pending = [LinkEvent(at, e.source, e.kind, e.data.get("conn")) for at, _r, _i, e in links]
+    # a link event goes before a chunk later than it, or at the same time if a connect
+    due = [(at, rank == 0) for at, rank, _i, _e in links]
+    n, li = len(pending), 0
+    for c in chunks:
+        if keep is not None and c.pile_no not in keep:
+            continue
+        while li < n and (due[li][0] < c.at or (due[li][1] and due[li][0] == c.at)):
+            yield pending[li]
+            li += 1
+        yield c
+    yield from pending[li:]

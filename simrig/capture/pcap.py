@@ -66,14 +66,15 @@ class _PacketFileWriter:
         *,
         backend: tuple[str, int] = BACKEND,
         mss: int = MSS,
+        ack_after: int = 2 * MSS,
     ) -> None:
-        self.tcp = TcpSynth(piles, backend=backend, mss=mss)
+        self.tcp = TcpSynth(piles, backend=backend, mss=mss, ack_after=ack_after)
         if isinstance(target, str | Path):
             self._file: IO[bytes] = open(target, "wb")  # noqa: SIM115 (closed in close())
             self._owned = True
         else:
             self._file, self._owned = target, False
-        self._batch: list[tuple[float, bytes]] = []
+        self._batch: list[Packet] = []
         self._last_us = 0
         self.packets = 0
         self._writer = self._open_writer()
@@ -107,17 +108,15 @@ class _PacketFileWriter:
     def _add(self, packets: list[Packet]) -> None:
         if not packets:
             return
-        batch = self._batch
-        for us, data in packets:
-            batch.append((us / 1e6, data))
+        self._batch += packets
         self._last_us = packets[-1][0]
         self.packets += len(packets)
-        if len(batch) >= BATCH:
+        if len(self._batch) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
-            self._writer.writepkts(self._batch)
+            self._writer.writepkts([(us / 1e6, data) for us, data in self._batch])
             self._batch = []
 
     def __enter__(self) -> Self:

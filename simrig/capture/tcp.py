@@ -2,9 +2,11 @@
 
 :class:`TcpSynth` turns connection boundaries and chunks into packets a packet tool can
 follow: one TCP stream per pile connection, a SYN / SYN-ACK / ACK handshake when it
-opens, FIN / FIN-ACK / ACK when it closes, sequence and ack numbers that add up, and a
-pure ACK from the receiver before a side sends again while its last data is unacked (so
-no side's data stays unacknowledged for long, as with a real stack's delayed ACK).
+opens, FIN / FIN-ACK / ACK when it closes, and sequence and ack numbers that add up.
+Data is acked by the peer's next packet; a side that keeps sending gets a pure ACK from
+its peer once ``ack_after`` bytes are unacked (default two full segments, the "every
+second full-sized segment" of RFC 9293 §3.8.6.3; its 500 ms timer is left out: a pure ACK
+per unanswered 0x13 would cost half the packets). ``ack_after=1`` acks every segment.
 
 Addresses are stable: the backend is ``10.0.0.1:8767`` (configurable), pile *i* (in the
 order given, then in order of first appearance) is ``10.0.x.y`` with ``x.y`` = *i* + 2;
@@ -110,8 +112,10 @@ class TcpSynth:
         *,
         backend: tuple[str, int] = BACKEND,
         mss: int = MSS,
+        ack_after: int = 2 * MSS,
     ) -> None:
         self.mss = mss
+        self.ack_after = ack_after
         self.backend_ip = ipaddress.IPv4Address(backend[0]).packed
         self.backend_port = backend[1]
         self.addresses: dict[str, str] = {}
@@ -190,7 +194,7 @@ class TcpSynth:
             entry = self._open[pile_no]
         stream = entry[0]
         src, dst = (stream.client, stream.server) if up else (stream.server, stream.client)
-        if src.acked_by_peer != src.nxt:  # the peer acks our last data first
+        if (src.nxt - src.acked_by_peer) & 0xFFFFFFFF >= self.ack_after:  # the peer acks first
             out.append((us, self._fast(dst, src, _ACK, b"")))
         mss = self.mss
         for at in range(0, len(payload), mss):

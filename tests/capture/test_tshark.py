@@ -40,7 +40,7 @@ def test_tshark_sees_one_conversation_per_connection(zpd12: RunResult, tmp_path:
 
 def test_tshark_reassembles_split_frames(tmp_path: Path) -> None:
     """tshark follows the stream byte for byte: its payload equals what the pile wrote."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from simrig.capture import Chunk
     from simrig.capture.formats import open_writer
@@ -54,10 +54,12 @@ def test_tshark_reassembles_split_frames(tmp_path: Path) -> None:
     w.connected(pile, t0)
     w.write(Chunk(t0, pile, "up", data[:7]))
     w.write(Chunk(t0, pile, "up", data[7:]))
-    w.close(t0)
+    for i in range(2, 200):  # a side that keeps sending: the peer's pure ACKs
+        w.write(Chunk(t0 + timedelta(seconds=i), pile, "up", data[:30]))
+    w.close(t0 + timedelta(seconds=200))
     follow = _tshark("-r", str(path), "-q", "-z", "follow,tcp,raw,0")
     payload = "".join(
         line.strip() for line in follow.splitlines() if re.fullmatch(r"\s*[0-9a-f]+", line)
     )
-    assert bytes.fromhex(payload) == data
+    assert bytes.fromhex(payload) == data + data[:30] * 198
     assert _tshark("-r", str(path), "-Y", "tcp.analysis.flags") == ""
