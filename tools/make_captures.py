@@ -1,4 +1,12 @@
-"""Build the sample frames in ``captures/`` with simrig's own encoder (deterministic)."""
+"""Build ``captures/`` with simrig's own encoder and rig (deterministic, byte for byte).
+
+- ``ykc_samples.hex``: a card session's frames, one per line;
+- ``zpd_case_12.pcapng`` + ``zpd_case_12.jsonl``: the capture of the library incident
+  zpd_case#12 (the link drops mid-charge, the pile reconnects and uploads its bill),
+  as ``simrig run zpd_case#12`` writes it: open it in Wireshark.
+
+``tests/capture/test_committed_captures.py`` rebuilds them and compares the bytes.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +40,10 @@ from simrig.protocol.ykc import (
 
 PILE = "32010200000001"
 SERIAL = "32010200000001012001061803423060"
-OUT = Path(__file__).resolve().parent.parent / "captures" / "ykc_samples.hex"
+CAPTURES = Path(__file__).resolve().parent.parent / "captures"
+OUT = CAPTURES / "ykc_samples.hex"
+#: library incidents whose run capture is committed: scenario → file stem
+INCIDENTS = {"zpd_case#12": "zpd_case_12"}
 
 
 def samples() -> list[tuple[Message, int]]:
@@ -139,7 +150,22 @@ def render() -> str:
     return "".join(encode_frame(m, seq).hex(" ").upper() + "\n" for m, seq in samples())
 
 
+def incident_captures(folder: Path) -> list[Path]:
+    """Run each of :data:`INCIDENTS` and write its ``.pcapng`` and ``.jsonl`` into ``folder``."""
+    from simrig.report.folder import write_capture_files
+    from simrig.scenarios import load_scenario
+    from simrig.sim.runner import run_scenario
+
+    paths: list[Path] = []
+    for name, stem in INCIDENTS.items():
+        result = run_scenario(load_scenario(name))
+        paths += write_capture_files(result, folder, "all", stem=stem)
+    return paths
+
+
 if __name__ == "__main__":
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(render())
     print(f"wrote {OUT}")
+    for path in incident_captures(CAPTURES):
+        print(f"wrote {path}")

@@ -1,5 +1,11 @@
-"""Captures: the record of what crossed each link (readers and writers build on it)."""
+"""Captures: the record of what crossed each link, and its files.
 
-from simrig.capture.record import Chunk
+:mod:`.record` (pure): :class:`Chunk` and :class:`LinkEvent`. The files, by suffix
+(:mod:`.formats`: ``open_writer``, ``read_capture``, ``write_capture``, ``run_items``):
+``.pcapng``/``.pcap`` (:mod:`.pcap`, TCP streams synthesized by :mod:`.tcp`, dpkt),
+``.jsonl`` and ``.hex`` (:mod:`.textfiles`).
+"""
 
-__all__ = ["Chunk"]
+from simrig.capture.record import Chunk, LinkEvent
+
+__all__ = ["Chunk", "LinkEvent"]

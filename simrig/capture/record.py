@@ -11,7 +11,7 @@ from datetime import datetime
 
 from simrig.fastdata import fast_init
 
-__all__ = ["Chunk"]
+__all__ = ["Chunk", "LinkEvent"]
 
 
 @fast_init
@@ -23,3 +23,16 @@ class Chunk:
     pile_no: str
     direction: str  # "up" | "down"
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """A pile's connection opened (``connected``) or closed (``disconnected``) at ``at``.
+
+    ``conn`` is the driver's connection id (the ``conn`` of the run's events), or None;
+    a ``disconnected`` whose ``conn`` is not the pile's open connection is ignored."""
+
+    at: datetime
+    pile_no: str
+    kind: str  # "connected" | "disconnected"
+    conn: int | None = None

@@ -37,11 +37,11 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _finish(results: list[RunResult], out: Path, console: Console) -> None:
+def _finish(results: list[RunResult], out: Path, console: Console, capture: str = "all") -> None:
     from simrig.report import exit_code, print_report, write_report
 
     print_report(results, console)
-    folder = write_report(results, out)
+    folder = write_report(results, out, capture=capture)
     console.print(f"report: {folder}")
     raise typer.Exit(exit_code(results))
 
@@ -126,6 +126,9 @@ def register(app: typer.Typer) -> None:
                 "embedded."
             ),
         ] = None,
+        capture: Annotated[
+            str, typer.Option(help="Wire capture into --out: all | sample (4 piles) | none.")
+        ] = "all",
     ) -> None:
         """Run one scenario, judge every session, write the report.
 
@@ -137,6 +140,8 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         try:
+            if capture not in ("all", "sample", "none"):
+                raise ScenarioError(f"--capture {capture}: expected all, sample or none")
             sc = load_scenario(scenario)
             pinned = None
             if backend_epoch is not None:
@@ -168,7 +173,7 @@ def register(app: typer.Typer) -> None:
         except (ScenarioError, BackendError, ValueError, OSError) as exc:
             _fail(str(exc))
             return
-        _finish([result], out, console)
+        _finish([result], out, console, capture)
 
     @app.command()
     def compare(

@@ -7,6 +7,8 @@
       summary.txt                     the tables below as plain text
       compare.png                     only when the runs cover two or more profiles
       sessions/<scenario>/<key>.png   one timeline per anomalous session
+      capture.pcapng, frames.jsonl    the run's wire capture (one run; several runs:
+                                      captures/<scenario>/capture.pcapng, frames.jsonl)
 
 ``<key>`` is ``pile:gun:session`` with ``:`` written as ``-`` (portable file names);
 scenario names keep ``[A-Za-z0-9._#@+-]``, other characters become ``_``.
@@ -22,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from simrig.capture import Chunk
 from simrig.exit_codes import ExitCode
 from simrig.sim.results import RunResult
 
@@ -31,7 +34,20 @@ from .results_json import write_results_json
 from .stats import stats_by_profile
 from .tables import compare_table, session_table, summary_table
 
-__all__ = ["exit_code", "print_diagnostics", "print_report", "session_png_path", "write_report"]
+__all__ = [
+    "CAPTURE_MODES",
+    "SAMPLE_PILES",
+    "exit_code",
+    "print_diagnostics",
+    "print_report",
+    "session_png_path",
+    "write_capture_files",
+    "write_report",
+]
+
+#: what a report captures: every pile, the first SAMPLE_PILES piles, or nothing
+CAPTURE_MODES = ("all", "sample", "none")
+SAMPLE_PILES = 4
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._#@+-]")
 
@@ -101,21 +117,72 @@ def print_report(results: Sequence[RunResult], console: Console) -> None:
         console.print(Text(f"all {checked} expectation(s) passed", style="bold green"))
 
 
+def write_capture_files(
+    result: RunResult, folder: Path, capture: str = "all", stem: str | None = None
+) -> list[Path]:
+    """Write ``capture.pcapng`` and ``frames.jsonl`` of one run into ``folder`` (with a
+    ``stem``: ``<stem>.pcapng`` and ``<stem>.jsonl``), streamed a chunk at a time from its
+    chunks and its ``connected``/``disconnected`` events.
+
+    ``capture="sample"`` keeps the first :data:`SAMPLE_PILES` piles (scenario order);
+    streams still open at the end close at the scenario's end."""
+    from simrig.capture.formats import feed, run_items
+    from simrig.capture.pcap import PcapngWriter
+    from simrig.capture.textfiles import JsonlWriter
+
+    piles = list(result.profiles)
+    keep = piles[:SAMPLE_PILES] if capture == "sample" else None
+    folder.mkdir(parents=True, exist_ok=True)
+    names = (
+        ("capture.pcapng", "frames.jsonl") if stem is None else (f"{stem}.pcapng", f"{stem}.jsonl")
+    )
+    paths = [folder / name for name in names]
+    end = result.wall(result.duration_s)
+    last = max(end, result.chunks[-1].at) if result.chunks else end
+    with (
+        PcapngWriter(paths[0], piles if keep is None else keep) as pcap,
+        JsonlWriter(paths[1]) as jsonl,
+    ):
+        for item in run_items(result.chunks, result.events, result.wall, keep):
+            if type(item) is Chunk:
+                pcap.write(item)
+                jsonl.write(item)
+            else:
+                feed(pcap, (item,))
+                feed(jsonl, (item,))
+        pcap.close(last)
+    return paths
+
+
 def write_report(
     results: Sequence[RunResult],
     out_dir: str | Path,
     *,
     max_timelines: int | None = None,
     on_png: Callable[[Path], None] | None = None,
+    capture: str = "all",
 ) -> Path:
     """Write the report folder for ``results`` and return it.
 
     ``max_timelines`` caps the session PNGs per run (None: every anomalous session; a
-    timeline takes about 0.3 s); ``on_png`` is called after each PNG (progress bars).
+    timeline takes about 0.3 s); ``on_png`` is called after each PNG (progress bars);
+    ``capture`` is one of :data:`CAPTURE_MODES` (:func:`write_capture_files`).
     """
+    if capture not in CAPTURE_MODES:
+        raise ValueError(f"capture {capture!r}: expected one of {', '.join(CAPTURE_MODES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_results_json(results, out / "results.json")
+    if capture != "none":
+        for i, result in enumerate(results):
+            folder = (
+                out if len(results) == 1 else out / "captures" / safe_name(result.scenario_name)
+            )
+            if len(results) > 1 and any(
+                r.scenario_name == result.scenario_name for r in results[:i]
+            ):
+                folder = folder.with_name(f"{folder.name}-{i + 1}")
+            write_capture_files(result, folder, capture)
     stats = stats_by_profile(results)
     if len(stats) > 1:
         compare_bar_png(stats, out / "compare.png")
