@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime demo test lint bench captures clean
+.PHONY: setup faketime tshark demo test lint bench captures dissector clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) faketime
+setup: $(STAMP) faketime tshark
 
 # libfaketime scales the clock of a backend that has no speed option (tests/adapters/test_faketime.py)
 faketime:
 	@command -v faketime >/dev/null 2>&1 || apt-get install -y faketime || \
 		(apt-get update && apt-get install -y faketime)
+
+# the Wireshark dissector is checked with the real tshark (tests/wireshark/test_dissector.py)
+tshark:
+	@command -v tshark >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y tshark || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)
 
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
@@ -27,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check simrig tests benchmarks tools
 	$(BIN)/mypy
 
-test: lint faketime
+test: lint faketime tshark
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -35,6 +40,10 @@ bench: $(STAMP)
 
 captures: $(STAMP)
 	$(BIN)/python tools/make_captures.py
+
+# regenerate the shipped Wireshark dissector from the message declarations
+dissector: $(STAMP)
+	$(BIN)/python -m simrig.wireshark.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

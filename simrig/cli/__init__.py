@@ -30,6 +30,7 @@ def _register() -> None:
 
 
 _register()
+__import__("simrig.cli.wireshark", fromlist=["register"]).register(app)
 
 
 def main() -> None:
