@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime tshark demo test lint bench captures clean
+.PHONY: setup faketime tshark demo test lint bench captures dissector clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,8 @@ faketime:
 	@command -v faketime >/dev/null 2>&1 || apt-get install -y faketime || \
 		(apt-get update && apt-get install -y faketime)
 
-# tshark checks the pcapng captures (tests/capture/test_tshark.py)
+# tshark checks the pcapng captures (tests/capture/test_tshark.py) and the Wireshark
+# dissector (tests/wireshark/test_dissector.py)
 tshark:
 	@command -v tshark >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y tshark || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)
@@ -40,6 +41,10 @@ bench: $(STAMP)
 
 captures: $(STAMP)
 	$(BIN)/python tools/make_captures.py
+
+# regenerate the shipped Wireshark dissector from the message declarations
+dissector: $(STAMP)
+	$(BIN)/python -m simrig.wireshark.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

@@ -21,13 +21,14 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import decode, firmware, platform, run
+    from . import decode, firmware, import_trace, platform, run, wireshark
 
     decode.register(app)
     firmware.register(app)
     platform.register(app)
     run.register(app)
-    __import__("simrig.cli.import_trace", fromlist=["register"]).register(app)
+    import_trace.register(app)
+    wireshark.register(app)
 
 
 _register()

@@ -39,6 +39,8 @@ class Kind:
     fixed: ClassVar[bool] = True
     size: int = 0
     default: Any = None
+    #: unit of the decoded value (V, kWh, yuan, …), shown by the Wireshark dissector
+    unit: str = ""
 
     def subcon(self) -> cs.Construct:
         raise NotImplementedError
@@ -68,9 +70,10 @@ class UInt(Kind):
     _FMT: ClassVar[dict[int, str]] = {1: "B", 2: "H", 4: "I"}
     _CS: ClassVar[dict[int, cs.Construct]] = {1: cs.Int8ul, 2: cs.Int16ul, 4: cs.Int32ul}
 
-    def __init__(self, size: int = 1) -> None:
+    def __init__(self, size: int = 1, unit: str = "") -> None:
         self.size = size
         self.default = 0
+        self.unit = unit
 
     def struct_fmt(self) -> str:
         return self._FMT[self.size]
@@ -126,8 +129,8 @@ class Enum8(UInt):
 class Scaled(UInt):
     """Unsigned integer × ``scale`` (e.g. energy ×10000, V ×10) as a float in real units."""
 
-    def __init__(self, size: int, scale: int, offset: float = 0.0) -> None:
-        super().__init__(size)
+    def __init__(self, size: int, scale: int, offset: float = 0.0, unit: str = "") -> None:
+        super().__init__(size, unit)
         self.scale = scale
         self.offset = offset
         self.default = 0.0 if offset == 0 else float(offset)
@@ -153,7 +156,7 @@ class Temperature(Scaled):
     """1-byte temperature, °C + 50 on the wire (§1.5)."""
 
     def __init__(self) -> None:
-        super().__init__(1, 1, -50.0)
+        super().__init__(1, 1, -50.0, "°C")
         self.default = -50.0
 
 
@@ -164,7 +167,7 @@ class BmsCurrent(Scaled):
     """
 
     def __init__(self) -> None:
-        super().__init__(2, 10)
+        super().__init__(2, 10, unit="A")
         self.default = 0.0
 
     def from_raw(self, raw: Any, name: str, tolerant: bool, devs: list[Deviation] | None) -> float:
@@ -273,9 +276,10 @@ class BcdByte(UInt):
 class UIntN(Bytes):
     """Unsigned little-endian integer of 3 or 5 bytes (cycle count, 5-byte meter totals §1.5)."""
 
-    def __init__(self, size: int, scale: int = 1) -> None:
+    def __init__(self, size: int, scale: int = 1, unit: str = "") -> None:
         super().__init__(size)
         self.scale = scale
+        self.unit = unit
         self.default = 0.0 if scale != 1 else 0
 
     def from_raw(self, raw: Any, name: str, tolerant: bool, devs: list[Deviation] | None) -> Any:
