@@ -19,10 +19,12 @@ faketime:
 	@command -v faketime >/dev/null 2>&1 || apt-get install -y faketime || \
 		(apt-get update && apt-get install -y faketime)
 
-# the Wireshark dissector is checked with the real tshark (tests/wireshark/test_dissector.py)
+# the Wireshark dissector is checked with the real tshark (Lua 5.2 on Debian 12) and on
+# Lua 5.4 through a stand-in of Wireshark's Lua API (tests/wireshark/)
 tshark:
-	@command -v tshark >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y tshark || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)
+	@(command -v tshark && command -v lua5.4) >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4)
 
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
