@@ -19,11 +19,12 @@ faketime:
 	@command -v faketime >/dev/null 2>&1 || apt-get install -y faketime || \
 		(apt-get update && apt-get install -y faketime)
 
-# tshark checks the pcapng captures (tests/capture/test_tshark.py) and the Wireshark
-# dissector (tests/wireshark/test_dissector.py)
+# tshark checks the pcapng captures (tests/capture/) and the Wireshark dissector (Lua 5.2
+# on Debian 12); Lua 5.4 runs the dissector through a stand-in of the Lua API (tests/wireshark/)
 tshark:
-	@command -v tshark >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y tshark || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)
+	@(command -v tshark && command -v lua5.4) >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4)
 
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo

@@ -77,8 +77,11 @@ def _uint_field(size: int) -> str:
     return {1: "uint8", 2: "uint16", 3: "uint24", 4: "uint32"}[size]
 
 
-def field_spec(abbr: str, name: str, kind: w.Kind) -> str:
-    """The Lua table of one field: decoder kind, layout, unit and ProtoField(s)."""
+def field_spec(abbr: str, name: str, kind: w.Kind, path: str = "") -> str:
+    """The Lua table of one field: decoder kind, layout, unit and ProtoField(s).
+
+    ``path`` names a record item in deviations as the codec does (``cards.logical``).
+    """
     desc = lua_str(_describe(kind))
     a, n = lua_str(abbr), lua_str(name)
     string_field = f"ProtoField.string({a}, {n}, nil, {desc})"
@@ -138,7 +141,8 @@ def field_spec(abbr: str, name: str, kind: w.Kind) -> str:
         attrs = ['kind = "bytes"', f"size = {kind.size}", f"f = {string_field}"]
     elif isinstance(kind, w.Repeated):
         items = ",\n".join(
-            "        " + field_spec(f"{abbr}.{item}", item, sub) for item, sub in kind.items
+            "        " + field_spec(f"{abbr}.{item}", item, sub, f"{name}.{item}")
+            for item, sub in kind.items
         )
         attrs = [
             'kind = "repeated"',
@@ -158,6 +162,8 @@ def field_spec(abbr: str, name: str, kind: w.Kind) -> str:
         raise AssertionError  # pragma: no cover
     if kind.unit:
         attrs.append(f"unit = {lua_str(kind.unit)}")
+    if path:
+        attrs.append(f"path = {lua_str(path)}")
     return "{ name = " + n + ", " + ", ".join(attrs) + " }"
 
 

@@ -348,35 +348,35 @@ MSG[0x43] = { name = "card_sync_reply", section = "§4.17", size = 9, f = ProtoF
 MSG[0x44] = { name = "card_sync", section = "§4.17", size = nil, f = ProtoField.none("ykc.card_sync", "card_sync", "§4.17"), fields = {
     { name = "pile_no", kind = "bcd", size = 7, f = ProtoField.string("ykc.card_sync.pile_no", "pile_no", nil, "BCD 7 B") },
     { name = "cards", kind = "repeated", prefix = true, need = 1, record_size = 16, f = ProtoField.none("ykc.card_sync.cards", "cards", "count-prefixed records"), record_f = ProtoField.none("ykc.card_sync.cards.record", "record"), count_f = ProtoField.uint8("ykc.card_sync.cards.count", "count"), items = {
-        { name = "logical", kind = "bcd", size = 8, f = ProtoField.string("ykc.card_sync.cards.logical", "logical", nil, "BCD 8 B") },
-        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_sync.cards.physical", "physical", nil, "8 B as hex") }
+        { name = "logical", kind = "bcd", size = 8, f = ProtoField.string("ykc.card_sync.cards.logical", "logical", nil, "BCD 8 B"), path = "cards.logical" },
+        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_sync.cards.physical", "physical", nil, "8 B as hex"), path = "cards.physical" }
       } },
 } }
 MSG[0x45] = { name = "card_clear_reply", section = "§4.17", size = nil, f = ProtoField.none("ykc.card_clear_reply", "card_clear_reply", "§4.17"), fields = {
     { name = "pile_no", kind = "bcd", size = 7, f = ProtoField.string("ykc.card_clear_reply.pile_no", "pile_no", nil, "BCD 7 B") },
     { name = "results", kind = "repeated", prefix = false, need = 0, record_size = 10, f = ProtoField.none("ykc.card_clear_reply.results", "results", "records to the end of the body"), record_f = ProtoField.none("ykc.card_clear_reply.results.record", "record"), items = {
-        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_clear_reply.results.physical", "physical", nil, "8 B as hex") },
-        { name = "cleared", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_clear_reply.results.cleared", "cleared", base.DEC, nil, nil, "BIN 1 B") },
-        { name = "reason", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_clear_reply.results.reason", "reason", base.DEC, nil, nil, "BIN 1 B") }
+        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_clear_reply.results.physical", "physical", nil, "8 B as hex"), path = "results.physical" },
+        { name = "cleared", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_clear_reply.results.cleared", "cleared", base.DEC, nil, nil, "BIN 1 B"), path = "results.cleared" },
+        { name = "reason", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_clear_reply.results.reason", "reason", base.DEC, nil, nil, "BIN 1 B"), path = "results.reason" }
       } },
 } }
 MSG[0x46] = { name = "card_clear", section = "§4.17", size = nil, f = ProtoField.none("ykc.card_clear", "card_clear", "§4.17"), fields = {
     { name = "pile_no", kind = "bcd", size = 7, f = ProtoField.string("ykc.card_clear.pile_no", "pile_no", nil, "BCD 7 B") },
     { name = "cards", kind = "repeated", prefix = true, need = 1, record_size = 8, f = ProtoField.none("ykc.card_clear.cards", "cards", "count-prefixed records"), record_f = ProtoField.none("ykc.card_clear.cards.record", "record"), count_f = ProtoField.uint8("ykc.card_clear.cards.count", "count"), items = {
-        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_clear.cards.physical", "physical", nil, "8 B as hex") }
+        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_clear.cards.physical", "physical", nil, "8 B as hex"), path = "cards.physical" }
       } },
 } }
 MSG[0x47] = { name = "card_query_reply", section = "§4.17", size = nil, f = ProtoField.none("ykc.card_query_reply", "card_query_reply", "§4.17"), fields = {
     { name = "pile_no", kind = "bcd", size = 7, f = ProtoField.string("ykc.card_query_reply.pile_no", "pile_no", nil, "BCD 7 B") },
     { name = "results", kind = "repeated", prefix = false, need = 0, record_size = 9, f = ProtoField.none("ykc.card_query_reply.results", "results", "records to the end of the body"), record_f = ProtoField.none("ykc.card_query_reply.results.record", "record"), items = {
-        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_query_reply.results.physical", "physical", nil, "8 B as hex") },
-        { name = "present", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_query_reply.results.present", "present", base.DEC, nil, nil, "BIN 1 B") }
+        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_query_reply.results.physical", "physical", nil, "8 B as hex"), path = "results.physical" },
+        { name = "present", kind = "uint", size = 1, f = ProtoField.uint8("ykc.card_query_reply.results.present", "present", base.DEC, nil, nil, "BIN 1 B"), path = "results.present" }
       } },
 } }
 MSG[0x48] = { name = "card_query", section = "§4.17", size = nil, f = ProtoField.none("ykc.card_query", "card_query", "§4.17"), fields = {
     { name = "pile_no", kind = "bcd", size = 7, f = ProtoField.string("ykc.card_query.pile_no", "pile_no", nil, "BCD 7 B") },
     { name = "cards", kind = "repeated", prefix = true, need = 1, record_size = 8, f = ProtoField.none("ykc.card_query.cards", "cards", "count-prefixed records"), record_f = ProtoField.none("ykc.card_query.cards.record", "record"), count_f = ProtoField.uint8("ykc.card_query.cards.count", "count"), items = {
-        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_query.cards.physical", "physical", nil, "8 B as hex") }
+        { name = "physical", kind = "bytes", size = 8, f = ProtoField.string("ykc.card_query.cards.physical", "physical", nil, "8 B as hex"), path = "cards.physical" }
       } },
 } }
 MSG[0x51] = { name = "work_params_reply", section = "§4.17", size = 8, f = ProtoField.none("ykc.work_params_reply", "work_params_reply", "§4.17"), fields = {
@@ -578,7 +578,13 @@ do
 end
 
 -- CRC-16/MODBUS (§1.4): poly 0x8005 reflected (0xA001), init 0xFFFF, no final xor.
-local bxor = (bit32 and bit32.bxor) or (bit and bit.bxor)
+-- xor: bit32 on 5.2, the native operator on 5.3+ (compiled from a string, so 5.2 never
+-- parses it), Wireshark's BitOp, or arithmetic as a last resort
+local bxor = bit32 and bit32.bxor
+if not bxor then
+  local compiled = load("return function(a, b) return a ~ b end")
+  bxor = (compiled and compiled()) or (bit and bit.bxor)
+end
 if not bxor then
   bxor = function(a, b)
     local r, p = 0, 1
@@ -664,10 +670,10 @@ local function cp56(tvb, offset)
   end
   local issues = {}
   if b[4] >= 0x20 then
-    issues[#issues + 1] = "cp56_day_of_week bits set"
+    issues[#issues + 1] = { "cp56_day_of_week", "bits set" }
   end
   if b[2] >= 0x40 or b[3] >= 0x20 or b[5] >= 0x10 or b[6] >= 0x80 then
-    issues[#issues + 1] = "cp56_flag_bits set (IV/SU/reserved)"
+    issues[#issues + 1] = { "cp56_flag_bits", "IV/SU/reserved bits set" }
   end
   local ms = b[0] + b[1] * 256
   local year, month, day = 2000 + b[6] % 128, b[5] % 16, b[4] % 32
@@ -697,8 +703,10 @@ local function add(tree, spec, range, value, label)
   return item
 end
 
-local function deviation(item, spec, problem)
-  item:add_proto_expert_info(EX.deviation, spec.name .. ":" .. problem)
+-- the code is simrig's tolerant-decode deviation (`simrig decode --tolerant`, §8)
+local function deviation(item, spec, code, detail)
+  item:add_proto_expert_info(EX.deviation,
+    string.format("%s:%s (%s)", spec.path or spec.name, code, detail))
 end
 
 -- Each decoder adds the field at offset and returns the offset after it, or nil (and a
@@ -738,8 +746,8 @@ function DECODE.bcdbyte(spec, tvb, offset, tree)
   if high < 10 and low < 10 then
     add(tree, spec, tvb(offset, 1), high * 10 + low)
   else
-    deviation(add(tree, spec, tvb(offset, 1), raw), spec,
-      string.format("bcd_non_digit byte 0x%02X", raw))
+    deviation(add(tree, spec, tvb(offset, 1), raw), spec, "bcd_non_digit",
+      string.format("byte 0x%02X", raw))
   end
   return offset + 1
 end
@@ -748,7 +756,7 @@ function DECODE.bcd(spec, tvb, offset, tree)
   local text = hex(tvb, offset, spec.size, "%02x")
   local item = add(tree, spec, tvb(offset, spec.size), text)
   if text:find("[^0-9]") then
-    deviation(item, spec, "bcd_non_digit nibble in " .. text)
+    deviation(item, spec, "bcd_non_digit", "nibble in " .. text)
   end
   return offset + spec.size
 end
@@ -798,8 +806,8 @@ function DECODE.cp56(spec, tvb, offset, tree)
   if err then
     item:add_proto_expert_info(EX.bad_field, spec.name .. ": " .. err)
   end
-  for _, problem in ipairs(issues or {}) do
-    deviation(item, spec, problem)
+  for _, issue in ipairs(issues or {}) do
+    deviation(item, spec, issue[1], issue[2])
   end
   return offset + 7
 end
@@ -966,7 +974,8 @@ local function dissect_frame(tvb, pinfo, tree)
         "%s body is %d bytes, %s says %d", msg.name, size, msg.section, msg.size))
     end
     if length > MAX_LENGTH and code ~= 0x3D then
-      length_item:add_proto_expert_info(EX.deviation, string.format("length_over_%d", MAX_LENGTH))
+      length_item:add_proto_expert_info(EX.deviation, string.format("length_over_%d (%d bytes)",
+        MAX_LENGTH, length))
     end
     dissect_body(msg, tvb, 6, size, root)
   end

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ from typer.testing import CliRunner
 
 import simrig.protocol.ykc.wire as w
 from simrig.cli import app
-from simrig.protocol.ykc import MESSAGES, Heartbeat, Message, RealtimeData, encode_frame
+from simrig.protocol.ykc import (
+    MESSAGES,
+    CardSync,
+    Heartbeat,
+    Message,
+    RealtimeData,
+    TimeSync,
+    encode_frame,
+)
 from simrig.protocol.ykc.crc import crc_bytes
 from simrig.wireshark import install, lua_path
 from simrig.wireshark.generate import generate
@@ -30,9 +39,15 @@ from tests.protocol.strategies import for_message
 from tests.wireshark.tcp_capture import TcpCapture
 
 TSHARK = shutil.which("tshark")
+LUA54 = shutil.which("lua5.4")
+STUB = Path(__file__).with_name("wslua_stub.lua")
 needs_tshark = pytest.mark.skipif(
     TSHARK is None and not os.environ.get("CI"),
     reason="tshark not installed (make setup installs it; CI requires it)",
+)
+needs_lua54 = pytest.mark.skipif(
+    LUA54 is None and not os.environ.get("CI"),
+    reason="lua5.4 not installed (make setup installs it; CI requires it)",
 )
 
 
@@ -68,16 +83,35 @@ def run_tshark(capture: Path, home: Path, *options: str) -> list[ET.Element]:
     assert done.returncode == 0, done.stderr
     assert "Lua" not in done.stderr, done.stderr  # a load error is only a warning to tshark
     assert "Lua Error" not in done.stdout
-    protos = ET.fromstring(done.stdout).findall(".//proto[@name='ykc']")
+    return ykc_protos(done.stdout)
+
+
+def ykc_protos(pdml: str) -> list[ET.Element]:
+    protos = ET.fromstring(pdml).findall(".//proto[@name='ykc']")
     assert protos, (
         "tshark shows no YKC: Lua disabled? (as root, init.lua's run_user_scripts_when_superuser)"
     )
     return protos
 
 
-def decode_json(frames: list[bytes]) -> list[dict[str, Any]]:
+def run_lua54(stream: bytes) -> list[ET.Element]:
+    """The YKC protos of ``stream`` dissected by ykc.lua on Lua 5.4 (the wslua stand-in)."""
+    assert LUA54 is not None, "lua5.4 is required in CI (make setup installs it)"
+    done = subprocess.run(
+        [LUA54, str(STUB), str(lua_path()), stream.hex()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return ykc_protos(done.stdout)
+
+
+def decode_json(frames: list[bytes], *options: str) -> list[dict[str, Any]]:
     """``simrig decode --json`` of each frame."""
-    result = CliRunner().invoke(app, ["decode", "--json", *(f.hex() for f in frames)])
+    args = ["decode", "--json", *options, *(f.hex() for f in frames)]
+    result = CliRunner().invoke(app, args)
     return [json.loads(line) for line in result.output.splitlines()]
 
 
@@ -146,7 +180,7 @@ def compare(proto: ET.Element, decoded: dict[str, Any]) -> int:
     assert type_item.get("showname", "").startswith(f"type: {decoded['name']} (")
     assert int(_one(proto, "ykc.seq").get("show", ""), 16) == int(decoded["seq"], 16)
     assert _one(proto, "ykc.crc.status").get("show") == "1"
-    deviations = [m.split(":", 1)[-1].strip() for m in experts(proto).get("ykc.deviation", [])]
+    deviations = [m.split(" ", 1)[0] for m in experts(proto).get("ykc.deviation", [])]
     assert deviations == decoded["deviations"]
     assert set(experts(proto)) <= {"ykc.deviation"}
     body = _one(proto, f"ykc.{cls.NAME}")
@@ -202,12 +236,36 @@ def write_capture(path: Path, messages: list[Message]) -> list[bytes]:
 _ALL_TYPES = st.tuples(*(for_message(cls) for _, cls in sorted(MESSAGES.items())))
 
 
+def check_all(protos: list[ET.Element], frames: list[bytes]) -> None:
+    """Every registry frame shows as decoded; the bad CRC and the wrong body length (the
+    last frames but one and two) are flagged."""
+    decoded = decode_json(frames)
+    assert len(protos) == len(frames) == len(decoded)
+    fields = 0
+    good = [(p, d) for p, d in zip(protos, decoded, strict=True) if "error" not in d]
+    for proto, item in good:
+        fields += compare(proto, item)
+    assert len(good) == len(frames) - 2
+    assert {d["type"] for _, d in good} == set(MESSAGES)
+    assert fields >= sum(len(cls.codec.fields) for cls in MESSAGES.values())
+    bad, long = protos[-3], protos[-2]
+    assert decoded[-3]["kind"] == "bad_crc"
+    assert _one(bad, "ykc.crc.status").get("show") == "0"
+    assert "ykc.bad_crc" in experts(bad)
+    assert decoded[-2]["kind"] == "body_length"
+    assert experts(long)["ykc.body_length"] == ["heartbeat body is 10 bytes, §4.3 says 9"]
+
+
+def _examples(count: int) -> settings:
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 @needs_tshark
-@settings(
-    max_examples=4,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_examples(4)
 @given(messages=_ALL_TYPES)
 def test_tshark_shows_every_field_as_simrig_decodes_it(
     tmp_path: Path, messages: tuple[Message, ...]
@@ -215,22 +273,46 @@ def test_tshark_shows_every_field_as_simrig_decodes_it(
     path = tmp_path / "ykc.pcapng"
     frames = write_capture(path, list(messages))
     protos = run_tshark(path, tmp_path)
-    decoded = decode_json(frames)
-    assert len(protos) == len(frames) == len(decoded)
-    fields = 0
-    good = [(p, d) for p, d in zip(protos, decoded, strict=True) if "error" not in d]
-    for proto, item in good:
-        fields += compare(proto, item)
-    assert {d["type"] for _, d in good} == set(MESSAGES)
-    assert fields >= sum(len(cls.codec.fields) for cls in MESSAGES.values())
+    check_all(protos, frames)
+    split = protos[-4]  # start byte, 29 bytes, the rest: reassembled from three segments
+    assert int(_one(split, "ykc.length").get("show", "")) == len(frames[-4]) - 4
 
-    split, bad, long = protos[-4], protos[-3], protos[-2]
-    assert int(_one(split, "ykc.length").get("show", "")) == len(frames[-4]) - 4  # reassembled
-    assert decoded[-3]["kind"] == "bad_crc"
-    assert _one(bad, "ykc.crc.status").get("show") == "0"
-    assert "ykc.bad_crc" in experts(bad)
-    assert decoded[-2]["kind"] == "body_length"
-    assert experts(long)["ykc.body_length"] == ["heartbeat body is 10 bytes, §4.3 says 9"]
+
+@needs_lua54
+@_examples(15)
+@given(messages=_ALL_TYPES)
+def test_lua54_shows_every_field_as_simrig_decodes_it(messages: tuple[Message, ...]) -> None:
+    """Debian 12's Wireshark runs Lua 5.2; newer ones 5.4 (integer/float subtypes)."""
+    frames = [encode_frame(m, seq) for seq, m in enumerate(messages)]
+    beat = encode_frame(Heartbeat(pile_no="32010200000001"), 8)
+    frames += [_with_bad_crc(beat), _with_extra_byte(beat), beat]
+    check_all(run_lua54(b"".join(frames)), frames)
+
+
+def _set(frame: bytes, index: int, value: int) -> bytes:
+    """``frame`` with one byte changed and its CRC made valid again."""
+    inner = bytearray(frame[2:-2])
+    inner[index - 2] = value
+    return frame[:2] + bytes(inner) + crc_bytes(inner)
+
+
+@needs_lua54
+def test_deviations_are_flagged_as_tolerant_decoding_names_them() -> None:
+    """§8 field variants: the dissector shows the value and a warning with the codec's code."""
+    pile = "32010200000001"
+    time = encode_frame(TimeSync(pile_no=pile, time=datetime(2024, 12, 18, 17, 15, 30)), 1)
+    sync = encode_frame(CardSync(pile_no=pile, cards=(("0000001000000573", "00AB"),)), 2)
+    frames = [
+        _set(time, 6 + 7 + 4, time[6 + 7 + 4] | 0x60),  # day-of-week bits (JCPP sample)
+        _set(time, 6 + 7 + 6, 0x9C),  # reserved bit of the year byte
+        _set(encode_frame(Heartbeat(pile_no=pile, gun=1), 3), 6 + 7, 0x1A),  # gun not BCD
+        _set(sync, 6 + 7 + 1, 0xA0),  # a card's logical number not BCD
+    ]
+    decoded = decode_json(frames, "--tolerant")
+    protos = run_lua54(b"".join(frames))
+    for proto, item in zip(protos, decoded, strict=True):
+        assert item["deviations"]
+        compare(proto, item)
 
 
 @needs_tshark
