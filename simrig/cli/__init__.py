@@ -21,12 +21,14 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import decode, firmware, import_trace, platform, run, wireshark
+    from . import compare, decode, firmware, import_trace, platform, run, station, wireshark
 
     decode.register(app)
     firmware.register(app)
     platform.register(app)
     run.register(app)
+    compare.register(app)
+    station.register(app)
     import_trace.register(app)
     wireshark.register(app)
 
