@@ -7,8 +7,8 @@ reference platform through :func:`start_platform`.
 
 from __future__ import annotations
 
+import glob
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -67,13 +67,12 @@ def start_platform(
     cmd = [sys.executable, "-m", "simrig", "platform", "serve", *options]
     env = None
     if faketime is not None:
-        wrapper = shutil.which("faketime")
-        if wrapper is None:
-            raise PlatformStartError(
-                "faketime not found (Debian: apt-get install faketime; `make setup` does it)"
-            )
-        cmd = [wrapper, "-f", faketime, *cmd]
-        env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "0"}
+        env = {
+            **os.environ,
+            "LD_PRELOAD": libfaketime(),
+            "FAKETIME": faketime,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "0",
+        }
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -100,6 +99,21 @@ def start_platform(
     _drain(out, deque(maxlen=50))
     port, http_port = parse_ready_line(lines[0])
     return PlatformProcess(proc, port, http_port, tail)
+
+
+def libfaketime() -> str:
+    """The path of libfaketime, preloaded into the server itself.
+
+    Not the ``faketime`` wrapper: it forks, so a SIGTERM or the parent-death signal
+    reaches the wrapper and the server it started lives on as an orphan."""
+    for pattern in ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
+                    "/usr/local/lib/faketime/libfaketime.so.1"):  # fmt: skip
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise PlatformStartError(
+        "libfaketime not found (Debian: apt-get install faketime; `make setup` does it)"
+    )
 
 
 def _drain(stream: IO[str], into: deque[str]) -> None:

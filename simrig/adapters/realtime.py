@@ -21,8 +21,10 @@ zpd_case#12, gdyc_case#15.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -41,6 +43,28 @@ CONNECT_TIMEOUT_S = 5.0
 _EARLY_S = 1e-6
 
 Direction = Literal["up", "down"]
+
+
+@contextmanager
+def signals_end(loop: asyncio.AbstractEventLoop, on_signal: Callable[[], None]) -> Iterator[None]:
+    """While inside, Ctrl-C and SIGTERM call ``on_signal`` in the loop (main thread only).
+
+    An orderly end instead of a ``KeyboardInterrupt`` raised wherever the loop happens to
+    be (a run left hanging in its shutdown is what that gave under load)."""
+    installed: list[tuple[signal.Signals, Any]] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            continue
+        installed.append((sig, previous))
+    try:
+        yield
+    finally:
+        for sig, previous in installed:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous)
 
 
 class Transport(Protocol):
@@ -149,6 +173,8 @@ class RealtimeDriver:
     errors: list[str] = field(default_factory=list)
     #: early-stop hook (issue 11 item 5): given the events so far, a reason to stop or None
     give_up: Callable[[list[Event]], str | None] | None = None
+    #: set when Ctrl-C or SIGTERM ended the run (exit code 4, ExitCode.INTERRUPTED)
+    interrupted: bool = False
 
     def __post_init__(self) -> None:
         if self.mapping is None:
@@ -188,20 +214,35 @@ class RealtimeDriver:
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self, until: float) -> None:
+        """Drive the piles until scenario time ``until``, a give-up, or Ctrl-C / SIGTERM.
+
+        A signal ends the run the same orderly way (links closed, tasks finished) and sets
+        :attr:`interrupted`; a second signal while closing raises ``KeyboardInterrupt``."""
         self._loop = asyncio.get_running_loop()
-        assert self.mapping is not None
-        if self.mapping.loop_t0 is None:
-            self.mapping = self.mapping.anchored(self._loop.time())
-        else:
-            await asyncio.sleep(max(0.0, self.mapping.loop_t0 - self._loop.time()))
         self._done = asyncio.Event()
-        for t, pile_no, action in self.world.actions:
-            self._loop.call_at(self._loop_time(t), self._act, pile_no, action)
-        for pile_no in self.world.piles:
-            self.pump(pile_no)
-        self._loop.call_at(self._loop_time(until), self._done.set)
-        await self._done.wait()
-        await self.close()
+        with signals_end(self._loop, self._interrupt):
+            assert self.mapping is not None
+            if self.mapping.loop_t0 is None:
+                self.mapping = self.mapping.anchored(self._loop.time())
+            else:
+                lead = max(0.0, self.mapping.loop_t0 - self._loop.time())
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._done.wait(), lead)
+            if not self.interrupted:
+                for t, pile_no, action in self.world.actions:
+                    self._loop.call_at(self._loop_time(t), self._act, pile_no, action)
+                for pile_no in self.world.piles:
+                    self.pump(pile_no)
+                self._loop.call_at(self._loop_time(until), self._done.set)
+                await self._done.wait()
+            await self.close()
+
+    def _interrupt(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        assert self._done is not None
+        self._done.set()
 
     async def close(self) -> None:
         for link in self._links.values():

@@ -92,7 +92,7 @@ def run_realtime(
         _provision(world, control, profile_dirs)
         driver = RealtimeDriver(world, opener=serial_opener(urls), mapping=mapping)
         driver.give_up = GiveUp(world.piles)
-        asyncio.run(driver.run(until))
+        _drive(driver, until)
         return RealtimeRun(world, driver, None, mapping)
     if backend.startswith("tcp://"):
         host, _, port = backend[len("tcp://") :].rpartition(":")
@@ -105,7 +105,7 @@ def run_realtime(
         _provision(world, control, profile_dirs)
         driver = RealtimeDriver(world, host, int(port), mapping=mapping)
         driver.give_up = GiveUp(world.piles)
-        asyncio.run(driver.run(until))
+        _drive(driver, until)
         return RealtimeRun(world, driver, None, mapping)
     if backend in ("embedded-tcp", "embedded"):
         epoch = backend_epoch or scenario.meta.epoch
@@ -118,11 +118,18 @@ def run_realtime(
                 epoch=mapping.wall_epoch,
             )
             driver = RealtimeDriver(world, "127.0.0.1", server.port, mapping=mapping)
-            asyncio.run(driver.run(until))
+            _drive(driver, until)
         return RealtimeRun(world, driver, server.view(), mapping)
     raise BackendError(
         f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
     )
+
+
+def _drive(driver: RealtimeDriver, until: float) -> None:
+    """Run the driver; a run ended by Ctrl-C or SIGTERM surfaces as ``KeyboardInterrupt``."""
+    asyncio.run(driver.run(until))
+    if driver.interrupted:
+        raise KeyboardInterrupt
 
 
 def _provision(

@@ -6,6 +6,7 @@ backend's clock pinned for scenario t=0 (``backend_epoch``)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from simrig.protocol.ykc import Frame, Framer, TimeSync
 from simrig.scenarios import load_scenario
@@ -22,8 +23,11 @@ def test_reference_platform_under_libfaketime_x60_without_its_speed_option():
     scenario = scenario.model_copy(update={"meta": meta})
     with EmbeddedServer(scenario, speed=SPEED, faketime=True) as server:
         assert server.server is not None
-        args = [str(a) for a in server.server.proc.args]  # type: ignore[union-attr]
-        assert args[0].endswith("faketime") and "+0 x60" in args
+        proc = server.server.proc  # type: ignore[union-attr]
+        args = [str(a) for a in proc.args]
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        assert b"FAKETIME=+0 x60" in environ  # preloaded into the server itself, no wrapper
+        assert any(e.startswith(b"LD_PRELOAD=") and b"libfaketime" in e for e in environ)
         assert not {"--speed", "--epoch", "--start-monotonic"} & set(args)
         assert server.epoch is not None
         result = run_scenario(
@@ -33,6 +37,7 @@ def test_reference_platform_under_libfaketime_x60_without_its_speed_option():
             backend_epoch=server.epoch,
             start_monotonic=server.start_monotonic,
         )
+    assert proc.poll() is not None, "the server outlived its stop (an orphan)"
     assert result.passed, result.expectations
     assert result.epoch == server.epoch
     [verdict] = result.verdicts
@@ -53,3 +58,4 @@ def test_reference_platform_under_libfaketime_x60_without_its_speed_option():
     assert bill.received_at is not None
     lag = (bill.received_at - order.device_bill.sent_at).total_seconds()
     assert abs(lag) < 30, lag
+
