@@ -58,4 +58,3 @@ def test_reference_platform_under_libfaketime_x60_without_its_speed_option():
     assert bill.received_at is not None
     lag = (bill.received_at - order.device_bill.sent_at).total_seconds()
     assert abs(lag) < 30, lag
-
