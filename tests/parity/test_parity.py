@@ -43,41 +43,21 @@ common (a 2 ms sleep loop: 46 ms worst in 30 s at load 6) and, rarely, 150 ms on
 200× two heartbeat losses in 52 scenario runs. Every scenario runs at 100× (a false
 offline needs a 200-300 ms stall), igo_case#29 (12.2 h) at 150× to fit the budget, and
 zshy_case#23, whose undercharge rests on an app stop over HTTP, at 50×. To stay within
-budget the runs over TCP go :data:`WORKERS` at a time, each in its own worker process
-with its own server (mostly idle: ~25 s of CPU for the whole suite), longest first:
-igo_case#29 (~5 minutes) sets the suite's wall time.
+budget the runs over TCP go :data:`~tests.parity.early.WORKERS` at a time, each in its
+own worker process with its own server (mostly idle: ~25 s of CPU for the whole suite),
+longest first: igo_case#29 (~5 minutes) sets the parity's wall time. They start right
+after collection and go on while the rest of the suite runs (its tests are ordered
+last), so in ``make test`` they cost little wall time of their own.
 
 At 1× (an hour of wall clock, run by hand): ``benchmarks/parity_speed1.py``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-
 import pytest
 
-from simrig.scenarios import load_scenario
-from simrig.sim.results import RunResult
-from simrig.sim.runner import run_scenario
-
-from .harness import (
-    TABLE,
-    ParityRow,
-    TcpOutcome,
-    cut,
-    cut_end,
-    library_names,
-    rows_text,
-    same_verdicts,
-    tcp_job,
-    verdict_rows,
-    worker_init,
-)
-
-#: runs over TCP at a time, each in its own worker process with its own server process
-WORKERS = 4
+from .early import EARLY, Runs
+from .harness import TABLE, ParityRow, library_names, rows_text, same_verdicts, verdict_rows
 
 #: speed factor per library scenario (scenario seconds per wall second) and why.
 SPEEDS: dict[str, tuple[float, str]] = {
@@ -118,35 +98,12 @@ def test_the_speed_table_names_every_library_scenario():
     assert len(SPEEDS) == 13
 
 
-class Runs:
-    """Each selected scenario: the uncut and the cut virtual run, and its run over TCP in
-    a worker process (started longest first, so the slowest one does not start last)."""
-
-    def __init__(self, names: list[str], pool: ProcessPoolExecutor) -> None:
-        self.uncut: dict[str, RunResult] = {}
-        self.virtual: dict[str, RunResult] = {}
-        self.tcp: dict[str, Future[TcpOutcome]] = {}
-        ends = {}
-        for name in names:
-            scenario = load_scenario(name)
-            self.uncut[name] = run_scenario(scenario)
-            ends[name] = cut_end(scenario, self.uncut[name])
-            self.virtual[name] = run_scenario(cut(scenario, ends[name]))
-        for name in sorted(names, key=lambda n: -ends[n] / SPEEDS[n][0]):
-            self.tcp[name] = pool.submit(tcp_job, name, ends[name], SPEEDS[name][0])
-
-
 @pytest.fixture(scope="module")
-def runs(request: pytest.FixtureRequest) -> Iterator[Runs]:
-    test = test_library_scenario_over_tcp_gives_the_virtual_verdict.__name__
-    names = [
-        item.callspec.params["name"]  # type: ignore[attr-defined]
-        for item in request.session.items
-        if getattr(item, "originalname", "") == test
-    ]
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked state
-    with ProcessPoolExecutor(WORKERS, mp_context=context, initializer=worker_init) as pool:
-        yield Runs(names, pool)
+def runs() -> Runs:
+    """The runs started right after collection (``conftest.py``): the TCP runs go on in
+    their worker processes while the rest of the suite runs."""
+    assert EARLY.runs is not None, "parity runs not started (tests/parity/conftest.py)"
+    return EARLY.runs
 
 
 @pytest.mark.timeout(900)
