@@ -3,7 +3,10 @@ parity table (scenario × virtual verdict × tcp verdict × speed × seconds) at
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import pytest
 
 from .early import EARLY
 from .harness import TABLE, table_text
@@ -15,14 +18,29 @@ def _is_parity(item: Any) -> bool:
     return getattr(item, "originalname", "") == _PARITY_TEST
 
 
+def _xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
-    """The parity tests last: their runs go on while everything else runs."""
-    items.sort(key=_is_parity)  # stable: the rest keeps its order
+    """In one process the parity tests go last: their runs (started right after
+    collection) go on while everything else runs. Under pytest-xdist they are one group on
+    one worker and go first: that worker waits on them while the others run the rest."""
+    for item in items:
+        if _is_parity(item):
+            item.add_marker(pytest.mark.xdist_group("parity"))
+    items.sort(key=lambda item: _is_parity(item) != _xdist_worker())  # stable
 
 
 def pytest_collection_finish(session: Any) -> None:
+    if not _xdist_worker() and not session.config.option.collectonly:
+        start_parity_runs(session)
+
+
+def start_parity_runs(session: Any) -> None:
+    """Start the TCP runs of the parity tests selected in ``session`` (once)."""
     names = [item.callspec.params["name"] for item in session.items if _is_parity(item)]
-    if names and not session.config.option.collectonly:
+    if names and EARLY.runs is None:
         from .test_parity import SPEEDS
 
         EARLY.start(names, {name: SPEEDS[name][0] for name in names})

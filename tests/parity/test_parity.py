@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import start_parity_runs
 from .early import EARLY, Runs
 from .harness import TABLE, ParityRow, library_names, rows_text, same_verdicts, verdict_rows
 
@@ -99,10 +100,11 @@ def test_the_speed_table_names_every_library_scenario():
 
 
 @pytest.fixture(scope="module")
-def runs() -> Runs:
-    """The runs started right after collection (``conftest.py``): the TCP runs go on in
-    their worker processes while the rest of the suite runs."""
-    assert EARLY.runs is not None, "parity runs not started (tests/parity/conftest.py)"
+def runs(request: pytest.FixtureRequest) -> Runs:
+    """The runs started right after collection (``conftest.py``; here under pytest-xdist):
+    the TCP runs go on in their worker processes while the rest of the suite runs."""
+    start_parity_runs(request.session)
+    assert EARLY.runs is not None
     return EARLY.runs
 
 
