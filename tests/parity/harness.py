@@ -56,6 +56,8 @@ CUT_MARGIN_S = 120.0
 #: wall seconds from launching the server to scenario t=0 (it starts in ~2.5 s on a loaded
 #: 2-core machine); a server not ready this much before t=0 is restarted with a longer lead
 START_LEAD_S = 4.5
+#: leads of 4.5, 9, 18 and 36 s (a start under heavy load took over 10 s)
+START_ATTEMPTS = 4
 READY_BEFORE_S = 1.0
 
 
@@ -209,16 +211,18 @@ def reference_platform(scenario: Scenario, speed: float) -> Iterator[ReferencePl
     """A fresh server for ``scenario``, ready at least :data:`READY_BEFORE_S` before its
     t=0 (a start-up slowed by load is retried with a longer lead, not run late)."""
     with tempfile.TemporaryDirectory(prefix="simrig-parity-", dir=_RAM_DIR) as tmp:
-        for attempt in range(3):
+        for attempt in range(START_ATTEMPTS):
             workdir = Path(tmp) / str(attempt)
             workdir.mkdir()
-            server = ReferencePlatform(scenario, speed, workdir, START_LEAD_S + 3.0 * attempt)
+            server = ReferencePlatform(scenario, speed, workdir, START_LEAD_S * 2**attempt)
             STARTED.append(server)
             if time.monotonic() <= server.start_monotonic - READY_BEFORE_S:
                 break
             server.stop()
         else:
-            raise RuntimeError("simrig platform serve did not start in time, 3 times")
+            raise RuntimeError(
+                f"simrig platform serve did not start in time, {START_ATTEMPTS} times"
+            )
         try:
             yield server
         finally:
