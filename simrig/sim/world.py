@@ -130,6 +130,7 @@ def build_world(
             epoch=start + timedelta(seconds=pile_def.clock_offset_s),
         )
         net = _network_for(scenario, pile_def.pile_no)
+        faults = net.frame_faults()
         links[pile_def.pile_no] = Link.symmetric(
             random.Random(f"{meta.seed}:{pile_def.pile_no}:up"),
             random.Random(f"{meta.seed}:{pile_def.pile_no}:down"),
@@ -139,8 +140,9 @@ def build_world(
             duplicate=net.duplicate,
             corrupt=net.corrupt,
             outages=net.outages,
-        )
-        if not (net.loss or net.duplicate or net.corrupt or net.jitter_ms):
+        ).with_frames(faults)
+        # frame faults change the link as frames pass: no heartbeats on paper, no elision
+        if not (net.loss or net.duplicate or net.corrupt or net.jitter_ms or faults):
             clean.add(pile_def.pile_no)
     world = World(
         scenario=scenario,
