@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simrig.link import Link, RandomSource
 from simrig.link_frames import EventOutage, FrameFaults, FrameRule
 from simrig.plant import VehicleSpec
 
@@ -251,6 +252,26 @@ class NetworkDef(_Model):
     corrupt: float = Field(default=0.0, ge=0, le=1)
     frame_rules: tuple[FrameRuleDef, ...] = ()
     event_outages: tuple[EventOutageDef, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """No random fault and no frame fault (a link the speed machinery may skip over)."""
+        return not (
+            self.loss or self.duplicate or self.corrupt or self.jitter_ms or self.frame_faults()
+        )
+
+    def link(self, rng_up: RandomSource | None, rng_down: RandomSource | None) -> Link:
+        """This section's :class:`~simrig.link.Link` (byte faults, outages, frame faults)."""
+        return Link.symmetric(
+            rng_up,
+            rng_down,
+            latency_s=self.latency_ms / 1000,
+            jitter_s=self.jitter_ms / 1000,
+            loss=self.loss,
+            duplicate=self.duplicate,
+            corrupt=self.corrupt,
+            outages=self.outages,
+        ).with_frames(self.frame_faults())
 
     def frame_faults(self) -> FrameFaults:
         """The link's frame layer (empty, hence absent, without rules or event outages)."""
