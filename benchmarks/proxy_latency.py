@@ -53,11 +53,8 @@ class Pile:
             data = await self.reader.read(65536)
             if not data:
                 raise ConnectionError("closed")
-            got += sum(
-                1
-                for f in self.framer.feed(data)
-                if isinstance(f, Frame) and isinstance(f.message, cls)
-            )
+            frames = self.framer.feed(data)
+            got += sum(isinstance(f, Frame) and isinstance(f.message, cls) for f in frames)
 
 
 async def connect(port: int, index: int) -> Pile:
