@@ -35,6 +35,7 @@ Errors are one line: ``file:line: field: why``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,13 @@ def parse_fault_file(text: str, *, source: str = "<faults>") -> FaultFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         reason = first["msg"].removeprefix("Value error, ")
-        raise FaultFileError(_locate(text, source, tuple(first["loc"]), reason)) from None
+        loc = tuple(first["loc"])
+        if len(loc) == 1:  # a top-level key (seed, or one that does not belong)
+            key = re.compile(rf"^\s*{re.escape(str(loc[0]))}\s*=")
+            line = next((n for n, x in enumerate(text.splitlines(), 1) if key.match(x)), None)
+            if line is not None:
+                raise FaultFileError(f"{source}:{line}: {loc[0]}: {reason}") from None
+        raise FaultFileError(_locate(text, source, loc, reason)) from None
 
 
 def load_fault_file(path: str | Path) -> FaultFile:
