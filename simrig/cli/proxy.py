@@ -8,7 +8,8 @@ the end (``--duration``, Ctrl-C or SIGTERM) judges each session from the frames 
 (:func:`simrig.oracle.frames_only.judge_frames`): a table and ``proxy.json``.
 
 Exit codes: 0 ended by ``--duration``, 4 ended by a signal (the report is written either
-way), 2 bad input (an address, the fault file), 3 the listen address is unavailable.
+way), 2 bad input (an address, the fault file, a listen address in use). A dead backend
+does not stop the proxy: each pile connection is closed and the report says so.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def proxy(
     except OSError as exc:
         recorder.close()
         print(f"error: --listen {listen}: {exc.strerror or exc}", file=sys.stderr)
-        raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     recorder.close()
     from simrig.capture.formats import read_chunks
 
