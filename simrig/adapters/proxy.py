@@ -6,9 +6,10 @@ built from a :class:`~simrig.scenarios.fault_file.FaultFile` exactly as a scenar
 network section builds them); what crossed is handed to ``on_chunk`` at the pile's side
 (``up`` as the pile wrote it, ``down`` as it reached the pile) and judged elsewhere.
 
-* A connection opens one upstream connection to the backend at once. Its pile is learnt
-  from the first frame carrying a pile number (0x01 login, §4.1); until then its bytes
-  wait (at most :data:`IDENTIFY_BYTES`, then it is named after its peer).
+* A connection's pile is learnt from the first frame carrying a pile number (0x01
+  login, §4.1); until then its bytes wait (at most :data:`IDENTIFY_BYTES`, then it is
+  named after its peer). Then it opens its own upstream connection to the backend (a
+  failed one is the pile's ``connect_failed``), and the bytes go through the link.
 * One link per pile, kept across reconnects (frame counts go on); a second connection of
   a pile whose link is in use gets a link of its own.
 * During an outage bytes are swallowed both ways and the sockets stay open; a close
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -204,6 +205,7 @@ class _Connection:
             self.waiting.clear()
             self.abort()
             return
+        proxy._spawn(self.connect_upstream())
         waiting, self.waiting = self.waiting, []
         now = proxy.now()  # recorded as of now: after the connect, in time order
         for direction, data, _at in waiting:
@@ -357,10 +359,12 @@ class Proxy:
         self._next += 1
         self.accepted += 1
         self.connections[conn.id] = conn
-        task = asyncio.ensure_future(conn.connect_upstream())
+        return conn
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return conn
 
     def _closed(self, conn: _Connection) -> None:
         self.connections.pop(conn.id, None)

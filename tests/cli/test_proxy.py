@@ -288,7 +288,9 @@ def test_fifty_connections_at_once_and_garbage_both_ways_never_crash_it(tmp_path
     for i in range(5):
         with socket.create_connection(("127.0.0.1", proxy2.port), timeout=5) as sock:
             sock.sendall(_login(f"3201020000{i:04d}") if i % 2 else os.urandom(300))
-            sock.settimeout(2)
+            if not i % 2:
+                sock.shutdown(socket.SHUT_WR)  # garbage, then the pile's FIN
+            sock.settimeout(5)
             try:
                 while sock.recv(4096):
                     pass
