@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from simrig.capture.record import Chunk
 from simrig.endpoint import Event
@@ -68,8 +68,7 @@ class _PileSide(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         try:
-            assert isinstance(transport, asyncio.Transport)
-            self.conn = self.proxy._accepted(transport)
+            self.conn = self.proxy._accepted(cast(asyncio.Transport, transport))  # uvloop's too
         except Exception as exc:  # never let a connection take the server down
             self.proxy._note(f"accept failed: {exc!r}")
             transport.close()
@@ -155,8 +154,7 @@ class _Connection:
         if not self.open:
             transport.close()
             return
-        assert isinstance(transport, asyncio.Transport)
-        self.backend_t = transport
+        self.backend_t = cast(asyncio.Transport, transport)
         self._flush("up")
 
     # -- bytes ----------------------------------------------------------------------------

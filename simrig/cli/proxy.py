@@ -223,6 +223,9 @@ def proxy(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"--out {out}: {exc.strerror or exc}")
+    from simrig.adapters.tcp_server import install_uvloop
+
+    install_uvloop()
     console = Console()
     recorder = _Recorder(out, LiveSessions())
     try:

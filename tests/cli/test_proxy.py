@@ -209,6 +209,7 @@ def test_proxy_verdicts_agree_with_the_rigs_oracle_and_reproduce_zpd_case_12(
     assert result.backend_status == "ok"
     assert proxy.stop() == ExitCode.INTERRUPTED  # SIGTERM ended it, orderly
     report = json.loads((tmp_path / "proxy" / "proxy.json").read_text())
+    assert report["proxy"]["notes"] == []  # no connection hit an unexpected error
     mine = {s["serial"]: s for s in report["sessions"]}
     rig = {o.serial: (v.truth.pile_no, o.bill_state) for v in result.verdicts for o in v.orders}
     assert rig and set(mine) == set(rig)
@@ -310,7 +311,9 @@ def test_fifty_connections_at_once_and_garbage_both_ways_never_crash_it(tmp_path
     assert proxy.stop() == ExitCode.INTERRUPTED and proxy2.stop() == ExitCode.INTERRUPTED
     report = json.loads((tmp_path / "p1" / "proxy.json").read_text())
     assert report["proxy"]["connections"] == 51
+    assert report["proxy"]["notes"] == []  # garbage is traffic, not an error
     report2 = json.loads((tmp_path / "p2" / "proxy.json").read_text())
+    assert report2["proxy"]["notes"] == []
     assert any("non-YKC reply" in p for row in report2["piles"] for p in row["problems"])
 
 
