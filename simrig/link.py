@@ -244,6 +244,13 @@ class Link:
     def frames(self) -> FrameFaults | None:
         return self.up.frames
 
+    def new_stream(self) -> None:
+        """A new connection: bytes of an incomplete frame held from the last one are void
+        (frame counts and event outages go on)."""
+        if self.up.frames is not None:
+            self.up.frames.flush("up")
+            self.up.frames.flush("down")
+
     def is_up(self, now: float) -> bool:
         """Both directions are up."""
         return self.up.is_up(now) and self.down.is_up(now)

@@ -12,7 +12,7 @@ the byte faults apply to it:
 * :class:`EventOutage` — an outage window opened by a protocol event: ``after_s`` after
   the first frame of a type of each session (order serial), or after its Nth frame,
   lasting ``duration_s`` (zpd_case#12: offline mid-charge). The window is added to both
-  directions of the link.
+  directions of the link; with ``after_s = 0`` the frame that opens it is lost too.
 
 Bytes outside any frame (garbage, a frame with a bad CRC) pass as they are, subject to
 the byte faults only; bytes of a frame not yet complete are held until it is (or

@@ -68,6 +68,15 @@ def test_split_frames_are_held_until_complete_and_garbage_passes() -> None:
     assert link.down.flush(3.0) == [(3.0, ACK[:4])]  # end of stream: the held bytes
 
 
+def test_a_new_stream_voids_the_bytes_held_from_the_last_one() -> None:
+    link = framed([FrameRule("down", 0x40, "drop", nth=2)])
+    assert link.down.send(ACK, 0.0) == [(0.0, ACK)]
+    assert link.down.send(ACK[:6], 1.0) == []  # held: an incomplete frame
+    link.new_stream()
+    assert link.down.send(ACK, 2.0) == []  # the 2nd 0x40 (counts go on), no stale bytes
+    assert link.down.send(ACK, 3.0) == [(3.0, ACK)]
+
+
 def test_byte_faults_still_apply_to_frames_and_draw_as_before() -> None:
     """Without a rule acting, a framed link with the same rng gives the plain model's
     deliveries when each write is one frame (one draw of six numbers per write)."""

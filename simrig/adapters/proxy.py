@@ -384,6 +384,7 @@ class Proxy:
             plink = fresh
         plink.busy = True
         plink.connections += 1
+        plink.link.new_stream()
         return plink
 
     def _chunk(self, pile: str, direction: Direction, data: bytes, t: float) -> None:

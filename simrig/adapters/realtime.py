@@ -393,6 +393,7 @@ class RealtimeDriver:
             self._connect_failed(pile_no, "link down (outage)", outage=True)
             return
         link.conn = conn
+        self.world.links[pile_no].new_stream()
         self.world.piles[pile_no].connection_made(self.now())
         self.events.append(Event(self.now(), "connected", pile_no, data={"conn": conn.id}))
         self.pump(pile_no)
