@@ -259,6 +259,7 @@ def proxy(
         "faults": str(faults) if faults else None,
         "links": {
             pile: {
+                "connections": plink.connections,
                 "up": _stats(plink.link.up.stats),
                 "down": _stats(plink.link.down.stats),
                 "event_outages": [list(w) for w in _opened(plink.link)],

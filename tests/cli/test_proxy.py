@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -223,7 +224,13 @@ def test_proxy_verdicts_agree_with_the_rigs_oracle_and_reproduce_zpd_case_12(
     # charge, the pile lost its link mid-charge, came back, and its bill is judged
     [window] = report["proxy"]["links"][OUTAGE]["event_outages"]
     assert window[1] - window[0] == pytest.approx(480.0)
-    assert report["proxy"]["links"][OUTAGE]["up"]["lost_outage"] > 0
+    links = report["proxy"]["links"]
+    assert links[OUTAGE]["up"]["lost_outage"] > 0 and links[OUTAGE]["connections"] >= 2
+    assert links[CLEAN]["connections"] == 1  # the clean pile never lost its link
+    charged = datetime.fromisoformat(cut["charging_to"]) - datetime.fromisoformat(
+        cut["charging_from"]
+    )
+    assert charged.total_seconds() > 13 * 60  # charging went on across the outage
     assert cut["bill"] == "acked" and not cut["lost"] and cut["energy_kwh"] > 5
     assert report["proxy"]["links"][CLEAN]["down"]["dropped_by_rule"] == 2
     for name in ("capture.pcapng", "frames.jsonl"):
