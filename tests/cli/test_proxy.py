@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from simrig.capture.formats import read_chunks
 from simrig.cli import app
 from simrig.control import load_control
 from simrig.exit_codes import ExitCode
+from simrig.oracle.device_view import decode_chunks
 from simrig.protocol.ykc import Framer, Login, encode_frame
 from simrig.scenarios import load_scenario
 from simrig.sim.runner import run_scenario
@@ -233,8 +235,13 @@ def test_proxy_verdicts_agree_with_the_rigs_oracle_and_reproduce_zpd_case_12(
     assert charged.total_seconds() > 13 * 60  # charging went on across the outage
     assert cut["bill"] == "acked" and not cut["lost"] and cut["energy_kwh"] > 5
     assert report["proxy"]["links"][CLEAN]["down"]["dropped_by_rule"] == 2
-    for name in ("capture.pcapng", "frames.jsonl"):
-        assert (tmp_path / "proxy" / name).stat().st_size > 0
+    out = tmp_path / "proxy"
+    # the capture: the same frames in the pcapng as in frames.jsonl, piles named
+    pcap, jsonl = (
+        [(c.pile_no, c.direction, f.raw) for c, f in decode_chunks(read_chunks(out / n))]
+        for n in ("capture.pcapng", "frames.jsonl")
+    )
+    assert pcap == jsonl and {p for p, _d, _r in pcap} == {CLEAN, OUTAGE}
 
 
 def _login(pile_no: str) -> bytes:
