@@ -15,6 +15,12 @@ Rules, in this order, for ``LinkModel.send(data, now)``:
 
 Each send that meets an up link draws exactly six numbers from the rng whatever the
 parameters, so the same seed and the same sends give the same deliveries, byte for byte.
+
+**Frame faults** (:mod:`simrig.link_frames`): a link given :class:`FrameFaults` splits
+each direction's bytes into frames first and applies its frame rules (drop, delay,
+duplicate the Nth frame of a type) and event outages before the rules above, per frame.
+Without them ``send`` is the plain byte model above (existing runs stay byte-identical).
+A duplicate sent with a gap may arrive after later data: deliveries are sorted by time.
 """
 
 from __future__ import annotations
@@ -22,9 +28,20 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-__all__ = ["Delivery", "Link", "LinkModel", "LinkStats", "RandomSource"]
+from simrig.link_frames import EventOutage, FrameFaults, FrameRule
+
+__all__ = [
+    "Delivery",
+    "EventOutage",
+    "FrameFaults",
+    "FrameRule",
+    "Link",
+    "LinkModel",
+    "LinkStats",
+    "RandomSource",
+]
 
 Delivery = tuple[float, bytes]
 """(arrival time in seconds since the scenario epoch, bytes as received)."""
@@ -47,6 +64,9 @@ class LinkStats:
     duplicated: int = 0
     corrupted: int = 0
     delivered: int = 0  # delivery tuples returned (a duplicate counts twice)
+    dropped_by_rule: int = 0  # frames a frame rule dropped
+    delayed_by_rule: int = 0  # frames a frame rule held back
+    duplicated_by_rule: int = 0  # frames a frame rule sent twice
 
 
 class LinkModel:
@@ -83,6 +103,9 @@ class LinkModel:
         self._starts = [s for s, _ in self.outages]
         self._last_delivery = float("-inf")
         self.stats = LinkStats()
+        #: the link's frame faults and this model's direction (see :meth:`Link.with_frames`)
+        self.frames: FrameFaults | None = None
+        self.direction: Literal["up", "down"] = "up"
 
     def __repr__(self) -> str:
         return (
@@ -107,8 +130,41 @@ class LinkModel:
         j = i + 1
         return self.outages[j][0] if j < len(self.outages) else None
 
+    def add_outage(self, start: float, end: float) -> None:
+        """Open one more outage window (an event outage of the frame layer)."""
+        self.outages = _merge((*self.outages, (start, end)))
+        self._starts = [s for s, _ in self.outages]
+
     def send(self, data: bytes, now: float) -> list[Delivery]:
-        """Deliveries for ``data`` sent at ``now``: [], one, or two (time, bytes), in order."""
+        """Deliveries for ``data`` sent at ``now``: [], one, or more (time, bytes), in order."""
+        frames = self.frames
+        if frames is None:
+            return self._send(data, now)
+        out: list[Delivery] = []
+        stats = self.stats
+        for unit, decision in frames.units(self.direction, data, now):
+            if decision.drop:
+                stats.dropped_by_rule += 1
+                continue
+            if decision.hold_s:
+                stats.delayed_by_rule += 1
+            if decision.copy_after_s is not None:
+                stats.duplicated_by_rule += 1
+            out += self._send(unit, now, decision.hold_s, decision.copy_after_s)
+        if len(out) > 1:
+            out.sort(key=lambda d: d[0])  # stable: same-time deliveries keep their order
+        return out
+
+    def flush(self, now: float) -> list[Delivery]:
+        """End of stream: the bytes the frame layer still holds (an incomplete frame)."""
+        if self.frames is None:
+            return []
+        rest = self.frames.flush(self.direction)
+        return self._send(rest, now) if rest else []
+
+    def _send(
+        self, data: bytes, now: float, hold_s: float = 0.0, copy_after_s: float | None = None
+    ) -> list[Delivery]:
         stats = self.stats
         stats.sent += 1
         if not self.is_up(now):
@@ -123,7 +179,7 @@ class LinkModel:
         if u_loss < self.loss:
             stats.lost_random += 1
             return []
-        t = max(now + self.latency_s + self.jitter_s * u_jit, self._last_delivery)
+        t = max(now + self.latency_s + self.jitter_s * u_jit + hold_s, self._last_delivery)
         nxt = self.next_change(now)
         if nxt is not None and nxt <= t:  # an outage starts while the data is in flight
             stats.lost_in_flight += 1
@@ -136,12 +192,16 @@ class LinkModel:
             buf[i] ^= mask
             data = bytes(buf)
             stats.corrupted += 1
+        out = [(t, data)]
         if u_dup < self.duplicate:
             stats.duplicated += 1
-            stats.delivered += 2
-            return [(t, data), (t, data)]
-        stats.delivered += 1
-        return [(t, data)]
+            out.append((t, data))
+        if copy_after_s is not None:
+            copy_at = t + copy_after_s
+            if nxt is None or copy_at < nxt:  # a copy an outage catches in flight is lost
+                out.append((copy_at, data))
+        stats.delivered += len(out)
+        return out
 
 
 class Link:
@@ -171,6 +231,25 @@ class Link:
             return LinkModel(rng, latency_s, jitter_s, loss, duplicate, corrupt, windows)
 
         return cls(make(rng_up), make(rng_up if rng_down is None else rng_down))
+
+    def with_frames(self, faults: FrameFaults) -> Link:
+        """Put frame rules and event outages on both directions (no-op if there are none)."""
+        if faults:
+            self.up.frames, self.up.direction = faults, "up"
+            self.down.frames, self.down.direction = faults, "down"
+            faults.attach(self.up, self.down)
+        return self
+
+    @property
+    def frames(self) -> FrameFaults | None:
+        return self.up.frames
+
+    def new_stream(self) -> None:
+        """A new connection: bytes of an incomplete frame held from the last one are void
+        (frame counts and event outages go on)."""
+        if self.up.frames is not None:
+            self.up.frames.flush("up")
+            self.up.frames.flush("down")
 
     def is_up(self, now: float) -> bool:
         """Both directions are up."""

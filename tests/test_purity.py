@@ -35,6 +35,7 @@ CORE = [
     "scenarios",
     "plant",
     "link.py",
+    "link_frames.py",
     "fastdata.py",
     "stimuli.py",
     "heartbeat_plan.py",

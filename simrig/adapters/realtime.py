@@ -21,6 +21,7 @@ zpd_case#12, gdyc_case#15.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -326,7 +327,10 @@ class RealtimeDriver:
         model = link.up if direction == "up" else link.down
         flight: _Flight = getattr(self._links[pile_no], direction)
         for t, chunk in model.send(data, now):
-            flight.items.append((t, conn, chunk))
+            if flight.items and t < flight.items[-1][0]:  # a frame rule's late copy went first
+                bisect.insort(flight.items, (t, conn, chunk), key=lambda item: item[0])
+            else:
+                flight.items.append((t, conn, chunk))
         self._flush(pile_no, direction)
 
     def _flush(self, pile_no: str, direction: Direction) -> None:
@@ -389,6 +393,7 @@ class RealtimeDriver:
             self._connect_failed(pile_no, "link down (outage)", outage=True)
             return
         link.conn = conn
+        self.world.links[pile_no].new_stream()
         self.world.piles[pile_no].connection_made(self.now())
         self.events.append(Event(self.now(), "connected", pile_no, data={"conn": conn.id}))
         self.pump(pile_no)

@@ -144,6 +144,44 @@ def fair_amount(truth: TruthRecord, tariff: Tariff) -> float:
     return float(money_to_yuan(total))
 
 
+def bill_fate(order: DeviceOrder) -> tuple[str, bool, list[str]]:
+    """What the frames alone say became of an order's bill (§4.12, §3 item 8): its state
+    (``never_sent``, ``unacked``, ``illegal``, ``unknown_result``, ``acked_late``,
+    ``acked``), whether it counts as lost, and the notes saying why."""
+    notes: list[str] = []
+    # a bill marked ``acked`` without an ack state (built by hand) counts as acked
+    states = {
+        AckState.ACKED if b.acked and b.ack_state is AckState.UNACKED else b.ack_state: b
+        for b in order.bills
+    }
+    if not order.bills:
+        notes.append(f"{order.serial}: the pile never sent a bill (no 0x3B)")
+        return "never_sent", True, notes
+    for state in (AckState.ACKED, AckState.ACKED_LATE):
+        if state in states:
+            bill = states[state]
+            if state is AckState.ACKED_LATE and bill.acked_at is not None:
+                delay = (bill.acked_at - bill.sent_at).total_seconds()
+                notes.append(
+                    f"{order.serial}: bill acknowledged {delay:.0f} s after the first 0x3B, "
+                    f"later than the pile's retry interval (§3 item 8)"
+                )
+            return state.value, False, notes
+    if AckState.UNKNOWN_RESULT in states:
+        bill = states[AckState.UNKNOWN_RESULT]
+        notes.append(
+            f"{order.serial}: bill acknowledged with 0x40 result 0x{bill.ack_result or 0:02X}, "
+            f"outside §4.12 (0x00 received, 0x01 illegal): unknown whether it was billed"
+        )
+        return AckState.UNKNOWN_RESULT.value, False, notes
+    if AckState.ILLEGAL in states:
+        notes.append(f"{order.serial}: the backend refused the bill as illegal (0x40 0x01)")
+        return AckState.ILLEGAL.value, True, notes
+    sent = max(b.transmissions for b in order.bills)
+    notes.append(f"{order.serial}: bill sent {sent}× (0x3B), never acknowledged (no 0x40)")
+    return AckState.UNACKED.value, True, notes
+
+
 class Oracle:
     """Judge the sessions of one run."""
 
@@ -306,40 +344,11 @@ class Oracle:
         self, truth: TruthRecord, order: DeviceOrder, codes: set[int], notes: list[str]
     ) -> str:
         """Without a platform view: what the frames say became of the order's bill (§4.12)."""
-        lost = C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST
-        # a bill marked ``acked`` without an ack state (built by hand) counts as acked
-        states = {
-            AckState.ACKED if b.acked and b.ack_state is AckState.UNACKED else b.ack_state: b
-            for b in order.bills
-        }
-        if not order.bills:
-            codes.add(lost)
-            notes.append(f"{order.serial}: the pile never sent a bill (no 0x3B)")
-            return "never_sent"
-        for state in (AckState.ACKED, AckState.ACKED_LATE):
-            if state in states:
-                bill = states[state]
-                if state is AckState.ACKED_LATE and bill.acked_at is not None:
-                    delay = (bill.acked_at - bill.sent_at).total_seconds()
-                    notes.append(
-                        f"{order.serial}: bill acknowledged {delay:.0f} s after the first 0x3B, "
-                        f"later than the pile's retry interval (§3 item 8)"
-                    )
-                return state.value
-        if AckState.UNKNOWN_RESULT in states:
-            bill = states[AckState.UNKNOWN_RESULT]
-            notes.append(
-                f"{order.serial}: bill acknowledged with 0x40 result 0x{bill.ack_result or 0:02X}, "
-                f"outside §4.12 (0x00 received, 0x01 illegal): unknown whether it was billed"
-            )
-            return AckState.UNKNOWN_RESULT.value
-        codes.add(lost)
-        if AckState.ILLEGAL in states:
-            notes.append(f"{order.serial}: the backend refused the bill as illegal (0x40 0x01)")
-            return AckState.ILLEGAL.value
-        sent = max(b.transmissions for b in order.bills)
-        notes.append(f"{order.serial}: bill sent {sent}× (0x3B), never acknowledged (no 0x40)")
-        return AckState.UNACKED.value
+        state, lost, why = bill_fate(order)
+        if lost:
+            codes.add(C.BILL_LOST_OFFLINE if truth.link_down_at_charge_end else C.BILL_LOST)
+        notes += why
+        return state
 
     def _energy(self, truth: TruthRecord, orders: tuple[OrderVerdict, ...]) -> set[int]:
         """Codes 4 and 11 over the plug-in: billed energy (all its bills) vs the meter."""

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simrig.link import Link, RandomSource
+from simrig.link_frames import EventOutage, FrameFaults, FrameRule
 from simrig.plant import VehicleSpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
@@ -161,6 +163,85 @@ class Step(_Model):
     yuan: float | None = Field(default=None, description="top_up: amount; set_balance: balance")
 
 
+def parse_frame_type(value: str | int) -> int:
+    """A frame type as ``0x40``, ``64`` or its message name (``record_ack``) → its code."""
+    from simrig.protocol.ykc import BY_NAME, MESSAGES
+
+    if isinstance(value, str):
+        text = value.strip()
+        if text in BY_NAME:
+            return BY_NAME[text].TYPE
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a frame type like 0x40 or record_ack") from None
+    if value not in MESSAGES:
+        raise ValueError(f"no YKC frame type 0x{value:02X} in the codec registry")
+    return value
+
+
+class FrameRuleDef(_Model):
+    """Drop, delay or duplicate the ``nth`` … ``nth + times - 1`` frames of a type written
+    in a direction (:class:`~simrig.link_frames.FrameRule`): e.g. withhold the backend's
+    0x40 three times, resend a 0x36 stop (zshy_case#23)."""
+
+    direction: Literal["up", "down"]
+    type: int = Field(description="frame type: 0x40, 64 or record_ack")
+    action: Literal["drop", "delay", "duplicate"]
+    nth: int = Field(default=1, ge=1, description="first occurrence acted on (1-based)")
+    times: int = Field(default=1, ge=0, description="occurrences acted on; 0: every one")
+    delay: float = Field(default=0.0, ge=0, description="delay: the hold; duplicate: the gap")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, v: Any) -> int:
+        return parse_frame_type(v)
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _delay(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    def rule(self) -> FrameRule:
+        return FrameRule(self.direction, self.type, self.action, self.nth, self.times, self.delay)
+
+
+class EventOutageDef(_Model):
+    """An outage ``after`` a frame of a type (:class:`~simrig.link_frames.EventOutage`):
+    by default after the first one of each session (order serial) — "60 s after a
+    session's first 0x13" (zpd_case#12) — or after its ``nth`` one."""
+
+    on: int = Field(description="frame type that opens it: 0x13, 64 or realtime_data")
+    direction: Literal["up", "down"] = "up"
+    after: float = Field(default=0.0, ge=0, description="from the frame to the outage start")
+    duration: float = Field(gt=0)
+    nth: int = Field(default=0, ge=0, description="0: each session's first; n: the nth only")
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _on(cls, v: Any) -> int:
+        return parse_frame_type(v)
+
+    @field_validator("after", "duration", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    @model_validator(mode="after")
+    def _session_needs_serial(self) -> EventOutageDef:
+        from simrig.protocol.ykc import MESSAGES
+
+        fields = getattr(MESSAGES[self.on], "__dataclass_fields__", {})
+        if self.nth == 0 and "serial" not in fields:
+            raise ValueError(
+                f"0x{self.on:02X} carries no order serial: give nth (the Nth such frame)"
+            )
+        return self
+
+    def outage(self) -> EventOutage:
+        return EventOutage(self.direction, self.on, self.after, self.duration, self.nth)
+
+
 class NetworkDef(_Model):
     pile: str | None = Field(default=None, description="a pile number, or every pile")
     outages: tuple[tuple[float, float], ...] = ()
@@ -169,6 +250,34 @@ class NetworkDef(_Model):
     loss: float = Field(default=0.0, ge=0, le=1)
     duplicate: float = Field(default=0.0, ge=0, le=1)
     corrupt: float = Field(default=0.0, ge=0, le=1)
+    frame_rules: tuple[FrameRuleDef, ...] = ()
+    event_outages: tuple[EventOutageDef, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """No random fault and no frame fault (a link the speed machinery may skip over)."""
+        return not (
+            self.loss or self.duplicate or self.corrupt or self.jitter_ms or self.frame_faults()
+        )
+
+    def link(self, rng_up: RandomSource | None, rng_down: RandomSource | None) -> Link:
+        """This section's :class:`~simrig.link.Link` (byte faults, outages, frame faults)."""
+        return Link.symmetric(
+            rng_up,
+            rng_down,
+            latency_s=self.latency_ms / 1000,
+            jitter_s=self.jitter_ms / 1000,
+            loss=self.loss,
+            duplicate=self.duplicate,
+            corrupt=self.corrupt,
+            outages=self.outages,
+        ).with_frames(self.frame_faults())
+
+    def frame_faults(self) -> FrameFaults:
+        """The link's frame layer (empty, hence absent, without rules or event outages)."""
+        return FrameFaults(
+            [r.rule() for r in self.frame_rules], [e.outage() for e in self.event_outages]
+        )
 
 
 class Expectation(_Model):

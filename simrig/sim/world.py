@@ -130,17 +130,12 @@ def build_world(
             epoch=start + timedelta(seconds=pile_def.clock_offset_s),
         )
         net = _network_for(scenario, pile_def.pile_no)
-        links[pile_def.pile_no] = Link.symmetric(
+        links[pile_def.pile_no] = net.link(
             random.Random(f"{meta.seed}:{pile_def.pile_no}:up"),
             random.Random(f"{meta.seed}:{pile_def.pile_no}:down"),
-            latency_s=net.latency_ms / 1000,
-            jitter_s=net.jitter_ms / 1000,
-            loss=net.loss,
-            duplicate=net.duplicate,
-            corrupt=net.corrupt,
-            outages=net.outages,
         )
-        if not (net.loss or net.duplicate or net.corrupt or net.jitter_ms):
+        # frame faults change the link as frames pass: no heartbeats on paper, no elision
+        if net.clean:
             clean.add(pile_def.pile_no)
     world = World(
         scenario=scenario,
