@@ -21,7 +21,17 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import compare, decode, firmware, import_trace, platform, run, station, wireshark
+    from . import (
+        compare,
+        decode,
+        firmware,
+        import_trace,
+        platform,
+        replay,
+        run,
+        station,
+        wireshark,
+    )
 
     decode.register(app)
     firmware.register(app)
@@ -31,6 +41,7 @@ def _register() -> None:
     station.register(app)
     import_trace.register(app)
     wireshark.register(app)
+    replay.register(app)
 
 
 _register()
