@@ -63,7 +63,7 @@ def load_capture(path: Path) -> list[Chunk | LinkEvent]:
         for item in read_capture(path):
             items.append(item)
     except Exception as exc:  # a parser of a broken file may raise anything: name where
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = str(exc).splitlines()[0] if str(exc) else f"truncated ({type(exc).__name__})"
         if detail.startswith(str(path)):
             raise ValueError(detail) from None
         where = (
