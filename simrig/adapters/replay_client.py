@@ -125,6 +125,12 @@ class _Replay:
         """Wait until the pile received what the gate lists, or ``until`` (then waive it)."""
         while not link.closed and self._short(link.pile, gate):
             left = until - self.loop.time()
+            if left <= 0 and not self.answered:
+                where = f"{self.options.host}:{self.options.port}"
+                raise BackendUnavailable(
+                    f"backend {where} never answered (nothing within "
+                    f"{self.options.cap_s:g} s of a frame that waited for a reply)"
+                )
             if left <= 0:
                 for code, missing in self._short(link.pile, gate):
                     key = (link.pile, code)
