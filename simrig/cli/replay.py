@@ -89,7 +89,12 @@ def _rows(diff: ReplayDiff) -> Iterator[tuple[str, ...]]:
 
 
 def print_diff(
-    console: Console, diff: ReplayDiff, run: ReplayRun, rewriter: Rewriter, plan: ReplayPlan
+    console: Console,
+    diff: ReplayDiff,
+    run: ReplayRun,
+    rewriter: Rewriter,
+    plan: ReplayPlan,
+    options: ReplayOptions,
 ) -> None:
     source = "from the 0x56 time sync" if rewriter.clock_learned else "guessed from the starts"
     console.print(
@@ -102,7 +107,14 @@ def print_diff(
         f"serials mapped {len(rewriter.serials)}"
         + (f", refused {len(rewriter.refused)}" if rewriter.refused else "")
     )
-    for note in run.notes:
+    span = (plan.recorded.frames[-1].at - plan.start).total_seconds()
+    if options.as_fast and span > 0:
+        console.print(
+            f"note: as fast as replies, body times keep the recording's spacing ({span:,.0f} s) "
+            f"while the backend's clock moved about {run.wall_s * options.speed:,.0f} s",
+            highlight=False,
+        )
+    for note in [*run.notes, *rewriter.kept]:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     if diff.same:
         console.print("[green]no difference[/green]: the backend answered as recorded")
@@ -129,6 +141,7 @@ def write_outputs(
     diff: ReplayDiff,
     rewriter: Rewriter,
     code: int,
+    tolerance: float,
 ) -> Path:
     """The fresh capture (``capture.pcapng``, ``frames.jsonl``) and ``replay.json``."""
     from simrig.capture.formats import write_capture
@@ -143,6 +156,7 @@ def write_outputs(
         "mode": "as_fast_as_replies" if options.as_fast else "recorded_timing",
         "speed": options.speed,
         "reply_cap_s": options.cap_s,
+        "timing_tolerance_s": tolerance,
         "sent": run.sent,
         "connections": run.connections,
         "wall_s": round(run.wall_s, 3),
@@ -158,7 +172,7 @@ def write_outputs(
         },
         "counts": diff.counts(),
         "differences": [d.as_json() for d in diff.differences],
-        "notes": run.notes,
+        "notes": [*run.notes, *rewriter.kept],
         "exit_code": code,
     }
     path = out / "replay.json"
@@ -188,9 +202,13 @@ def replay(
     ] = None,
     backend_epoch: EpochOption = None,
     timing_tolerance: Annotated[
-        float,
-        typer.Option(min=0.0, help="Reply delay difference (s, recorded clock) to report."),
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Reply delay difference to report (s on the recorded clock); default: "
+            "2 s or 0.1 s of real time × --speed, whichever is larger.",
+        ),
+    ] = None,
     out: OutOption = DEFAULT_OUT,
 ) -> None:
     """Replay the pile side of CAPTURE against a backend; diff its replies with the recorded.
@@ -201,6 +219,8 @@ def replay(
     from simrig.replay.plan import read_frames
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: one row per difference, unwrapped
+        console = Console(width=160)
     try:
         host, port = parse_backend(backend)
         mapping = parse_pile_map(pile_map or [])
@@ -212,6 +232,7 @@ def replay(
     options = ReplayOptions(
         host, port, speed=speed, as_fast=as_fast_as_replies, cap_s=reply_cap, epoch=epoch
     )
+    tolerance = timing_tolerance if timing_tolerance is not None else max(2.0, 0.1 * speed)
     rewriter = Rewriter(_recorded_down(plan), mapping)
     try:
         with interruptible():
@@ -226,16 +247,23 @@ def replay(
         plan.recorded,
         fresh,
         rewriter,
-        timing_tolerance_s=timing_tolerance,
+        timing_tolerance_s=tolerance,
         timed=not as_fast_as_replies,
-        time_tolerance=timedelta(seconds=max(timing_tolerance, 1.0)),
+        time_tolerance=timedelta(seconds=max(tolerance, 1.0)),
     )
+    if epoch is not None and rewriter.clock_learned:  # the rig's word against the backend's
+        skew = (rewriter.clock_offset - (epoch - plan.start)).total_seconds()
+        if abs(skew) > tolerance:
+            run.notes.append(
+                f"the backend's time sync puts its clock {skew:+.1f} s off --backend-epoch "
+                "(body times follow the backend's clock)"
+            )
     if run.interrupted:
         code = ExitCode.INTERRUPTED
     else:
         code = ExitCode.PASS if diff.same else ExitCode.EXPECTATIONS_FAILED
-    print_diff(console, diff, run, rewriter, plan)
-    path = write_outputs(out, capture, backend, options, run, diff, rewriter, int(code))
+    print_diff(console, diff, run, rewriter, plan, options)
+    path = write_outputs(out, capture, backend, options, run, diff, rewriter, int(code), tolerance)
     console.print(f"report: {path}")
     raise typer.Exit(code)
 

@@ -65,6 +65,8 @@ class Rewriter:
         self.sent_seq: dict[tuple[str, int], int] = {}
         #: recorded serials a reply refused (zero serial in the fresh reply)
         self.refused: list[str] = []
+        #: pile frames sent with their recorded body (a fresh value did not fit the wire)
+        self.kept: list[str] = []
         self._seq: dict[str, int] = {}
         self._received: dict[tuple[str, int], int] = {}
         self._request_seq: dict[tuple[str, int], int] = {}
@@ -125,7 +127,8 @@ class Rewriter:
         self.sent_seq[pile, seq] = wf.frame.seq
         try:
             return encode_frame(message, seq)
-        except FieldError:  # a shifted time outside CP56Time2a's range: keep the recorded body
+        except FieldError as exc:  # a shifted time outside CP56Time2a's range
+            self.kept.append(f"{wf.pile_no} {wf.label}: recorded body kept ({exc})")
             return encode_frame(wf.frame.message, seq)
 
     def fresh_message(self, message: Message) -> Message:
