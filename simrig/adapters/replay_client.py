@@ -53,6 +53,8 @@ class ReplayRun:
 
     items: list[Chunk | LinkEvent] = field(default_factory=list)
     sent: int = 0
+    #: heartbeats put back (the recording sent them on paper)
+    heartbeats: int = 0
     notes: list[str] = field(default_factory=list)
     connections: int = 0
     wall_s: float = 0.0
@@ -164,6 +166,8 @@ class _Replay:
         self.record(LinkEvent(self.now(), pile, "connected", conn.conn))
         try:
             for step in conn.steps:
+                if step.synthetic and options.as_fast:
+                    continue  # no idle gap to bridge
                 target = self.loop.time() if options.as_fast else self.due(step.offset_s)
                 await self.gate(link, step.gate, max(target, self.loop.time()) + options.cap_s)
                 await self.sleep_until(target)
@@ -173,10 +177,13 @@ class _Replay:
                         f"{step.frame.label} (recorded {step.frame.at.isoformat()})"
                     )
                     break
-                data = self.rewriter.outgoing(step.frame)
+                data = self.rewriter.outgoing(step.frame, step.synthetic)
                 self.record(Chunk(self.now(), pile, "up", data))
                 link.transport.write(data)
-                self.run.sent += 1
+                if step.synthetic:
+                    self.run.heartbeats += 1
+                else:
+                    self.run.sent += 1
             await self.gate(link, conn.tail_gate, self.loop.time() + options.cap_s)
             if not options.as_fast and conn.closed_s is not None:
                 await self.sleep_until(self.due(conn.closed_s))

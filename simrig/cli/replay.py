@@ -97,8 +97,10 @@ def print_diff(
     options: ReplayOptions,
 ) -> None:
     source = "from the 0x56 time sync" if rewriter.clock_learned else "guessed from the starts"
+    beats = f" (+{run.heartbeats} heartbeats sent on paper in the recording)"
     console.print(
-        f"replayed {run.sent} of {plan.frames} pile frames on {run.connections} connections "
+        f"replayed {run.sent} of {plan.frames} pile frames{beats if run.heartbeats else ''} "
+        f"on {run.connections} connections "
         f"in {run.wall_s:.1f} s; backend frames: recorded {diff.recorded_replies}, "
         f"replay {diff.fresh_replies}, matched {diff.matched}"
     )
@@ -158,6 +160,7 @@ def write_outputs(
         "reply_cap_s": options.cap_s,
         "timing_tolerance_s": tolerance,
         "sent": run.sent,
+        "heartbeats_put_back": run.heartbeats,
         "connections": run.connections,
         "wall_s": round(run.wall_s, 3),
         "clock_offset_s": rewriter.clock_offset.total_seconds(),

@@ -24,6 +24,7 @@ from typing import Any
 
 from simrig.oracle.device_view import device_orders
 from simrig.oracle.views import DeviceOrder
+from simrig.protocol.ykc import HeartbeatReply
 from simrig.replay.plan import REQUESTS_OF, Framed, WireFrame
 from simrig.replay.rewrite import SERIAL_ALLOCATORS, Rewriter
 
@@ -97,14 +98,11 @@ def _keyed(
     seen: dict[tuple[int, str], int] = {}
     for wf in frames:
         serial = _serial_key(wf)
-        if serial is None:
-            out[wf.type, wf.index] = wf
-            continue
-        if serial_of is not None:
+        if serial is not None and serial_of is not None:
             serial = serial_of.get(serial, serial)
-        n = seen.get((wf.type, serial), 0)
-        seen[wf.type, serial] = n + 1
-        out[wf.type, serial, n] = wf
+        n = seen.get((wf.type, serial or ""), 0)
+        seen[wf.type, serial or ""] = n + 1
+        out[(wf.type, serial, n) if serial is not None else (wf.type, n)] = wf
     return out
 
 
@@ -133,7 +131,15 @@ def diff_replay(
     for pile in piles:
         fresh_pile = rewriter.fresh_pile(pile)
         rec = _keyed(recorded.down(pile))
-        new = _keyed(fresh.down(fresh_pile), back)
+        put_back = rewriter.synthetic_seq
+        new = _keyed(
+            (
+                f
+                for f in fresh.down(fresh_pile)
+                if not (f.type == HeartbeatReply.TYPE and (fresh_pile, f.seq) in put_back)
+            ),
+            back,
+        )
         result.recorded_replies += len(rec)
         result.fresh_replies += len(new)
         for key, old in rec.items():
@@ -143,7 +149,9 @@ def diff_replay(
                 continue
             result.matched += 1
             result.differences += _compare(pile, old, twin, rewriter, time_tolerance)
-            result.differences += _timing(pile, old, twin, timing_tolerance_s, timed)
+            result.differences += _timing(
+                pile, old, twin, timing_tolerance_s, timed, (recorded.start, fresh.start)
+            )
         for twin in new.values():
             label = twin.label
             result.differences.append(Difference("extra", pile, label, fresh=_at(twin)))
@@ -188,15 +196,27 @@ def _compare(
 
 
 def _timing(
-    pile: str, old: WireFrame, new: WireFrame, tolerance_s: float, timed: bool
+    pile: str,
+    old: WireFrame,
+    new: WireFrame,
+    tolerance_s: float,
+    timed: bool,
+    starts: tuple[datetime | None, datetime | None],
 ) -> list[Difference]:
-    if not (timed or old.type in REQUESTS_OF):
+    """A reply: its delay after its request; another frame (only when the replay kept the
+    recorded timing): when it came, counted from the start of each capture."""
+    if old.type in REQUESTS_OF:
+        before, after, what = _delay(old), _delay(new), "delay"
+    elif timed and starts[0] is not None and starts[1] is not None:
+        before = (old.at - starts[0]).total_seconds()
+        after = (new.at - starts[1]).total_seconds()
+        what = "time since start"
+    else:
         return []
-    before, after = _delay(old), _delay(new)
     if before is None or after is None or abs(after - before) <= tolerance_s:
         return []
     return [
-        Difference("timing", pile, old.label, "delay", f"{before:.3f} s", f"{after:.3f} s", old.at)
+        Difference("timing", pile, old.label, what, f"{before:.3f} s", f"{after:.3f} s", old.at)
     ]
 
 

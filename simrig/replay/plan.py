@@ -13,12 +13,22 @@ and the replies the pile had received before it: the *gate* an as-fast replay wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from simrig.capture.record import Chunk, LinkEvent
-from simrig.protocol.ykc import Frame, FrameError, Framer
+from simrig.protocol.ykc import (
+    Frame,
+    FrameError,
+    Framer,
+    GunHealth,
+    Heartbeat,
+    Login,
+    LoginReply,
+    LoginResult,
+    encode_frame,
+)
 
 __all__ = [
     "REPLIES",
@@ -34,6 +44,8 @@ __all__ = [
     "read_frames",
 ]
 
+#: the pile's heartbeat period (protocol §3 item 2)
+HEARTBEAT_S = 10.0
 #: request type → the type that answers it (protocol §4: login §4.1-4.2, heartbeat §4.3,
 #: billing model §4.4/§5, card start §4.7-4.8, remote start/stop §4.9-4.11, bill §4.12,
 #: balance and cards §4.17, time sync §4.14, reboot §4.15, upgrade §4.16, parallel §4.17)
@@ -93,6 +105,10 @@ class WireFrame:
     @property
     def type(self) -> int:
         return self.frame.type if self.frame is not None else -1
+
+    @property
+    def seq(self) -> int:
+        return self.frame.seq if self.frame is not None else -1
 
     @property
     def label(self) -> str:
@@ -262,6 +278,8 @@ class Step:
     offset_s: float
     #: (down type, count): the replies the pile had received before it, on this pile
     gate: tuple[tuple[int, int], ...]
+    #: a heartbeat the recording sent on paper, put back (not sent as fast as replies)
+    synthetic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +300,7 @@ class PileScript:
 
     @property
     def frames(self) -> int:
-        return sum(len(c.steps) for c in self.connections)
+        return sum(1 for c in self.connections for s in c.steps if not s.synthetic)
 
 
 @dataclass(frozen=True)
@@ -292,14 +310,70 @@ class ReplayPlan:
     start: datetime
     piles: dict[str, PileScript]
     recorded: Framed
+    #: piles with heartbeats put back (sent on paper in the recording)
+    paper_heartbeats: frozenset[str] = frozenset()
 
     @property
     def frames(self) -> int:
         return sum(p.frames for p in self.piles.values())
 
 
-def build_plan(recorded: Framed, source: str = "capture") -> ReplayPlan:
-    """One script per pile of ``recorded``: its connections with their pile frames."""
+class _PaperBeats:
+    """The heartbeats of one connection that the recording sent on paper: the pile's
+    schedule (every period from its login, §3 item 2) where no recorded 0x03 falls
+    within half a period of the due time; a recorded one re-anchors the schedule."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        real: list[datetime],
+        guns: int,
+        beats: dict[str, int],
+        period_s: float,
+        offset: Callable[[datetime], float],
+    ) -> None:
+        self.conn, self.real, self.guns, self.beats = conn, real, guns, beats
+        self.offset = offset
+        self.period = timedelta(seconds=period_s)
+        self.next: datetime | None = None
+        self._i = 0
+
+    def start(self, logged_in: datetime) -> None:
+        if self.next is None:
+            self.next = logged_in + self.period
+
+    def until(self, t: datetime, counts: dict[int, int]) -> list[Step]:
+        """The heartbeats due before ``t`` (each gated on what was received so far)."""
+        out: list[Step] = []
+        pile, half = self.conn.pile_no, self.period / 2
+        while self.next is not None and self.next < t:
+            while self._i < len(self.real) and self.real[self._i] < self.next - half:
+                self._i += 1
+            if self._i < len(self.real) and self.real[self._i] <= self.next + half:
+                self.next = self.real[self._i] + self.period  # sent for real: re-anchor
+                continue
+            k = self.beats.get(pile, 0)
+            self.beats[pile] = k + 1
+            message = Heartbeat(pile, k % self.guns + 1, GunHealth.NORMAL)
+            raw = encode_frame(message, 0)
+            beat = WireFrame(self.next, pile, "up", self.conn.conn, raw, Frame(message, 0, raw), k)
+            gate = tuple(sorted(counts.items()))
+            out.append(Step(beat, self.offset(self.next), gate, synthetic=True))
+            self.next += self.period
+        return out
+
+
+def build_plan(
+    recorded: Framed, source: str = "capture", heartbeat_s: float = HEARTBEAT_S
+) -> ReplayPlan:
+    """One script per pile of ``recorded``: its connections with their pile frames.
+
+    Heartbeats a virtual run sent *on paper* (:mod:`simrig.heartbeat_plan`) are not in
+    its capture: they are put back where the pile's schedule (every ``heartbeat_s``
+    from each successful login reply to the connection's end) has no recorded 0x03,
+    round-robin over the guns of its login (§4.3), as :attr:`Step.synthetic` steps, so
+    a backend's liveness watch sees the pile the recording's platform saw.
+    """
     start = recorded.start
     if start is None or not any(f.direction == "up" for f in recorded.frames):
         raise ReplayInputError(f"{source}: no pile frame to replay")
@@ -307,32 +381,45 @@ def build_plan(recorded: Framed, source: str = "capture") -> ReplayPlan:
     def offset(at: datetime) -> float:
         return (at - start).total_seconds()
 
-    received: dict[str, dict[int, int]] = {}
-    steps: dict[tuple[str, int], list[Step]] = {}
-    tails: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
+    by_conn: dict[tuple[str, int], list[WireFrame]] = {}
+    guns: dict[str, int] = {}
     for wf in recorded.frames:
-        counts = received.setdefault(wf.pile_no, {})
-        key = (wf.pile_no, wf.conn)
-        if wf.direction == "down":
-            counts[wf.type] = counts.get(wf.type, 0) + 1
-        else:
-            steps.setdefault(key, []).append(Step(wf, offset(wf.at), tuple(sorted(counts.items()))))
-        tails[key] = tuple(sorted(counts.items()))
+        by_conn.setdefault((wf.pile_no, wf.conn), []).append(wf)
+        if wf.direction == "up" and isinstance(wf.frame and wf.frame.message, Login):
+            guns[wf.pile_no] = max(1, wf.frame.message.gun_count)  # type: ignore[union-attr]
+    received: dict[str, dict[int, int]] = {}
+    beats: dict[str, int] = {}
     piles: dict[str, list[ConnectionScript]] = {}
     for c in recorded.connections:
-        key = (c.pile_no, c.conn)
+        counts = received.setdefault(c.pile_no, {})
+        frames = by_conn.get((c.pile_no, c.conn), [])
+        real = [f.at for f in frames if f.direction == "up" and f.type == Heartbeat.TYPE]
+        paper = _PaperBeats(c, real, guns.get(c.pile_no, 1), beats, heartbeat_s, offset)
+        steps: list[Step] = []
+        for wf in frames:
+            steps += paper.until(wf.at, counts)
+            if wf.direction == "down":
+                counts[wf.type] = counts.get(wf.type, 0) + 1
+                message = wf.frame.message if wf.frame is not None else None
+                login_ok = isinstance(message, LoginReply) and message.result == LoginResult.OK
+                if login_ok:
+                    paper.start(wf.at)
+            else:
+                steps.append(Step(wf, offset(wf.at), tuple(sorted(counts.items()))))
+        steps += paper.until(c.closed or (frames[-1].at if frames else c.opened), counts)
         piles.setdefault(c.pile_no, []).append(
             ConnectionScript(
                 c.pile_no,
                 c.conn,
                 offset(c.opened),
                 offset(c.closed) if c.closed is not None else None,
-                tuple(steps.get(key, ())),
-                tails.get(key, ()),
+                tuple(steps),
+                tuple(sorted(counts.items())),
             )
         )
     return ReplayPlan(
         start,
         {pile: PileScript(pile, tuple(conns)) for pile, conns in piles.items()},
         recorded,
+        frozenset(beats),
     )

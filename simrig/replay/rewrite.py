@@ -63,6 +63,8 @@ class Rewriter:
         self.clock_learned = False
         #: (fresh pile, fresh seq) → recorded seq of the pile frames sent
         self.sent_seq: dict[tuple[str, int], int] = {}
+        #: (fresh pile, seq) of the heartbeats put back (sent on paper in the recording)
+        self.synthetic_seq: set[tuple[str, int]] = set()
         #: recorded serials a reply refused (zero serial in the fresh reply)
         self.refused: list[str] = []
         #: pile frames sent with their recorded body (a fresh value did not fit the wire)
@@ -113,8 +115,9 @@ class Rewriter:
         return twin
 
     # -- rewriting the pile's frames ----------------------------------------------------
-    def outgoing(self, wf: WireFrame) -> bytes:
-        """The bytes to send for the recorded pile frame ``wf`` (unreadable bytes as recorded)."""
+    def outgoing(self, wf: WireFrame, synthetic: bool = False) -> bytes:
+        """The bytes to send for the recorded pile frame ``wf`` (unreadable bytes as
+        recorded); ``synthetic``: a heartbeat put back (its replies are not compared)."""
         if wf.frame is None:
             return wf.raw
         pile = self.fresh_pile(wf.pile_no)
@@ -124,7 +127,10 @@ class Rewriter:
             seq = self._seq[pile] = (self._seq.get(pile, 0) + 1) & 0xFFFF
         else:
             seq = echoed
-        self.sent_seq[pile, seq] = wf.frame.seq
+        if synthetic:
+            self.synthetic_seq.add((pile, seq))
+        else:
+            self.sent_seq[pile, seq] = wf.frame.seq
         try:
             return encode_frame(message, seq)
         except FieldError as exc:  # a shifted time outside CP56Time2a's range

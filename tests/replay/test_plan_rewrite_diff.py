@@ -10,6 +10,7 @@ from simrig.protocol.ykc import (
     CardAuthReply,
     CardStart,
     Confirm,
+    Heartbeat,
     Login,
     LoginReply,
     LoginResult,
@@ -81,6 +82,8 @@ def _fresh_backend(
         items.append(Chunk(at, NEW_PILE, "down", frame.raw))
 
     for step in script.connections[0].steps:
+        if step.synthetic:
+            continue  # the heartbeats put back: as fast as replies, none are sent
         at = FRESH_T0 + timedelta(seconds=step.offset_s)
         data = rewriter.outgoing(step.frame)
         items.append(Chunk(at, NEW_PILE, "up", data))
@@ -111,14 +114,15 @@ def test_the_plan_holds_each_pile_frame_with_the_replies_it_waited_for():
     plan = build_plan(read_frames(_recorded()))
     (script,) = plan.piles.values()
     (conn,) = script.connections
-    assert [s.frame.type for s in conn.steps] == [0x01, 0x55, 0x31, 0x13, 0x3B]
-    assert [s.offset_s for s in conn.steps] == [0, 0.04, 90, 105, 1400]
-    assert conn.steps[0].gate == ()
-    assert conn.steps[1].gate == ((0x02, 1), (0x56, 1))
-    assert dict(conn.steps[3].gate)[0x32] == 1
+    steps = [s for s in conn.steps if not s.synthetic]
+    assert [s.frame.type for s in steps] == [0x01, 0x55, 0x31, 0x13, 0x3B]
+    assert [s.offset_s for s in steps] == [0, 0.04, 90, 105, 1400]
+    assert steps[0].gate == ()
+    assert steps[1].gate == ((0x02, 1), (0x56, 1))
+    assert dict(steps[3].gate)[0x32] == 1
     assert dict(conn.tail_gate)[0x40] == 1
     assert (conn.opened_s, conn.closed_s) == (0, 1500)
-    assert conn.steps[1].frame.echo and not conn.steps[2].frame.echo
+    assert steps[1].frame.echo and not steps[2].frame.echo
 
 
 def test_fresh_values_are_rewritten_and_the_frames_stay_valid():
@@ -173,3 +177,24 @@ def test_a_missing_ack_and_a_slow_one_are_reported():
     assert (timing.kind, timing.what, timing.recorded, timing.fresh) == (
         "timing", "0x40 record_ack #1", "0.050 s", "10.000 s",
     )  # fmt: skip
+
+
+def test_heartbeats_sent_on_paper_are_put_back_where_none_was_recorded():
+    """Idle from 0.02 s to 90 s: the pile's 10 s schedule from its login, re-anchored by
+    the one heartbeat the capture holds (at 41 s); none after the connection's end."""
+    items = _recorded()
+    beat = Chunk(T0 + timedelta(seconds=41), PILE, "up", encode_frame(Heartbeat(PILE, 1), 9))
+    items.insert(5, beat)
+    plan = build_plan(read_frames(items))
+    (conn,) = plan.piles[PILE].connections
+    put_back = [s.offset_s for s in conn.steps if s.synthetic]
+    assert put_back[:5] == [10.02, 20.02, 30.02, 51.0, 61.0]
+    assert put_back[-1] < 1500 and len(put_back) == 4 + (1500 - 61) // 10 + 1
+    assert all(s.frame.type == 0x03 for s in conn.steps if s.synthetic)
+    assert plan.frames == 6 and plan.paper_heartbeats == {PILE}
+    times = [s.offset_s for s in conn.steps]
+    assert times == sorted(times)
+    rewriter = _rewriter()
+    first = next(s for s in conn.steps if s.synthetic)
+    sent = decode_frame(rewriter.outgoing(first.frame, synthetic=True))
+    assert sent.message == Heartbeat(NEW_PILE, 1) and (NEW_PILE, sent.seq) in rewriter.synthetic_seq

@@ -60,12 +60,15 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def fresh_platform(tmp: Path) -> Iterator[PlatformProcess]:
+def fresh_platform(tmp: Path, missed_heartbeats: int = 20) -> Iterator[PlatformProcess]:
     """A new reference platform for the scenario's site (and a second pile, ``NEW_PILE``),
     its clock at :data:`FRESH_EPOCH` when it starts, running at :data:`SPEED`."""
     sc = _scenario()
     extra = PileDef(pile_no=NEW_PILE, profile=sc.piles[0].profile)
-    site = site_from_scenario(sc.model_copy(update={"piles": [*sc.piles, extra]}))
+    rules = {"missed_heartbeats_offline": missed_heartbeats}
+    site = site_from_scenario(
+        sc.model_copy(update={"piles": [*sc.piles, extra], "platform": rules})
+    )
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "platform.toml").write_text(platform_toml(site))
     options = ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(tmp / "p.sqlite")]
@@ -134,6 +137,26 @@ def test_replay_reproduces_the_bills_on_a_platform_with_another_clock_and_serial
     recorded_after = recorded.sent_at - min(c.at for c in read_chunks(recording))
     timed_after = timed.sent_at - min(c.at for c in read_chunks(fresh))
     assert abs((timed_after - recorded_after).total_seconds()) < 300
+
+
+def test_a_virtual_runs_capture_replays_at_its_timing_with_its_heartbeats_put_back(
+    tmp_path: Path,
+):
+    """A virtual run sends heartbeats on paper: its capture has none, and an idle gap of
+    three minutes (card stop to unplug) that a liveness watch of 60 s would not survive:
+    the backend would close the link before the unplug's 0x13."""
+    sc = _scenario()
+    sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": "virtual"})})
+    write_report([run_scenario(sc)], tmp_path / "virtual")
+    capture = tmp_path / "virtual" / "capture.pcapng"
+    assert not any(c.data[5] == 0x03 for c in read_chunks(capture) if c.direction == "up")
+    with fresh_platform(tmp_path / "server", missed_heartbeats=6) as server:
+        report = _replay(capture, server, tmp_path / "r", "--speed", repr(SPEED))
+    assert report["exit_code"] == ExitCode.PASS, report["differences"]
+    assert report["notes"] == [] and report["heartbeats_put_back"] > 150
+    [recorded] = _bills(capture)
+    [bill] = _bills(tmp_path / "r" / "capture.pcapng")
+    assert (bill.ack_state, bill.energy_kwh) == (recorded.ack_state, recorded.energy_kwh)
 
 
 def test_a_platform_that_refuses_the_card_is_the_reported_difference(
