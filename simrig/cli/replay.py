@@ -112,8 +112,10 @@ def print_diff(
     span = (plan.recorded.frames[-1].at - plan.start).total_seconds()
     if options.as_fast and span > 0:
         console.print(
-            f"note: as fast as replies, body times keep the recording's spacing ({span:,.0f} s) "
-            f"while the backend's clock moved about {run.wall_s * options.speed:,.0f} s",
+            f"note: as fast as replies, the backend's clock moved about "
+            f"{run.wall_s * options.speed:,.0f} s where the recording's moved {span:,.0f} s: "
+            "its timers (liveness, timeouts) and the body times (recorded spacing) do not "
+            "line up, and its times are not compared; --speed keeps the recorded timing",
             highlight=False,
         )
     for note in [*run.notes, *rewriter.kept]:

@@ -123,10 +123,15 @@ def diff_replay(
 
     ``timed``: the replay kept the recorded timing (scaled), so the delays of unsolicited
     frames count too; as fast as replies, only the replies' delays after their requests.
-    ``time_tolerance``: for time fields (0x56), after the clock offset.
+    ``time_tolerance``: for time fields (0x56), after the clock offset (timed only).
     """
     result = ReplayDiff()
     back = {new: old for old, new in rewriter.serials.items()}
+    # timed, the backend's clock ran with the recording's: one offset (the first 0x56's)
+    # holds for every time it sends; as fast as replies, the replay compressed time and
+    # the backend's times cannot be compared (each 0x56 pair tells its own offset)
+    offsets = rewriter.clock_offsets
+    offset = (offsets[0] if offsets else rewriter.clock_offset) if timed else timedelta.max
     piles = dict.fromkeys(f.pile_no for f in recorded.frames)
     for pile in piles:
         fresh_pile = rewriter.fresh_pile(pile)
@@ -148,7 +153,7 @@ def diff_replay(
                 result.differences.append(Difference("missing", pile, old.label, at=old.at))
                 continue
             result.matched += 1
-            result.differences += _compare(pile, old, twin, rewriter, time_tolerance)
+            result.differences += _compare(pile, old, twin, rewriter, offset, time_tolerance)
             result.differences += _timing(
                 pile, old, twin, timing_tolerance_s, timed, (recorded.start, fresh.start)
             )
@@ -168,14 +173,21 @@ def _at(wf: WireFrame) -> str:
 
 
 def _compare(
-    pile: str, old: WireFrame, new: WireFrame, rewriter: Rewriter, tolerance: timedelta
+    pile: str,
+    old: WireFrame,
+    new: WireFrame,
+    rewriter: Rewriter,
+    offset: timedelta,
+    tolerance: timedelta,
 ) -> list[Difference]:
     if old.frame is None or new.frame is None:
         return []
     out: list[Difference] = []
     before = old.frame.message.as_dict()
-    after = rewriter.as_recorded(new.frame.message)
+    after = rewriter.as_recorded(new.frame.message, offset)
     for name, value in before.items():
+        if name not in after:  # a time the replay cannot compare
+            continue
         fresh_value = after.get(name)
         if isinstance(value, datetime) and isinstance(fresh_value, datetime):
             if abs(fresh_value - value) <= tolerance:

@@ -61,6 +61,8 @@ class Rewriter:
         self.clock_offset = clock_offset
         #: the offset came from a 0x56 pair (else it is the guess)
         self.clock_learned = False
+        #: the offset each 0x56 pair told, in order
+        self.clock_offsets: list[timedelta] = []
         #: (fresh pile, fresh seq) → recorded seq of the pile frames sent
         self.sent_seq: dict[tuple[str, int], int] = {}
         #: (fresh pile, seq) of the heartbeats put back (sent on paper in the recording)
@@ -112,6 +114,7 @@ class Rewriter:
         ):
             self.clock_offset = new.time - old.time
             self.clock_learned = True
+            self.clock_offsets.append(self.clock_offset)
         return twin
 
     # -- rewriting the pile's frames ----------------------------------------------------
@@ -152,15 +155,22 @@ class Rewriter:
         return dataclasses.replace(message, **changes) if changes else message  # type: ignore[type-var]
 
     # -- normalising the fresh backend's frames (for the diff) ----------------------------
-    def as_recorded(self, message: Message) -> dict[str, Any]:
-        """The fields of a fresh backend frame with fresh values mapped back to recorded ones."""
+    def as_recorded(
+        self, message: Message, clock_offset: timedelta | None = None
+    ) -> dict[str, Any]:
+        """The fields of a fresh backend frame with fresh values mapped back to recorded
+        ones (times by ``clock_offset``, default the current offset; times are left out
+        when it is ``timedelta.max``)."""
         back_serials = {new: old for old, new in self.serials.items()}
         fields = message.as_dict()
         if "pile_no" in fields:
             fields["pile_no"] = self.recorded_pile(fields["pile_no"])
         if "serial" in fields:
             fields["serial"] = back_serials.get(fields["serial"], fields["serial"])
+        offset = self.clock_offset if clock_offset is None else clock_offset
         for name in time_fields(message):
-            if fields[name] is not None:
-                fields[name] = fields[name] - self.clock_offset
+            if offset == timedelta.max:
+                del fields[name]
+            elif fields[name] is not None:
+                fields[name] = fields[name] - offset
         return fields
