@@ -337,6 +337,7 @@ class _PaperBeats:
         self.period = timedelta(seconds=period_s)
         self.next: datetime | None = None
         self._i = 0
+        self._frames: dict[int, Frame] = {}
 
     def start(self, logged_in: datetime) -> None:
         if self.next is None:
@@ -346,6 +347,7 @@ class _PaperBeats:
         """The heartbeats due before ``t`` (each gated on what was received so far)."""
         out: list[Step] = []
         pile, half = self.conn.pile_no, self.period / 2
+        gate = tuple(sorted(counts.items()))
         while self.next is not None and self.next < t:
             while self._i < len(self.real) and self.real[self._i] < self.next - half:
                 self._i += 1
@@ -354,13 +356,19 @@ class _PaperBeats:
                 continue
             k = self.beats.get(pile, 0)
             self.beats[pile] = k + 1
-            message = Heartbeat(pile, k % self.guns + 1, GunHealth.NORMAL)
-            raw = encode_frame(message, 0)
-            beat = WireFrame(self.next, pile, "up", self.conn.conn, raw, Frame(message, 0, raw), k)
-            gate = tuple(sorted(counts.items()))
+            frame = self._frame(k % self.guns + 1)
+            beat = WireFrame(self.next, pile, "up", self.conn.conn, frame.raw, frame, k)
             out.append(Step(beat, self.offset(self.next), gate, synthetic=True))
             self.next += self.period
         return out
+
+    def _frame(self, gun: int) -> Frame:
+        frame = self._frames.get(gun)
+        if frame is None:
+            message = Heartbeat(self.conn.pile_no, gun, GunHealth.NORMAL)
+            raw = encode_frame(message, 0)
+            frame = self._frames[gun] = Frame(message, 0, raw)
+        return frame
 
 
 def build_plan(
