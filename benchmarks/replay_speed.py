@@ -37,9 +37,9 @@ def main() -> None:
     from simrig.adapters.replay_client import ReplayOptions, run_replay
     from simrig.capture.formats import read_capture
     from simrig.control.platform_toml import platform_toml
-    from simrig.report import write_report
     from simrig.replay import Rewriter, build_plan, diff_replay
     from simrig.replay.plan import read_frames
+    from simrig.report import write_report
     from simrig.scenarios.workload import WorkloadSpec, station_workload
     from simrig.sim.runner import run_scenario
     from simrig.sim.world import site_from_scenario
