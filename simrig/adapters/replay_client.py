@@ -74,9 +74,12 @@ class _PileLink:
         if self.closed:
             return
         self.replay.record(Chunk(self.replay.now(), self.pile, "down", data))
-        for item in self.framer.feed(data):
-            if isinstance(item, Frame):
-                self.replay.rewriter.received(self.pile, item)
+        try:
+            for item in self.framer.feed(data):
+                if isinstance(item, Frame):
+                    self.replay.rewriter.received(self.pile, item)
+        except Exception as exc:  # never let the backend's bytes end the read loop
+            self.replay.run.notes.append(f"{self.pile}: backend bytes not learned from: {exc!r}")
         self.replay.arrived.set()
 
     def on_lost(self) -> None:

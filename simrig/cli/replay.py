@@ -232,6 +232,9 @@ def replay(
         epoch = parse_epoch(backend_epoch)
         items = load_capture(capture)
         plan = build_plan(read_frames(items, str(capture)), str(capture))
+        unknown = sorted(set(mapping) - set(plan.piles))
+        if unknown:
+            raise ValueError(f"--pile-map {unknown[0]}: no such pile in {capture}")
     except ValueError as exc:
         fail(str(exc))
     options = ReplayOptions(

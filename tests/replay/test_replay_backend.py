@@ -197,6 +197,13 @@ def test_an_unreadable_capture_exits_2_with_one_line(recording: Path, tmp_path: 
     ]
 
 
+def test_a_pile_map_of_an_unknown_pile_exits_2(recording: Path):
+    args = ["replay", str(recording), "--backend", "tcp://127.0.0.1:1"]
+    result = runner.invoke(app, [*args, "--pile-map", f"{NEW_PILE}={PILE}"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr.strip() == f"error: --pile-map {NEW_PILE}: no such pile in {recording}"
+
+
 def test_a_dead_or_silent_backend_exits_3(recording: Path, tmp_path: Path):
     result = runner.invoke(
         app, ["replay", str(recording), "--backend", "tcp://127.0.0.1:1", "--out", str(tmp_path)]
