@@ -123,6 +123,10 @@ class Connection:
     conn: int
     opened: datetime
     closed: datetime | None = None
+    #: opened by a chunk, not by a ``connected`` event (a capture without them)
+    implicit: bool = False
+    frames: int = 0
+    last: datetime | None = None
 
 
 @dataclass
@@ -194,13 +198,24 @@ class _Reader:
                 f"{self.source}: chunk at {chunk.at.isoformat()}: direction {chunk.direction!r}"
             )
         self.out.chunks.append(chunk)
-        connection = self.open.get(chunk.pile_no) or self.connect(chunk.pile_no, chunk.at, None)
+        connection = self.open.get(chunk.pile_no)
+        if connection is None:
+            connection = self.connect(chunk.pile_no, chunk.at, None)
+            connection.implicit = True
         key = (chunk.pile_no, chunk.direction)
         framer = self.framers.get(key)
         if framer is None:
             framer = self.framers[key] = Framer(tolerant=True)
         for item in framer.feed(chunk.data):
             if isinstance(item, Frame):
+                if connection.implicit and connection.frames and item.type == Login.TYPE:
+                    # no connection events (.jsonl): a pile logs in once per connection (§3
+                    # item 1; a refused login is closed by the platform), so this is a new one
+                    connection.closed = connection.last  # its last frame: no later sign
+                    connection = self.connect(chunk.pile_no, chunk.at, None)
+                    connection.implicit = True
+                connection.frames += 1
+                connection.last = chunk.at
                 self.frame(chunk, connection, item)
             else:
                 self.error(chunk.pile_no, chunk.direction, connection, chunk.at, item)
@@ -254,7 +269,7 @@ def read_frames(items: Iterable[Chunk | LinkEvent], source: str = "capture") -> 
     """The frames of a capture's items, in file order (``formats.read_capture``).
 
     A chunk before any ``connected`` event of its pile opens a connection (``.jsonl``
-    files hold no connection events: each pile is then one connection). Bytes of the
+    files hold no connection events: a pile's login then starts a new one). Bytes of the
     pile's side the framer cannot read are kept (sent verbatim by a replay); the
     backend's are listed in ``errors``.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from simrig.capture.record import Chunk, LinkEvent
 from simrig.protocol.ykc import (
@@ -30,6 +31,7 @@ CARD = "00000000D14B0A54"
 T0 = datetime(2019, 10, 29, 10, 0)
 FRESH_T0 = datetime(2025, 6, 10, 14, 0)
 OLD_SERIAL = PILE + "01" + "191029100130" + "0001"
+SUFFIXES = (".pcapng", ".jsonl")
 NEW_SERIAL = NEW_PILE + "01" + "250610140130" + "0007"
 
 
@@ -198,3 +200,22 @@ def test_heartbeats_sent_on_paper_are_put_back_where_none_was_recorded():
     first = next(s for s in conn.steps if s.synthetic)
     sent = decode_frame(rewriter.outgoing(first.frame, synthetic=True))
     assert sent.message == Heartbeat(NEW_PILE, 1) and (NEW_PILE, sent.seq) in rewriter.synthetic_seq
+
+
+def test_a_jsonl_capture_splits_into_the_connections_of_the_pcapng():
+    """``frames.jsonl`` has no connection events: a pile's second login is a reconnect.
+    (Heartbeats put back may differ: without a close event a connection ends at its last
+    frame.)"""
+    from simrig.capture.formats import read_capture
+
+    captures = Path(__file__).parents[2] / "captures"
+    plans = [build_plan(read_frames(read_capture(captures / f"zpd_case_12{s}"))) for s in SUFFIXES]
+    by_suffix = [
+        [
+            [s.frame.raw for s in c.steps if not s.synthetic]
+            for p in plan.piles.values()
+            for c in p.connections
+        ]
+        for plan in plans
+    ]
+    assert len(by_suffix[0]) == 2 and by_suffix[0] == by_suffix[1]
