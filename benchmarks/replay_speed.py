@@ -59,20 +59,13 @@ def main() -> None:
         items = list(read_capture(tmp / "rec" / "capture.pcapng"))
         (tmp / "platform.toml").write_text(platform_toml(site_from_scenario(scenario)))
 
-        def rewriter_for(plan: object) -> Rewriter:
-            down: dict[tuple[str, int], list[object]] = {}
-            for wf in plan.recorded.frames:  # type: ignore[attr-defined]
-                if wf.direction == "down":
-                    down.setdefault((wf.pile_no, wf.type), []).append(wf)
-            return Rewriter(down)  # type: ignore[arg-type]
-
         core: dict[str, list[float]] = {"plan": [], "rewrite": [], "diff": []}
         for _ in range(args.rounds):
             t = time.process_time()
             framed = read_frames(items)
             plan = build_plan(framed)
             core["plan"].append(time.process_time() - t)
-            rewriter = rewriter_for(plan)
+            rewriter = Rewriter.for_recording(plan.recorded)
             steps = [s for p in plan.piles.values() for c in p.connections for s in c.steps]
             t = time.process_time()
             for step in steps:
@@ -101,7 +94,7 @@ def main() -> None:
             try:
                 plan = build_plan(read_frames(items))
                 options = ReplayOptions("127.0.0.1", server.port, as_fast=True, cap_s=0.5)
-                rewriter = rewriter_for(plan)
+                rewriter = Rewriter.for_recording(plan.recorded)
                 run = run_replay(plan, options, rewriter)
             finally:
                 server.stop()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -73,14 +73,6 @@ def load_capture(path: Path) -> list[Chunk | LinkEvent]:
         )
         raise ValueError(f"{path}: unreadable capture {where}: {detail}") from None
     return items
-
-
-def _recorded_down(plan: ReplayPlan) -> dict[tuple[str, int], list[Any]]:
-    out: dict[tuple[str, int], list[Any]] = {}
-    for wf in plan.recorded.frames:
-        if wf.direction == "down":
-            out.setdefault((wf.pile_no, wf.type), []).append(wf)
-    return out
 
 
 def _rows(diff: ReplayDiff) -> Iterator[tuple[str, ...]]:
@@ -241,7 +233,7 @@ def replay(
         host, port, speed=speed, as_fast=as_fast_as_replies, cap_s=reply_cap, epoch=epoch
     )
     tolerance = timing_tolerance if timing_tolerance is not None else max(2.0, 0.1 * speed)
-    rewriter = Rewriter(_recorded_down(plan), mapping)
+    rewriter = Rewriter.for_recording(plan.recorded, mapping)
     try:
         with interruptible():
             run = run_replay(plan, options, rewriter)

@@ -13,6 +13,7 @@ and the replies the pile had received before it: the *gate* an as-fast replay wa
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,9 @@ __all__ = [
     "read_frames",
 ]
 
+#: requests of a type a reply may answer (the latest ones: a reply may come after the
+#: next request went out)
+OUTSTANDING = 8
 #: the pile's heartbeat period (protocol §3 item 2)
 HEARTBEAT_S = 10.0
 #: request type → the type that answers it (protocol §4: login §4.1-4.2, heartbeat §4.3,
@@ -97,9 +101,10 @@ class WireFrame:
     frame: Frame | None
     #: running number among the pile's frames of this type and direction (from 0)
     index: int = 0
-    #: the time of the request this frame answers, else of the other side's last frame
+    #: the time of the request this frame answers (the one whose number it carries, else
+    #: the latest), else of the other side's last frame
     since: datetime | None = None
-    #: a reply carrying the sequence number of the request it answers (§1.3)
+    #: a reply carrying the sequence number of one of the latest requests it answers (§1.3)
     echo: bool = False
 
     @property
@@ -157,9 +162,8 @@ class _Reader:
         self.open: dict[str, Connection] = {}
         self.framers: dict[tuple[str, str], Framer] = {}
         self.counts: dict[tuple[str, str, int], int] = {}
-        self.last_request: dict[tuple[str, str, int], Frame] = {}
+        self.requests: dict[tuple[str, str, int], deque[tuple[int, datetime]]] = {}
         self.last_at: dict[tuple[str, str], datetime] = {}
-        self.last_request_at: dict[tuple[str, str, int], datetime] = {}
         self.conns = 0
 
     def link(self, event: LinkEvent) -> None:
@@ -226,18 +230,19 @@ class _Reader:
         index = self.counts.get((pile_no, direction, code), 0)
         self.counts[pile_no, direction, code] = index + 1
         since, echo = self.last_at.get((pile_no, other)), False
-        requests = REQUESTS_OF.get(code, frozenset())
         asked = [
-            (self.last_request_at[pile_no, other, req], self.last_request[pile_no, other, req])
-            for req in requests
-            if (pile_no, other, req) in self.last_request
+            item
+            for req in REQUESTS_OF.get(code, ())
+            for item in self.requests.get((pile_no, other, req), ())
         ]
-        if asked:
-            at, request = max(asked, key=lambda pair: pair[0])
-            since, echo = at, request.seq == frame.seq
+        if asked:  # the latest request with this reply's number, else the latest
+            echoed = [item for item in asked if item[0] == frame.seq]
+            since, echo = max(echoed or asked, key=lambda item: item[1])[1], bool(echoed)
         if code in REPLIES:
-            self.last_request[pile_no, direction, code] = frame
-            self.last_request_at[pile_no, direction, code] = chunk.at
+            recent = self.requests.get((pile_no, direction, code))
+            if recent is None:
+                recent = self.requests[pile_no, direction, code] = deque(maxlen=OUTSTANDING)
+            recent.append((frame.seq, chunk.at))
         self.last_at[pile_no, direction] = chunk.at
         self.out.frames.append(
             WireFrame(

@@ -24,7 +24,7 @@ from typing import Any
 
 from simrig.protocol.ykc import FieldError, Frame, Message, TimeSync, encode_frame
 from simrig.protocol.ykc.wire import Cp56Time
-from simrig.replay.plan import REPLIES, WireFrame
+from simrig.replay.plan import REPLIES, Framed, WireFrame
 
 __all__ = ["SERIAL_ALLOCATORS", "ZERO_SERIAL", "Rewriter", "time_fields"]
 
@@ -74,6 +74,15 @@ class Rewriter:
         self._seq: dict[str, int] = {}
         self._received: dict[tuple[str, int], int] = {}
         self._request_seq: dict[tuple[str, int], int] = {}
+
+    @classmethod
+    def for_recording(cls, recorded: Framed, pile_map: Mapping[str, str] | None = None) -> Rewriter:
+        """The rewriter of a replay of ``recorded`` (its backend frames per pile and type)."""
+        down: dict[tuple[str, int], list[WireFrame]] = {}
+        for wf in recorded.frames:
+            if wf.direction == "down":
+                down.setdefault((wf.pile_no, wf.type), []).append(wf)
+        return cls(down, pile_map)
 
     # -- piles ------------------------------------------------------------------------
     def fresh_pile(self, recorded: str) -> str:

@@ -12,6 +12,7 @@ from simrig.protocol.ykc import (
     CardStart,
     Confirm,
     Heartbeat,
+    HeartbeatReply,
     Login,
     LoginReply,
     LoginResult,
@@ -104,12 +105,7 @@ def _fresh_backend(
 
 
 def _rewriter() -> Rewriter:
-    recorded = read_frames(_recorded())
-    down: dict[tuple[str, int], list] = {}
-    for wf in recorded.frames:
-        if wf.direction == "down":
-            down.setdefault((wf.pile_no, wf.type), []).append(wf)
-    return Rewriter(down, {PILE: NEW_PILE})
+    return Rewriter.for_recording(read_frames(_recorded()), {PILE: NEW_PILE})
 
 
 def test_the_plan_holds_each_pile_frame_with_the_replies_it_waited_for():
@@ -219,3 +215,23 @@ def test_a_jsonl_capture_splits_into_the_connections_of_the_pcapng():
         for plan in plans
     ]
     assert len(by_suffix[0]) == 2 and by_suffix[0] == by_suffix[1]
+
+
+def test_a_reply_after_the_next_request_still_echoes_its_own():
+    """Under load a 0x04 can come after the next 0x03 went out (§1.3: it carries the
+    number of the heartbeat it answers); its delay counts from that heartbeat."""
+
+    def chunk(s: float, direction: str, msg: object, seq: int) -> Chunk:
+        return Chunk(T0 + timedelta(seconds=s), PILE, direction, encode_frame(msg, seq))  # type: ignore[arg-type]
+
+    framed = read_frames(
+        [
+            chunk(0, "up", Heartbeat(PILE, 1), 5),
+            chunk(10, "up", Heartbeat(PILE, 1), 6),
+            chunk(10.5, "down", HeartbeatReply(PILE, 1), 5),
+            chunk(10.6, "down", HeartbeatReply(PILE, 1), 9),
+        ]
+    )
+    late, stray = framed.down(PILE)
+    assert late.echo and late.since == T0
+    assert not stray.echo and stray.since == T0 + timedelta(seconds=10)
