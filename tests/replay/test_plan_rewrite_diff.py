@@ -18,6 +18,8 @@ from simrig.protocol.ykc import (
     LoginResult,
     RealtimeData,
     RecordAck,
+    RemoteStart,
+    RemoteStartReply,
     TimeSync,
     TimeSyncReply,
     TransactionRecord,
@@ -235,3 +237,30 @@ def test_a_reply_after_the_next_request_still_echoes_its_own():
     late, stray = framed.down(PILE)
     assert late.echo and late.since == T0
     assert not stray.echo and stray.since == T0 + timedelta(seconds=10)
+
+
+def test_an_app_start_serial_is_mapped_when_the_backend_sends_its_0x34():
+    """The backend allocates an app order's serial in its 0x34 (§4.9): the pile's 0x33
+    echoes the fresh 0x34's number and every later frame carries the fresh serial."""
+
+    def chunk(s: float, direction: str, msg: object, seq: int) -> Chunk:
+        return Chunk(T0 + timedelta(seconds=s), PILE, direction, encode_frame(msg, seq))  # type: ignore[arg-type]
+
+    start = RemoteStart(serial=OLD_SERIAL, pile_no=PILE, gun=1, balance=50.0)
+    plan = build_plan(
+        read_frames(
+            [
+                chunk(0, "down", start, 7),
+                chunk(0.1, "up", RemoteStartReply(OLD_SERIAL, PILE, 1, Confirm.OK), 7),
+                chunk(15, "up", RealtimeData(serial=OLD_SERIAL, pile_no=PILE, gun=1), 3),
+            ]
+        )
+    )
+    rewriter = Rewriter.for_recording(plan.recorded)
+    fresh = RemoteStart(serial=NEW_SERIAL, pile_no=PILE, gun=1, balance=50.0)
+    rewriter.received(PILE, decode_frame(encode_frame(fresh, 0x21)))
+    reply, realtime = (
+        decode_frame(rewriter.outgoing(s.frame)) for s in plan.piles[PILE].connections[0].steps
+    )
+    assert (reply.seq, reply.message.serial) == (0x21, NEW_SERIAL)
+    assert realtime.message.serial == NEW_SERIAL and realtime.seq == 1
