@@ -4,10 +4,11 @@ Each recorded backend frame is matched with a fresh one of the same type on the 
 pile: frames that carry a transaction serial they did not allocate (0x40 acks, §4.12) by
 the serial (mapped) and its occurrence, all others by position (the *k*-th of the type).
 Fields are compared after mapping the fresh values back (serials, pile numbers, times
-minus the clock offset); the sequence number only as "echoes the request or not"
-(§1.3). Timing: a reply's delay after its request (every frame's delay after the pile's
-last frame when the replay kept the recorded timing), beyond a tolerance. Unmatched
-recorded frames are *missing*, unmatched fresh ones *extra*.
+minus the clock offset, at the recorded timing only); the sequence number only as
+"echoes the request or not" (§1.3). Timing, beyond a tolerance: a reply's delay after its
+request; another frame's time since the capture's start (at the recorded timing only).
+Unmatched recorded frames are *missing*, unmatched fresh ones *extra*; the replies to
+heartbeats put back (:func:`~simrig.replay.plan.build_plan`) are left out.
 
 The verdict check reads both captures with the frames-only device view
 (:func:`~simrig.oracle.device_view.device_orders`): each recorded order's bills must be
@@ -121,8 +122,9 @@ def diff_replay(
 ) -> ReplayDiff:
     """Every recorded backend frame against the fresh one matched with it.
 
-    ``timed``: the replay kept the recorded timing (scaled), so the delays of unsolicited
-    frames count too; as fast as replies, only the replies' delays after their requests.
+    ``timed``: the replay kept the recorded timing (scaled), so the times of unsolicited
+    frames and the backend's clock count too; as fast as replies, only the replies'
+    delays after their requests.
     ``time_tolerance``: for time fields (0x56), after the clock offset (timed only).
     """
     result = ReplayDiff()
