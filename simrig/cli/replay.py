@@ -20,7 +20,7 @@ from rich.table import Table
 
 from simrig.exit_codes import ExitCode
 
-from .common import DEFAULT_OUT, EpochOption, OutOption, fail, interruptible, parse_epoch
+from .common import DEFAULT_OUT, OutOption, fail, interruptible, parse_epoch
 
 if TYPE_CHECKING:
     from simrig.adapters.replay_client import ReplayOptions, ReplayRun
@@ -197,7 +197,13 @@ def replay(
     pile_map: Annotated[
         list[str] | None, typer.Option("--pile-map", help="OLD=NEW pile number (repeatable).")
     ] = None,
-    backend_epoch: EpochOption = None,
+    backend_epoch: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO time the backend's clock shows as the replay starts (the fresh "
+            "capture's timeline; body times follow its 0x56); default: now."
+        ),
+    ] = None,
     timing_tolerance: Annotated[
         float | None,
         typer.Option(
