@@ -59,6 +59,8 @@ class ReplayRun:
     connections: int = 0
     wall_s: float = 0.0
     interrupted: bool = False
+    #: the recorded time of the latest pile frame sent (how far the replay got)
+    reached: datetime | None = None
 
 
 class _PileLink:
@@ -187,6 +189,8 @@ class _Replay:
                     self.run.heartbeats += 1
                 else:
                     self.run.sent += 1
+                if self.run.reached is None or step.frame.at > self.run.reached:
+                    self.run.reached = step.frame.at
             await self.gate(link, conn.tail_gate, self.loop.time() + options.cap_s)
             if not options.as_fast and conn.closed_s is not None:
                 await self.sleep_until(self.due(conn.closed_s))

@@ -249,8 +249,13 @@ def replay(
         )
         raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
     fresh = read_frames(run.items, "replay")
+    recorded = plan.recorded
+    if run.interrupted:  # compare what the replay got to (and its replies), not the rest
+        reached = run.reached or plan.start
+        recorded = recorded.until(reached)
+        run.notes.append(f"interrupted: compared up to the recording's {reached.isoformat()}")
     diff = diff_replay(
-        plan.recorded,
+        recorded,
         fresh,
         rewriter,
         timing_tolerance_s=tolerance,

@@ -149,6 +149,22 @@ class Framed:
         times = [c.opened for c in self.connections] + [f.at for f in self.frames[:1]]
         return min(times) if times else None
 
+    def until(self, at: datetime) -> Framed:
+        """What the capture holds up to ``at``, and the replies to the requests sent by
+        then (an interrupted replay's share of it)."""
+        frames = [
+            f
+            for f in self.frames
+            if f.at <= at or (f.type in REQUESTS_OF and f.since is not None and f.since <= at)
+        ]
+        end = max((f.at for f in frames), default=at)
+        return Framed(
+            frames,
+            [c for c in self.connections if c.opened <= end],
+            list(self.errors),
+            [c for c in self.chunks if c.at <= end],
+        )
+
     def down(self, pile_no: str) -> list[WireFrame]:
         return [f for f in self.frames if f.pile_no == pile_no and f.direction == "down"]
 

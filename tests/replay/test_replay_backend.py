@@ -8,8 +8,12 @@ serials differ from the recorded run's, so that every fresh value is really rewr
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -199,6 +203,28 @@ def test_an_unreadable_capture_exits_2_with_one_line(recording: Path, tmp_path: 
         f"error: {lines}:1: not a frames.jsonl line "
         "(non-hexadecimal number found in fromhex() arg at position 2)"
     ]
+
+
+def test_sigterm_during_a_replay_exits_4_with_the_diff_so_far(recording: Path, tmp_path: Path):
+    """At 100× the replay would take 16 s; stopped after 2 s, it compares what it sent."""
+    with fresh_platform(tmp_path / "server") as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "replay", str(recording), "--speed", "100",
+             "--backend", f"tcp://127.0.0.1:{server.port}", "--out", str(tmp_path / "r"),
+             *TOLERANCE],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            time.sleep(2.0)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == ExitCode.INTERRUPTED, out
+    report = json.loads((tmp_path / "r" / "replay.json").read_text())
+    assert report["exit_code"] == ExitCode.INTERRUPTED
+    assert 0 < report["sent"] < 400 and report["differences"] == []
+    assert any(note.startswith("interrupted: compared up to") for note in report["notes"])
 
 
 def test_a_pile_map_of_an_unknown_pile_exits_2(recording: Path):
