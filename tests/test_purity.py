@@ -41,6 +41,7 @@ CORE = [
     "heartbeat_plan.py",
     "endpoint.py",
     "speed_seam.py",
+    "replay",
 ]
 #: pure modules of the outer layers (no I/O or clock, though they may use their layer)
 PURE_OUTSIDE_CORE = ["sim/time_mapping.py", "sim/sampling.py"]

@@ -174,19 +174,24 @@ def read_jsonl(path: str | Path) -> Iterator[Chunk]:
     with open(path, encoding="utf-8") as f:
         key: tuple[int, str, str] | None = None
         at, data = UNKNOWN_TIME, bytearray()
-        for line in f:
+        for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            this = (row.get("chunk", -1), row.get("pile", ""), row.get("dir", "up"))
+            try:
+                row = json.loads(line)
+                this = (row.get("chunk", -1), row.get("pile", ""), row.get("dir", "up"))
+                t = row.get("t")
+                when = datetime.fromisoformat(t) if t else None
+                raw = bytes.fromhex(row.get("hex", ""))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{path}:{number}: not a frames.jsonl line ({exc})") from None
             if key is not None and this != key and data:
                 yield Chunk(at, key[1], key[2], bytes(data))
                 data = bytearray()
             if key != this or not data:
-                t = row.get("t")
-                at = datetime.fromisoformat(t) if t else at
+                at = when or at
             key = this
-            data += bytes.fromhex(row.get("hex", ""))
+            data += raw
         if key is not None and data:
             yield Chunk(at, key[1], key[2], bytes(data))
 

@@ -5,6 +5,8 @@ Exit codes of every command: :class:`simrig.exit_codes.ExitCode`.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import typer
 
 app = typer.Typer(
@@ -20,18 +22,24 @@ def _root() -> None:
     """Charging-pile firmware simulator and test rig (YKC v1.5/v1.6)."""
 
 
-def _register() -> None:
-    from . import compare, decode, firmware, import_trace, platform, proxy, run, station, wireshark
+#: one module per command group, each with ``register(app)``; order = order in ``--help``
+_COMMANDS = (
+    "decode",
+    "firmware",
+    "platform",
+    "run",
+    "compare",
+    "station",
+    "import_trace",
+    "wireshark",
+    "proxy",
+    "replay",
+)
 
-    decode.register(app)
-    firmware.register(app)
-    platform.register(app)
-    run.register(app)
-    compare.register(app)
-    station.register(app)
-    import_trace.register(app)
-    wireshark.register(app)
-    proxy.register(app)
+
+def _register() -> None:
+    for name in _COMMANDS:
+        import_module(f"{__name__}.{name}").register(app)
 
 
 _register()
