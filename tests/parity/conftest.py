@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import pytest
-
 from .early import EARLY
 from .harness import TABLE, table_text
 
@@ -25,10 +23,8 @@ def _xdist_worker() -> bool:
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """In one process the parity tests go last: their runs (started right after
     collection) go on while everything else runs. Under pytest-xdist they are one group on
-    one worker and go first: that worker waits on them while the others run the rest."""
-    for item in items:
-        if _is_parity(item):
-            item.add_marker(pytest.mark.xdist_group("parity"))
+    one worker (``xdist_group``) and go first: that worker waits on them while the others
+    run the rest."""
     items.sort(key=lambda item: _is_parity(item) != _xdist_worker())  # stable
 
 
