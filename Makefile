@@ -35,10 +35,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # three pytest-xdist workers on two cores: most end-to-end tests wait on real time
-# (servers at 100-600x), so a third worker fills the idle; the parity group has its own
+# (servers at 100-600x), so a third worker fills the idle; a test file is one unit of
+# work (the parity file, first in the queue, on one worker that waits on its runs)
 TEST_WORKERS ?= 3
 test: lint faketime tshark
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-columns=median,ops,rounds

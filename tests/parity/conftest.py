@@ -22,9 +22,9 @@ def _xdist_worker() -> bool:
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """In one process the parity tests go last: their runs (started right after
-    collection) go on while everything else runs. Under pytest-xdist they are one group on
-    one worker (``xdist_group``) and go first: that worker waits on them while the others
-    run the rest."""
+    collection) go on while everything else runs. Under pytest-xdist (``--dist loadfile``:
+    their file is one unit of work, on one worker) they go first: that worker starts their
+    runs and waits on them while the others run the rest."""
     items.sort(key=lambda item: _is_parity(item) != _xdist_worker())  # stable
 
 

@@ -109,7 +109,6 @@ def runs(request: pytest.FixtureRequest) -> Runs:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xdist_group("parity")  # one worker runs them all (and starts their runs once)
 @pytest.mark.parametrize("name", library_names())
 def test_library_scenario_over_tcp_gives_the_virtual_verdict(name: str, runs: Runs):
     uncut, virtual = runs.uncut[name], runs.virtual[name]
