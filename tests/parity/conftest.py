@@ -1,5 +1,5 @@
-"""Start the parity runs right after collection, order their tests last, and print the
-parity table (scenario × virtual verdict × tcp verdict × speed × seconds) at the end."""
+"""Start the parity runs right after collection and order their tests (the table is
+printed by ``tests/conftest.py``, which the controlling process of pytest-xdist loads)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from .early import EARLY
-from .harness import TABLE, table_text
 
 _PARITY_TEST = "test_library_scenario_over_tcp_gives_the_virtual_verdict"
 
@@ -44,9 +43,3 @@ def start_parity_runs(session: Any) -> None:
 
 def pytest_sessionfinish() -> None:
     EARLY.stop()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if TABLE:
-        terminalreporter.write_sep("-", "parity: virtual vs simrig platform serve over TCP")
-        terminalreporter.write_line(table_text())

@@ -54,11 +54,13 @@ At 1× (an hour of wall clock, run by hand): ``benchmarks/parity_speed1.py``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from .conftest import start_parity_runs
 from .early import EARLY, Runs
-from .harness import TABLE, ParityRow, library_names, rows_text, same_verdicts, verdict_rows
+from .harness import ParityRow, library_names, rows_text, same_verdicts, verdict_rows
 
 #: speed factor per library scenario (scenario seconds per wall second) and why.
 SPEEDS: dict[str, tuple[float, str]] = {
@@ -110,7 +112,9 @@ def runs(request: pytest.FixtureRequest) -> Runs:
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", library_names())
-def test_library_scenario_over_tcp_gives_the_virtual_verdict(name: str, runs: Runs):
+def test_library_scenario_over_tcp_gives_the_virtual_verdict(
+    name: str, runs: Runs, request: pytest.FixtureRequest
+):
     uncut, virtual = runs.uncut[name], runs.virtual[name]
     assert uncut.passed, uncut.expectations
     # the cut is honest: the shortened scenario's virtual verdict is exactly the full one's
@@ -120,7 +124,7 @@ def test_library_scenario_over_tcp_gives_the_virtual_verdict(name: str, runs: Ru
     expected = verdict_rows(virtual)
     same = same_verdicts(expected, tcp.rows)
     row = ParityRow(name, rows_text(expected), rows_text(tcp.rows), tcp.speed, tcp.seconds, same)
-    TABLE.append(row)
+    request.node.user_properties.append(("parity_row", dataclasses.asdict(row)))
     assert tcp.servers_exited, "a simrig platform serve process outlived its run"
     assert same, f"virtual {row.virtual} != tcp {row.tcp} at {tcp.speed:g}x; {tcp.link_events}"
     assert tcp.passed, tcp.expectations
