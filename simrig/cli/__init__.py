@@ -21,7 +21,7 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from . import compare, decode, firmware, import_trace, platform, run, station, wireshark
+    from . import compare, decode, firmware, import_trace, load, platform, run, station, wireshark
 
     decode.register(app)
     firmware.register(app)
@@ -31,6 +31,7 @@ def _register() -> None:
     station.register(app)
     import_trace.register(app)
     wireshark.register(app)
+    load.register(app)
 
 
 _register()
