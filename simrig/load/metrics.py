@@ -151,6 +151,10 @@ class LoadObserver:
         self.started = 0
         #: the driver's reason for stopping early (a dead backend), if it did
         self.gave_up = ""
+        #: called with (kind, seconds) for every backend reply timed (Locust's events)
+        self.on_reply: Callable[[str, float], None] | None = None
+        #: called with (kind, why) for every request left unanswered
+        self.on_unanswered: Callable[[str, str], None] | None = None
         #: events kept for the dead-backend policy until the first login (then none)
         self._early: list[Event] | None = []
         self._give_up = GiveUp(self.piles)
@@ -189,6 +193,8 @@ class LoadObserver:
                     name = KIND_OF_REQUEST[request]
                     record_s(self.backend[name], latency)
                     record_s(self._interval_backend, latency)
+                    if self.on_reply is not None:
+                        self.on_reply(name, latency)
                     if request == 0x03:
                         record_s(self._interval_heartbeat, latency)
             elif kind in REMOTE_KINDS:
@@ -198,6 +204,8 @@ class LoadObserver:
                     latency = t - calls.pop(0)
                     record_s(self.backend[name], latency)
                     record_s(self._interval_backend, latency)
+                    if self.on_reply is not None:
+                        self.on_reply(name, latency)
         if pile_no in self._deviations:
             self._deviations[pile_no].feed(Chunk(self.wall(now), pile_no, "down", data))
 
@@ -314,6 +322,9 @@ class LoadObserver:
                         if entry[3] is None:  # a reply lost on the down link is answered
                             name = KIND_OF_REQUEST[request]
                             unanswered[name] = unanswered.get(name, 0) + 1
+                            if self.on_unanswered is not None:
+                                why = f"no reply within {ANSWER_WITHIN_S:g} s"
+                                self.on_unanswered(name, why)
             if state.remote:
                 for calls in state.remote.values():
                     while calls and calls[0] < limit:
