@@ -17,11 +17,12 @@ runner = CliRunner()
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Callable[..., PlatformProcess]]:
-    """``platform(piles, speed)`` starts ``simrig platform serve`` with the site of a load
-    plan of ``piles`` piles; every one started is stopped after the test."""
+    """``platform(piles, speed, *plan_options, token="")`` starts ``simrig platform serve``
+    with the site of that load plan (its HTTP API on, behind ``token``, if one is given);
+    every one started is stopped after the test."""
     started: list[PlatformProcess] = []
 
-    def start(piles: int, speed: float, *site_options: str) -> PlatformProcess:
+    def start(piles: int, speed: float, *site_options: str, token: str = "") -> PlatformProcess:
         folder = tmp_path / f"platform{len(started)}"
         folder.mkdir()
         site = folder / "site.toml"
@@ -29,7 +30,8 @@ def platform(tmp_path: Path) -> Iterator[Callable[..., PlatformProcess]]:
             app, ["load", "--piles", str(piles), *site_options, "--site-toml", str(site)]
         )
         assert made.exit_code == 0, made.output
-        args = ["--listen", "127.0.0.1:0", "--http", "off", "--db", str(folder / "p.sqlite")]
+        http = ["--http", "127.0.0.1:0", "--api-token", token] if token else ["--http", "off"]
+        args = ["--listen", "127.0.0.1:0", *http, "--db", str(folder / "p.sqlite")]
         args += ["--config", str(site), "--speed", repr(speed)]
         started.append(start_platform(args))
         return started[-1]

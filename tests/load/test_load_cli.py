@@ -14,6 +14,8 @@ from simrig.cli import app
 from simrig.exit_codes import ExitCode
 
 runner = CliRunner()
+TEMPLATE = Path(__file__).parent.parent / "control" / "reference_platform.toml"
+TOKEN = "load-token"
 
 
 def _load(server_port: int, out: Path, *options: str) -> tuple[int, dict, str]:
@@ -23,14 +25,19 @@ def _load(server_port: int, out: Path, *options: str) -> tuple[int, dict, str]:
     return result.exit_code, data, result.output
 
 
-def test_load_reports_figures_bills_and_fails_a_threshold(platform, tmp_path):
-    """12 piles of two profiles at 60× with sessions: every pile logs in once, heartbeats
-    and card auths are timed, bills are uploaded and acked; an impossible heartbeat p99
-    fails (exit 1), the lost-bill threshold holds; load.json and load.png are written."""
+def test_load_reports_figures_bills_and_fails_a_threshold(platform, tmp_path, monkeypatch):
+    """12 piles of two profiles at 60× with card and app sessions (app through the
+    platform's HTTP API, --backend-control): every pile logs in once, heartbeats, card
+    auths and remote starts are timed, bills are uploaded and acked; an impossible
+    heartbeat p99 fails (exit 1), the lost-bill threshold holds; load.json and load.png
+    are written."""
     mix = ("--profile", "generic-dc@1.0=1", "--profile", "sinexcel-dc@2090404=1")
-    server = platform(12, 60.0, *mix)
+    server = platform(12, 60.0, *mix, token=TOKEN)
+    monkeypatch.setenv("SIMRIG_API", f"http://127.0.0.1:{server.http_port}")
+    monkeypatch.setenv("SIMRIG_API_TOKEN", TOKEN)
     code, data, output = _load(
-        server.port, tmp_path / "out", *mix,
+        server.port, tmp_path / "out", *mix, "--app-share", "0.5",
+        "--backend-control", str(TEMPLATE),
         "--piles", "12", "--duration", "9s", "--ramp", "1s", "--speed", "60",
         "--sessions-per-pile-hour", "8", "--session-minutes", "1-2",
         "--max-p99-ms", "heartbeat=0.001", "--max-lost-bills", "0", "--max-login-failures", "0",
@@ -43,6 +50,8 @@ def test_load_reports_figures_bills_and_fails_a_threshold(platform, tmp_path):
     assert latency["login"]["backend"]["count"] == 12
     assert latency["heartbeat"]["backend"]["count"] >= 12 * 20  # 10 s beats, 540 s
     assert latency["card_auth"]["backend"]["count"] >= 1
+    assert latency["remote_start"]["backend"]["count"] >= 1
+    assert counters["remote_unmatched"] == 0 and counters["action_errors"] == 0
     assert counters["bills_uploaded"] >= 1
     assert counters["bills_acked"] + data["bills_in_flight"] >= counters["bills_uploaded"]
     assert data["bills_never_acked"] == 0
