@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from simrig.adapters.realtime import RealtimeDriver
+from simrig.adapters.realtime import RealtimeDriver, tcp_protocol_opener
 from simrig.errors import BackendError
 from simrig.sim.realtime_run import mapping_starting_now
 from simrig.sim.world import build_world, site_from_scenario
@@ -151,8 +151,8 @@ def run_load(
         control.provision(site_from_scenario(scenario, world.tariff))
     ramp = plan.ramp()
     driver = RealtimeDriver(
-        world, host, port, mapping=mapping, sample_truth=False, recorder=observer,
-        first_pump=ramp,
+        world, mapping=mapping, sample_truth=False, recorder=observer, first_pump=ramp,
+        opener=tcp_protocol_opener(host, port),
     )  # fmt: skip
     driver.give_up = observer.give_up
     starts = sorted(ramp.values())
