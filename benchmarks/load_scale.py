@@ -137,6 +137,7 @@ def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
         cmd = [*simrig, *plan, "--backend", f"tcp://127.0.0.1:{server.port}", "--no-live"]
         cmd += ["--duration", f"{ramp + hold:g}s", "--ramp", f"{ramp:g}s", "--out", str(out)]
         cmd += ["--status-every", "30"]
+        srv_cpu0 = _proc(server.proc.pid)[1]
         peak, cpu, wall, code = watch(cmd, ramp + hold + 600)
         data = json.loads((out / "load.json").read_text())
         srv_rss, srv_cpu = _proc(server.proc.pid)
@@ -151,6 +152,7 @@ def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
             reconnects=data["counters"]["reconnects"],
             bills=f"{data['counters']['bills_acked']}/{data['counters']['bills_uploaded']}",
             platform_rss_mb=round(srv_rss / 2**20),
+            platform_cpu=round((srv_cpu - srv_cpu0) / wall, 2),
         )
         res = folder / f"base{piles}.json"
         cmd = [sys.executable, __file__, "--baseline", str(piles), "127.0.0.1",
@@ -164,7 +166,6 @@ def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
         )
         row["rss_ratio"] = round(row["simrig_kb_per_pile"] / max(row["base_kb_per_pile"], 1e-9), 1)
         row["cpu_ratio"] = round(row["simrig_cpu"] / max(row["base_cpu"], 1e-9), 1)
-        row["platform_cpu_s"] = round(_proc(server.proc.pid)[1] - srv_cpu, 1)
     finally:
         server.stop()
     return row

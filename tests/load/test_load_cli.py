@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +121,25 @@ def test_dead_backend_exits_3_and_bad_input_exits_2(tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == ExitCode.BAD_INPUT, (bad, result.output)
         assert "error" in result.output
+
+
+def test_sigterm_ends_the_run_in_order_with_exit_4_and_the_figures_so_far(tmp_path):
+    """SIGTERM mid-run (its own process): links closed, load.json written, exit 4."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "simrig", "load", "--backend", f"tcp://127.0.0.1:{port}"]
+    args += ["--piles", "2", "--duration", "60s", "--ramp", "1s", "--no-live"]
+    args += ["--status-every", "0.5", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first status line: the run is under way
+        assert first.startswith("load t="), first
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == ExitCode.INTERRUPTED
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert json.loads((tmp_path / "out" / "load.json").read_text())["interrupted"] is True
