@@ -22,6 +22,7 @@ sample of piles (:data:`DEVIATION_SAMPLE`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ DEVIATION_SAMPLE = 50
 KINDS = ("login", "heartbeat", "model_verify", "model_request", "card_auth",
          "remote_start", "remote_stop", "bill_ack")  # fmt: skip
 _BILLS = (0x3B, 0x3D)
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 _SERIAL = slice(6, 22)  # the 0x3B/0x3D serial: the first 16 body bytes (§4.12)
 
 
@@ -110,6 +112,7 @@ class Snapshot:
     bills_acked: int
     reconnects: int
     login_failures: int  # refused or timed out logins, failed connects (not outages)
+    rss_kb: int  # this process's resident memory (summed across workers)
     #: the interval's histograms, encoded (merged across workers by the parent)
     backend_all: str
     heartbeat: str
@@ -345,6 +348,7 @@ class LoadObserver:
             bills_acked=c.bills_acked,
             reconnects=c.reconnects,
             login_failures=c.login_refused + c.login_timeouts + c.connect_failures,
+            rss_kb=_rss_kb(),
             backend_all=encode(self._interval_backend),
             heartbeat=encode(self._interval_heartbeat),
             timer_lag=encode(self._interval_lag),
@@ -423,6 +427,15 @@ class LoadObserver:
         if count:
             self.counters.replies_unmatched += 1
         return first
+
+
+def _rss_kb() -> int:
+    """Resident memory of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_KB
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _in_flight_up(entry: list[Any]) -> bool:

@@ -205,13 +205,17 @@ class LoadPlan:
                 scenario = scenario.model_copy(update={"piles": [], "timeline": []})
             scenarios.append(scenario)
         name = f"load:{self.piles}x" + "+".join(g.profile for g in self.groups)
-        merged = side_by_side(scenarios, name)
+        # one group: its scenario as it is (side_by_side's dump and re-validation cost a
+        # copy of every pile, vehicle and step at peak memory)
+        merged = scenarios[0] if len(scenarios) == 1 else side_by_side(scenarios, name)
         timeline = [
             s.model_copy(update={"at": s.at + self.ramp_s})
             for s in merged.timeline
             if s.at + self.ramp_s < self.duration_s
         ]
-        meta = merged.meta.model_copy(update={"duration": self.duration_s, "seed": self.seed})
+        meta = merged.meta.model_copy(
+            update={"duration": self.duration_s, "seed": self.seed, "name": name}
+        )
         merged = merged.model_copy(update={"meta": meta, "timeline": timeline})
         return merged if all_users else users_in_use(merged)
 

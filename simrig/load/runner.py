@@ -256,7 +256,7 @@ def merge(parts: list[LoadFigures]) -> LoadFigures:
 
 #: the snapshot fields added up across workers
 SUMMED = ("piles_started", "connected", "logged_in", "frames_up", "frames_down",
-          "bills_uploaded", "bills_acked", "reconnects", "login_failures")  # fmt: skip
+          "bills_uploaded", "bills_acked", "reconnects", "login_failures", "rss_kb")  # fmt: skip
 
 
 def merge_series(series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
