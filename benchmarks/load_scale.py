@@ -121,6 +121,18 @@ def baseline_main() -> None:
     Path(out).write_text(json.dumps(result))
 
 
+def steady_memory(series: list[dict], ramp: float, piles: int) -> dict:
+    """RSS after the ramp and at the end (flat memory: the two are close), per pile."""
+    after = [row["rss_kb"] for row in series if row["t"] >= ramp + 5]
+    if not after:
+        return {}
+    return {
+        "rss_after_ramp_mb": round(after[0] / 1024),
+        "rss_end_mb": round(after[-1] / 1024),
+        "steady_kb_per_pile": round(after[-1] / piles, 1),
+    }
+
+
 # -- the grid ----------------------------------------------------------------------------------
 def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
     site = folder / f"site{piles}.toml"
@@ -144,6 +156,7 @@ def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
         row.update(
             simrig_exit=code,
             simrig_kb_per_pile=round(peak / 1024 / piles, 1),
+            **steady_memory(data["series"], ramp, piles),
             simrig_cpu=round(cpu / wall, 2),
             simrig_lag_p99_ms=data["timer_lag_ms"]["p99"],
             backend_hb_p99_ms=data["latency_ms"]["heartbeat"]["backend"]["p99"],

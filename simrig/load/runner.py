@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from simrig.adapters.realtime import RealtimeDriver, tcp_protocol_opener
 from simrig.errors import BackendError
+from simrig.gc_policy import few_full_collections
 from simrig.sim.realtime_run import mapping_starting_now
 from simrig.sim.world import build_world, site_from_scenario
 
@@ -187,7 +188,8 @@ def run_load(
             await tick
 
     install_uvloop()
-    asyncio.run(main())
+    with few_full_collections():  # the piles' heap, frozen: no full sweep walks it
+        asyncio.run(main())
     now = time.monotonic()
     observer.expire(now)
     lost, in_flight = observer.bills_open(now)
