@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ def steady_memory(series: list[dict], ramp: float, piles: int) -> dict:
 
 
 # -- the grid ----------------------------------------------------------------------------------
-def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
+def run(piles: int, ramp: float, hold: float, folder: Path, baseline: bool = True) -> dict:
     site = folder / f"site{piles}.toml"
     simrig = [sys.executable, "-m", "simrig", "load"]
     plan = ["--piles", str(piles), "--profile", PROFILE, "--sessions-per-pile-hour", "0.5"]
@@ -167,6 +168,8 @@ def run(piles: int, ramp: float, hold: float, folder: Path) -> dict:
             platform_rss_mb=round(srv_rss / 2**20),
             platform_cpu=round((srv_cpu - srv_cpu0) / wall, 2),
         )
+        if not baseline:
+            return row
         res = folder / f"base{piles}.json"
         cmd = [sys.executable, __file__, "--baseline", str(piles), "127.0.0.1",
                str(server.port), f"{ramp:g}", f"{hold:g}", str(res)]  # fmt: skip
@@ -192,10 +195,18 @@ def main() -> None:
     parser.add_argument("--piles", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--ramp", type=float, default=60.0)
     parser.add_argument("--hold", type=float, default=120.0)
+    parser.add_argument("--no-baseline", action="store_true", help="simrig only")
+    parser.add_argument("--keep", type=Path, help="copy each load.json into this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for piles in args.piles:
-            print(json.dumps(run(piles, args.ramp, args.hold, Path(tmp))), flush=True)
+            row = run(piles, args.ramp, args.hold, Path(tmp), not args.no_baseline)
+            print(json.dumps(row), flush=True)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(
+                    Path(tmp) / f"load{piles}" / "load.json", args.keep / f"load{piles}.json"
+                )
 
 
 if __name__ == "__main__":
