@@ -34,6 +34,7 @@ _COMMANDS = (
     "wireshark",
     "proxy",
     "replay",
+    "load",
 )
 
 

@@ -42,7 +42,7 @@ from simrig.oracle.pushed_tariff import model_problems
 from simrig.protocol.ykc import ErrorKind, Frame, FrameError, Framer, ModelReply
 from simrig.protocol.ykc.wire import Enum8
 
-__all__ = ["REPLY_TO", "BackendDeviation", "backend_deviations"]
+__all__ = ["REPLY_TO", "BackendDeviation", "PileDeviations", "backend_deviations"]
 
 #: reply type → the request type it answers (§2)
 REPLY_TO: dict[int, int] = {0x02: 0x01, 0x04: 0x03, 0x06: 0x05, 0x0A: 0x09, 0x32: 0x31, 0x40: 0x3B}
@@ -224,6 +224,10 @@ class _Pile:
                 )  # fmt: skip
         self.found.sort(key=lambda d: d.at)
         return self.found
+
+
+#: one pile's analysis, fed chunk by chunk (a load run streams a sample of piles through it)
+PileDeviations = _Pile
 
 
 def backend_deviations(

@@ -47,6 +47,10 @@ class WorkloadSpec:
     platform: tuple[tuple[str, Any], ...] = ()
     #: ``[[expect_rate]]`` tables for the generated scenario (code label, rate, tolerance)
     expect_rates: tuple[tuple[str, float, float], ...] = ()
+    #: the users drawn from (a load run gives one per pile: one open order per account)
+    users: int = 200
+    #: arrivals stop at this second (default: 4 h before the end, so every visit ends)
+    arrivals_until_s: float | None = None
 
 
 def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = None) -> Scenario:
@@ -58,19 +62,20 @@ def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = 
             "logical_card": str(2000000000 + i),
             "balance": 100_000.0,
         }
-        for i in range(200)
+        for i in range(spec.users)
     ]
     vehicles: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]] = []
     horizon = spec.days * 86400.0
     peak = max(spec.hourly)
+    last_arrival = horizon - 4 * 3600 if spec.arrivals_until_s is None else spec.arrivals_until_s
     rate_per_s = spec.sessions_per_pile_day / 86400.0 * peak / (sum(spec.hourly) / 24)
     for pile_no in piles:
         t = 0.0
         free_at = 0.0
         while True:
             t += rng.expovariate(rate_per_s)
-            if t >= horizon - 4 * 3600:
+            if t >= last_arrival:
                 break
             hour = int((spec.epoch + timedelta(seconds=t)).hour)
             if rng.random() > spec.hourly[hour] / peak or t < free_at:
