@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from simrig.firmware_models import ProfileError, list_profiles, load_profile, parse_profile
-from simrig.firmware_models.quirks import QUIRKS
+from simrig.firmware_models.quirks import PRESETS, PRIMITIVES
 
 SHIPPED = {
     "sinexcel-dc@11523",
@@ -55,12 +55,14 @@ def test_bill_at_unplug_and_pile_balance_stop_profiles():
     assert parse_profile(GOOD, "x.toml").timings.pile_balance_stop is False
 
 
-def test_every_quirk_is_shipped_somewhere_and_cites_a_case():
+def test_every_preset_is_shipped_somewhere_and_every_primitive_cites_its_cases():
     used = set().union(*(p.quirks for p in list_profiles()))
-    assert used == set(QUIRKS)
-    for cls in QUIRKS.values():
-        assert "_case#" in cls.case
-        assert cls.case in (cls.__doc__ or "") or "igo_case#17" in (cls.__doc__ or "")
+    assert used == set(PRESETS)
+    for preset in PRESETS.values():
+        assert "_case#" in preset.case
+    for cls in PRIMITIVES.values():
+        for case in cls.case.split(","):
+            assert "_case#" in case and case.strip() in " ".join((cls.__doc__ or "").split())
         assert "Decision point:" in (cls.__doc__ or "")
 
 
