@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from simrig.sim.results import RunResult
-
 from .common import (
     DEFAULT_OUT,
     BackendOption,
@@ -30,7 +28,6 @@ from .common import (
     progress_bar,
 )
 from .workload import (
-    PILE_NO_STRIDE,
     AppShareOption,
     DaysOption,
     DrainOption,
@@ -48,7 +45,7 @@ from .workload import (
     workload_spec,
 )
 
-__all__ = ["arm_stats", "compare", "register"]
+__all__ = ["compare", "register"]
 
 #: results.json holds every session; above this many it is not written (summary.txt and
 #: ab.json hold the A/B)
@@ -72,38 +69,6 @@ JobsOption = Annotated[
         "identical to --jobs 1).",
     ),
 ]
-
-
-def arm_stats(results: Sequence[RunResult], profiles: Sequence[str], first_pile_no: int) -> list:
-    """One :class:`~simrig.report.stats.ProfileStats` per compared profile, in order (a
-    pile's profile by its number: ``first + k × PILE_NO_STRIDE``); the same profile
-    twice is two arms, the second named ``NAME #2``."""
-    from simrig.report.stats import ProfileStats
-
-    names: list[str] = []
-    for profile in profiles:
-        base = next(
-            (
-                r.profiles[p]
-                for r in results
-                for p in r.profiles
-                if _arm(p, first_pile_no) == len(names)
-            ),
-            profile,
-        )
-        name = base if base not in names else f"{base} #{names.count(base) + 1}"
-        while name in names:
-            name += "'"
-        names.append(name)
-    stats = [ProfileStats(name) for name in names]
-    for r in results:
-        for v in r.verdicts:
-            stats[_arm(v.truth.pile_no, first_pile_no)].add(v)
-    return stats
-
-
-def _arm(pile_no: str, first_pile_no: int) -> int:
-    return (int(pile_no) - first_pile_no) // PILE_NO_STRIDE
 
 
 def compare(
@@ -131,7 +96,7 @@ def compare(
 ) -> None:
     """Firmware A/B: the same fleet workload on each profile; per anomaly label the rate
     with its Wilson 95 % interval and each profile against the first (Newcombe interval,
-    z-test, Holm-adjusted verdict). Writes summary.txt, ab.json, compare.png.
+    Fisher's exact test, Holm-adjusted verdict). Writes summary.txt, ab.json, compare.png.
 
     Each profile's piles are numbered apart (+10000 per profile) and draw their own
     firmware randomness; every pile serves its own users. On embedded the fleet runs in
@@ -139,7 +104,7 @@ def compare(
     profiles run side by side in one real-time run at --speed. Exit 0 pass, 1
     expectations failed, 2 bad input, 3 backend unreachable or incompatible, 4
     interrupted."""
-    from simrig.cli.fleet import arm_scenarios, plan_fleet, run_fleet
+    from simrig.cli.fleet import arm_scenarios, arm_stats, plan_fleet, run_fleet
     from simrig.firmware_models import ProfileError, load_profile
     from simrig.report import exit_code, write_results_json
     from simrig.report.ab import ab_rows, summary_text

@@ -21,10 +21,14 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simrig.scenarios import Scenario
 from simrig.scenarios.workload import WorkloadSpec, fleet_scenario, pile_visit_count
 from simrig.sim.results import RunResult
+
+if TYPE_CHECKING:
+    from simrig.report.stats import ProfileStats
 
 from .workload import MAX_PILE_NO, PILE_NO_STRIDE, drained
 
@@ -32,6 +36,7 @@ __all__ = [
     "SHARD_PILES",
     "FleetPlan",
     "arm_scenarios",
+    "arm_stats",
     "merge_shards",
     "pile_stream",
     "plan_fleet",
@@ -207,3 +212,30 @@ def run_fleet(
         )
         for arm, profile in enumerate(profiles)
     ]
+
+
+def arm_stats(
+    results: Sequence[RunResult], profiles: Sequence[str], first_pile_no: int
+) -> list[ProfileStats]:
+    """One :class:`~simrig.report.stats.ProfileStats` per compared profile, in order (a
+    pile's profile by its number: ``first + k × PILE_NO_STRIDE``); the same profile
+    twice is two arms, the second named ``NAME #2``."""
+    from simrig.report.stats import ProfileStats
+
+    def arm(pile_no: str) -> int:
+        return (int(pile_no) - first_pile_no) // PILE_NO_STRIDE
+
+    names: list[str] = []
+    for k, profile in enumerate(profiles):
+        found = (r.profiles[p] for r in results for p in r.profiles if arm(p) == k)
+        base = next(found, profile)
+        name, copy = base, 1
+        while name in names:
+            copy += 1
+            name = f"{base} #{copy}"
+        names.append(name)
+    stats = [ProfileStats(name) for name in names]
+    for r in results:
+        for v in r.verdicts:
+            stats[arm(v.truth.pile_no)].add(v)
+    return stats

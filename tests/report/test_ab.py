@@ -7,6 +7,7 @@ import pytest
 
 from simrig.report.ab import (
     ab_rows,
+    fisher_exact_p,
     holm,
     newcombe_interval,
     summary_text,
@@ -41,6 +42,16 @@ def test_newcombe_hybrid_score_matches_table_ii():
         pytest.approx(0.1705, abs=1e-4),
         pytest.approx(0.8090, abs=1e-4),
     )
+
+
+def test_fisher_exact_matches_published_values():
+    # Fisher's tea tasting (3 of 4 vs 1 of 4): 0.4857; R's fisher.test on
+    # matrix(c(1, 11, 9, 3), 2): 0.002759
+    assert fisher_exact_p(3, 4, 1, 4) == pytest.approx(0.4857, abs=1e-4)
+    assert fisher_exact_p(1, 12, 9, 12) == pytest.approx(0.002759, abs=1e-6)
+    assert fisher_exact_p(0, 30, 0, 30) == pytest.approx(1.0)
+    # where the z-test is too eager (a profile against itself, 4 vs 0 of 30)
+    assert two_proportion_p(4, 30, 0, 30) < 0.05 < fisher_exact_p(4, 30, 0, 30)
 
 
 def test_two_proportion_p_and_holm():
