@@ -213,6 +213,10 @@ def _permille(x: float) -> str:
     return f"{1000 * x:.2f}"
 
 
+def _p(p: float) -> str:
+    return "<1e-6" if p < 1e-6 else f"{p:.3g}"
+
+
 def summary_text(stats: Sequence[ProfileStats], header: Sequence[str] = ()) -> str:
     """The field's table layout: sessions, then per label count and ‰ per profile side by
     side with the Wilson 95 % interval, then each profile against the first (difference
@@ -255,8 +259,8 @@ def summary_text(stats: Sequence[ProfileStats], header: Sequence[str] = ()) -> s
                 row += [
                     f"{1000 * c.diff:+.2f}",
                     f"[{1000 * c.low:+.2f}, {1000 * c.high:+.2f}]",
-                    f"{c.p:.3g}",
-                    f"{c.p_holm:.3g}",
+                    _p(c.p),
+                    _p(c.p_holm),
                     c.verdict,
                 ]
         cells.append(row)
