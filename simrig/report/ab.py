@@ -193,8 +193,7 @@ def ab_rows(stats: Sequence[ProfileStats]) -> list[LabelRow]:
             r for r in rows if r.label != "any" and (r.counts[0] or r.counts[j])
         ]  # "any" is not one more test: it is the union of the others
         ps = [
-            fisher_exact_p(r.counts[0], first.sessions, r.counts[j], other.sessions)
-            for r in tested
+            fisher_exact_p(r.counts[0], first.sessions, r.counts[j], other.sessions) for r in tested
         ]
         adjusted = dict(zip((r.label for r in tested), holm(ps), strict=True))
         for r in rows:

@@ -153,6 +153,8 @@ Action = Literal[
     "app_start",
     "app_stop",
     "stop_button",
+    "charging_fault",
+    "bms_stop",
     "emergency_stop",
     "emergency_release",
     "power_cut",

@@ -283,6 +283,10 @@ def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
             return stim(stimuli.CardScan(gun, (scenario.user(step.user or "").card or "").upper()))
         case "stop_button":
             return stim(stimuli.StopButton(gun))
+        case "charging_fault":
+            return stim(stimuli.ChargingFault(gun))
+        case "bms_stop":
+            return stim(stimuli.BmsStop(gun))
         case "emergency_stop":
             return stim(stimuli.EmergencyStop(True))
         case "emergency_release":
