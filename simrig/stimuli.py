@@ -44,6 +44,23 @@ class StopButton:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargingFault:
+    """The pile's power stage faults during charging (Sinexcel reason 98 "device fault"
+    during charging, 46/47 voltage/current abnormal): the pile stops the session with
+    stop reason 0x75 output abnormal (field-incidents.md mapping)."""
+
+    gun: int
+
+
+@dataclass(frozen=True, slots=True)
+class BmsStop:
+    """The vehicle's BMS stops actively before its target (Sinexcel reason 10); the pile
+    sees current end and the BMS stop and ends the session (zpd_case#21 family)."""
+
+    gun: int
+
+
+@dataclass(frozen=True, slots=True)
 class EmergencyStop:
     pressed: bool = True
 
@@ -64,5 +81,14 @@ class LocalReboot:
 
 
 Stimulus = (
-    Plug | Unplug | CardScan | StopButton | EmergencyStop | PowerCut | PowerRestore | LocalReboot
+    Plug
+    | Unplug
+    | CardScan
+    | StopButton
+    | ChargingFault
+    | BmsStop
+    | EmergencyStop
+    | PowerCut
+    | PowerRestore
+    | LocalReboot
 )

@@ -3,9 +3,10 @@
 * No part under ``simrig/firmware_models/`` holds the whole :class:`PileFirmware`: no
   part imports or annotates it, none stores a parameter of that type, and the pile
   never hands itself (or one of its own methods) to a part.
-* Each quirk of the catalogue is consulted at exactly one hook: the quirk's name is read
-  in exactly one function, that function is a ``@hook`` of ``hooks.py`` whose docstring
-  cites the quirk's case id, and every hook has exactly one call site.
+* Each quirk primitive of the catalogue is consulted at exactly one hook: its name is
+  read in exactly one function, that function is a ``@hook`` of ``hooks.py`` whose
+  docstring cites the primitive's (first) case id, and every hook has exactly one call
+  site. (Presets are data: they expand into primitives and are read by no hook.)
 * Frames are routed per class (``@on``), with no module-global handler table.
 
 Each checker is also run on a small bad source below, to show it can fail.
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from simrig.firmware_models.hooks import HOOKS
-from simrig.firmware_models.quirks import QUIRKS
+from simrig.firmware_models.quirks import PRIMITIVES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "simrig" / "firmware_models"
 WHOLE = "PileFirmware"
@@ -107,6 +108,10 @@ def test_the_back_reference_check_can_fail():
 # --------------------------------------------------------------------------- quirks at hooks
 
 
+def _first_case(case: str) -> str:
+    return case.split(",")[0].strip()
+
+
 def quirk_sites(sources: dict[str, str], quirks: dict[str, str]) -> dict[str, list[str]]:
     """Quirk name → the functions (``module:function``) that read it."""
     sites: dict[str, list[str]] = {q: [] for q in quirks}
@@ -160,38 +165,36 @@ def hook_problems(sources: dict[str, str], quirks: dict[str, str]) -> list[str]:
 
 
 def test_each_quirk_acts_at_exactly_one_hook():
-    quirks = {name: cls.case for name, cls in QUIRKS.items()}
+    quirks = {name: _first_case(cls.case) for name, cls in PRIMITIVES.items()}
     assert hook_problems(_sources(), quirks) == []
 
 
 def test_each_quirk_names_its_hook():
     """The catalogue's ``Decision point:`` is the hook the source shows."""
-    sites = quirk_sites(_sources(), {name: "" for name in QUIRKS})
-    for name, cls in QUIRKS.items():
+    sites = quirk_sites(_sources(), {name: "" for name in PRIMITIVES})
+    for name, cls in PRIMITIVES.items():
         [site] = sites[name]
         assert f"Decision point: hook ``{site.split(':')[1]}``" in (cls.__doc__ or ""), name
 
 
 def test_every_hook_is_declared_and_consulted():
-    sites = quirk_sites(_sources(), {name: "" for name in QUIRKS})
+    sites = quirk_sites(_sources(), {name: "" for name in PRIMITIVES})
     used = {site.split(":")[1] for found in sites.values() for site in found}
     assert set(HOOKS) == used  # no hook without a quirk, no quirk outside a hook
-    assert len(QUIRKS) == 13 and len(HOOKS) == 12
+    assert len(PRIMITIVES) == 15 and len(HOOKS) == 13
 
 
 def test_the_hook_check_can_fail():
     sources = _sources()
-    quirks = {name: cls.case for name, cls in QUIRKS.items()}
-    # charge_through_outage consulted a second time, outside its hook (as it once was)
-    sources["sessions.py"] += (
-        "\n\ndef offline_again(q):\n    return q.charge_through_outage is None\n"
-    )
+    quirks = {name: _first_case(cls.case) for name, cls in PRIMITIVES.items()}
+    # offline_behaviour consulted a second time, outside its hook (as it once was)
+    sources["sessions.py"] += "\n\ndef offline_again(q):\n    return q.offline_behaviour is None\n"
     # a hook called from a second place
     sources["bills.py"] += "\n\ndef twice(h, s):\n    return h.bill_upload(s, 0.0)\n"
     # a hook whose docstring lost its case id
-    sources["hooks.py"] = sources["hooks.py"].replace("random_bill_loss (zpd_case#7)", "x")
+    sources["hooks.py"] = sources["hooks.py"].replace("bill_loss (zpd_case#7)", "x")
     problems = hook_problems(sources, quirks)
-    assert any(p.startswith("charge_through_outage: read at") for p in problems)
+    assert any(p.startswith("offline_behaviour: read at") for p in problems)
     assert any(p.startswith("hook bill_upload: 2 call sites") for p in problems)
     assert any("does not cite zpd_case#7" in p for p in problems)
 

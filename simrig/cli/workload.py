@@ -38,6 +38,7 @@ __all__ = [
     "drained",
     "external",
     "refuse_app_steps",
+    "run_scenarios",
     "run_workloads",
     "side_by_side",
     "specs_for",
@@ -220,8 +221,6 @@ def run_workloads(
 ) -> list[RunResult]:
     """Generate each spec's station workload and run them in turn with a progress bar;
     ``together``: all in one run, side by side (one real-time run against one backend)."""
-    from simrig.sim.runner import run_scenario
-
     scenarios = [station_workload(s, random.Random(s.seed)) for s in specs]
     for spec, scenario in zip(specs, scenarios, strict=True):
         refuse_app_steps(scenario, run, spec.app_share)
@@ -233,6 +232,13 @@ def run_workloads(
         scenarios = [users_in_use(s) for s in scenarios]
     if run.drain_s is not None:
         scenarios = [drained(s, run.drain_s) for s in scenarios]
+    return run_scenarios(scenarios, run)
+
+
+def run_scenarios(scenarios: Sequence[Scenario], run: WorkloadRun) -> list[RunResult]:
+    """Run prepared workload scenarios in turn with a progress bar."""
+    from simrig.sim.runner import run_scenario
+
     results: list[RunResult] = []
     with interruptible(), progress_bar(Console()) as bar:
         for scenario in scenarios:

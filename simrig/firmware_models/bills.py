@@ -64,17 +64,34 @@ class BillStore(Router):
 
     # ------------------------------------------------------------------ making bills
     def open(self, s: SessionRecord, g: GunRecord, now: float, delay: float | None) -> None:
-        """Session ``s`` ended: its bill is due after ``delay`` (a quirk's) or the profile's
-        ``bill_delay_s``, or with ``bill_at_unplug`` held while the gun is plugged."""
-        if delay is None and self._image.timings.bill_at_unplug:
+        """Session ``s`` ended: its bill is due after ``delay`` (a start failure's), or as
+        the ``bill_schedule`` hook decides, or by the profile: ``bill_delay_s``, or with
+        ``bill_at_unplug`` held while the gun is plugged."""
+        if delay is not None:
+            self._add(BillRecord(session=s, due_at=now + delay))
+            return
+        mode, late = self._hooks.bill_schedule(s, now)
+        if mode is None:
+            mode = "at_unplug" if self._image.timings.bill_at_unplug else "at_stop"
+        if mode == "at_unplug":
             if g.plant.plugged(now):  # held until the gun is returned (tick)
-                self._add(BillRecord(session=s, due_at=_INF, state=_HELD))
+                self._add(BillRecord(session=s, due_at=_INF, state=_HELD, hold="unplug"))
             else:  # pulled during charging / already unplugged: at once (§13.3 #5)
                 self._add(BillRecord(session=s, due_at=now))
-            return
-        if delay is None:
-            delay = self._rng.uniform(*self._image.timings.bill_delay_s)
-        self._add(BillRecord(session=s, due_at=now + delay))
+        elif mode == "at_stop":
+            self._add(BillRecord(session=s, due_at=now + self._rng.uniform(*self._bill_delay)))
+        elif mode == "after_delay":
+            self._add(BillRecord(session=s, due_at=now + late))
+        elif mode == "next_login":
+            self._add(BillRecord(session=s, due_at=_INF, state=_HELD, hold="login"))
+        else:  # never
+            bill = BillRecord(session=s, due_at=_INF)
+            self._add(bill)
+            self.drop(bill, now, s.quirks[-1] if s.quirks else mode)
+
+    @property
+    def _bill_delay(self) -> tuple[float, float]:
+        return self._image.timings.bill_delay_s
 
     def _add(self, bill: BillRecord) -> None:
         bill.session.bill = bill
@@ -116,14 +133,17 @@ class BillStore(Router):
         self.bills = [b for b in self.bills if b.state is not _ACKED and b.state is not _DROPPED]
 
     def _holds(self, bill: BillRecord, now: float) -> bool:
-        """``bill_at_unplug``: the bill waits while its gun is reported plugged."""
+        """Held for the unplug: the bill waits while its gun is reported plugged; held
+        for the next login: until :meth:`upload_stored` releases it."""
+        if bill.hold == "login":
+            return True
         g = self._guns[bill.session.gun - 1]
-        return self._image.timings.bill_at_unplug and reported_plugged(g, now)
+        return reported_plugged(g, now)
 
     def release_held(self, gun: int, now: float) -> None:
         """A new plug or order on ``gun``: the pile finalises the bill it held there."""
         for bill in self.bills:
-            if bill.state is _HELD and bill.session.gun == gun:
+            if bill.state is _HELD and bill.hold == "unplug" and bill.session.gun == gun:
                 move(bill, _SCHEDULED)
                 bill.due_at = now
 
@@ -138,7 +158,12 @@ class BillStore(Router):
         """The stored bill is due for upload: the loss hooks decide here."""
         s = bill.session
         if s.no_bill:
-            self.drop(bill, now, "billing_evasion_sequence")
+            self.drop(bill, now, s.no_bill_why)
+            return
+        policy = self._hooks.offline
+        if policy.drops_bills and not self._link.logged_in and policy.quirk is not None:
+            s.quirks.append(policy.quirk.tag)
+            self.drop(bill, now, policy.quirk.tag)
             return
         why = self._hooks.repeated_stop(s, now) or self._hooks.bill_upload(s, now)
         if why is not None:
@@ -161,10 +186,13 @@ class BillStore(Router):
         self._wire.send(bill.msg, now)
 
     def upload_stored(self, now: float) -> None:
-        """After login: stored bills first (§3 item 1)."""
+        """After login: stored bills first (§3 item 1); bills held for this login fall due."""
         for bill in self.bills:
             if bill.state is _STORED:
                 self._transmit(bill, now)
+            elif bill.state is _HELD and bill.hold == "login":
+                move(bill, _SCHEDULED)
+                bill.due_at = now
 
     @on(RecordAck)
     def _on_record_ack(self, msg: RecordAck, seq: int, now: float) -> None:
@@ -208,7 +236,7 @@ def build_bill(
     end = s.end_wall
     meter_end = s.meter_end if s.meter_end is not None else s.meter_start
     samples, end, meter_end = hooks.energy_register(s, samples, end, meter_end, now, _interpolate)
-    start, end = hooks.bill_times(s, start, end, now)
+    start, end, trade = hooks.bill_times(s, start, end, clock.wall(now), now)
     lines = s.tariff.bill(samples)
     sharp, peak, flat, valley = lines.lines
     kw: dict[str, Any] = {}
@@ -230,7 +258,7 @@ def build_bill(
         total_amount=lines.total_amount / 10_000,
         vin=s.vin,
         source=s.source,
-        trade_time=clock.wall(now),
+        trade_time=trade,
         stop_reason=s.stop_reason or StopReason.UNKNOWN,
         physical_card=s.card,
         **kw,

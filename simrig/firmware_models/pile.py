@@ -76,7 +76,9 @@ from simrig.protocol.ykc import (
 from simrig.protocol.ykc import Reboot as RebootCommand
 from simrig.protocol.ykc import RebootReply as RebootCommandReply
 from simrig.stimuli import (
+    BmsStop,
     CardScan,
+    ChargingFault,
     EmergencyStop,
     LocalReboot,
     Plug,
@@ -308,6 +310,13 @@ class PileFirmware(Router):
             g = self._gun(stimulus.gun)
             if link.alive() and g.session is not None:
                 self._sessions.stop(g, now, StopReason.MANUAL_STOP, pile_side=True)
+        elif isinstance(stimulus, ChargingFault):
+            g = self._gun(stimulus.gun)
+            if g.session is not None and g.session.phase is _CHARGING:
+                self._sessions.stop(g, now, StopReason.ABORT_OUTPUT_ABNORMAL, pile_side=True)
+        elif isinstance(stimulus, BmsStop):
+            g = self._gun(stimulus.gun)
+            g.plant.bms_stop(now)  # the poll below sees current end with the BMS stop
         elif isinstance(stimulus, EmergencyStop):
             if stimulus.pressed:
                 pile.press_emergency_stop(now)

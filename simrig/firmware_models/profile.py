@@ -3,9 +3,11 @@
 A profile names its pile family, timings and quirks; a vendor validates a new version by
 writing a profile, not code. Built-in profiles live in ``profiles/*.toml`` next to this
 module; user profiles from extra directories override or add by name (later directories
-win). Every error is one line naming the file and the field::
+win). Every error is one line naming the file, the line and the field::
 
-    ProfileError("path/to/x.toml: quirks.random_bill_loss.rate: must be between 0 and 1")
+    ProfileError("path/to/x.toml:14: quirks.random_bill_loss.rate: must be between 0 and 1")
+
+The format, every primitive and preset: ``docs/profile-format.md``.
 
 File schema (all keys but ``vendor``, ``model``, ``version``, ``kind`` are optional)::
 
@@ -20,12 +22,14 @@ File schema (all keys but ``vendor``, ``model``, ``version``, ``kind`` are optio
     remote_upgrade = true        # 0x94 supported
     description = "..."
     [timings]                    # see Timings
-    [quirks.NAME]                # see simrig.firmware_models.quirks
+    [quirks.NAME]                # a preset or a primitive, see simrig.firmware_models.quirks
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -33,16 +37,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .quirks import ParamError, validate_params
+from .quirks import ParamError, expand, validate_params
 
 __all__ = [
     "FirmwareProfile",
     "ProfileError",
     "Timings",
+    "field_line",
     "list_profiles",
     "load_profile",
     "parse_profile",
     "read_profile_text",
+    "with_overrides",
 ]
 
 RETRY_POLICIES = ("3x30s", "once_after_5min")
@@ -209,7 +215,41 @@ def parse_profile(text: str, source: str) -> FirmwareProfile:
     try:
         return _build(data, source)
     except ParamError as exc:
-        raise ProfileError(f"{source}: {exc}") from None
+        field_name = str(exc).split(":", 1)[0]
+        line = field_line(text, field_name)
+        where = f"{source}:{line}" if line else source
+        raise ProfileError(f"{where}: {exc}") from None
+
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s]+?)\s*\]\s*(#.*)?$")
+
+
+def field_line(text: str, dotted: str) -> int | None:
+    """The 1-based line of field ``a.b.c`` in a TOML text: its ``key =`` line in the
+    deepest table header that prefixes it (``[a.b]``), else that header; None if absent."""
+    parts = [p for p in dotted.split(".") if p]
+    lines = text.splitlines()
+    tables: list[tuple[int, tuple[str, ...]]] = [(-1, ())]
+    for n, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match:
+            tables.append((n, tuple(x.strip() for x in match.group(1).split("."))))
+    best: tuple[int, tuple[str, ...]] | None = None
+    for start, name in tables:
+        if tuple(parts[: len(name)]) == name and (best is None or len(name) > len(best[1])):
+            best = (start, name)
+    if best is None:
+        return None
+    start, name = best
+    rest = parts[len(name) :]
+    if rest:
+        key = re.compile(rf"^\s*{re.escape(rest[0])}\s*=")
+        for n in range(start + 1, len(lines)):
+            if _HEADER.match(lines[n]) or lines[n].lstrip().startswith("[["):
+                break
+            if key.match(lines[n]):
+                return n + 1
+    return start + 1 if start >= 0 else None
 
 
 def _build(data: dict[str, Any], source: str) -> FirmwareProfile:
@@ -245,6 +285,7 @@ def _build(data: dict[str, Any], source: str) -> FirmwareProfile:
     quirks: dict[str, dict[str, Any]] = {}
     for name, table in data.get("quirks", {}).items():
         quirks[name] = validate_params(name, table)
+    expand(quirks)  # two entries setting one primitive: an error here
     return FirmwareProfile(
         vendor=data["vendor"],
         model=data["model"],
@@ -260,6 +301,31 @@ def _build(data: dict[str, Any], source: str) -> FirmwareProfile:
         quirks=quirks,
         source=source,
     )
+
+
+def with_overrides(
+    profile: FirmwareProfile,
+    overrides: dict[str, dict[str, Any]],
+    disable: Sequence[str] = (),
+) -> FirmwareProfile:
+    """``profile`` with a scenario pile's quirk overrides (parameters merged into the
+    profile's entry of that name, or a new entry) and its ``disable_quirks`` (each must be
+    an entry of the profile); ParamError ``field: reason`` otherwise."""
+    for name in disable:
+        if name not in profile.quirks:
+            has = ", ".join(profile.quirks) or "none"
+            raise ParamError(
+                f"disable_quirks: {name!r} is not a quirk of {profile.name} (its quirks: {has})"
+            )
+    if not overrides and not disable:
+        return profile
+    quirks = {k: v for k, v in profile.quirks.items() if k not in disable}
+    for name, table in overrides.items():
+        resolved = validate_params(name, table)
+        base = profile.quirks.get(name) or resolved
+        quirks[name] = {**base, **{key: resolved[key] for key in table}}
+    expand(quirks)
+    return dataclasses.replace(profile, quirks=quirks)
 
 
 # --------------------------------------------------------------------------- catalogue

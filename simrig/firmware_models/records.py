@@ -94,6 +94,7 @@ class SessionRecord:
     #: the session's bill once it ended (its state lives there: BillStore owns it)
     bill: BillRecord | None = None
     no_bill: bool = False
+    no_bill_why: str = ""  # the quirk that made the order serial-less
     blip_at: float | None = None
     blip_done: bool = False
     inflate: float | None = None
@@ -109,6 +110,7 @@ class BillRecord:
     state: BillState = BillState.SCHEDULED
     msg: TransactionRecord | None = None
     why: str = ""  # dropped: the cause; acked: "" or "illegal"
+    hold: str = ""  # held: until the gun is returned ("unplug") or the next "login"
     retry_at: float = _INF
     retries_left: int = 0
 

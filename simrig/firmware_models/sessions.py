@@ -247,8 +247,8 @@ class SessionMachine:
         assert s is not None
         q = policy.quirk
         if not policy.stops_session:
-            if q is not None and q.name not in s.quirks:
-                s.quirks.append(q.name)
+            if q is not None and q.tag not in s.quirks:
+                s.quirks.append(q.tag)
                 self._wire.event(now, "quirk", g.number, q.event("keeps charging while offline"))
             return
         self.stop(g, now, StopReason.UNKNOWN, pile_side=True)
@@ -280,11 +280,8 @@ class SessionMachine:
         ``start_failure_logout`` hook decides."""
         s = g.session
         assert s is not None
-        delay = self._hooks.start_failure_logout(s, now)
-        if delay is not None:
-            self.stop(g, now, reason, pile_side=True, bill_delay=delay, notify=False)
-            return
-        self.stop(g, now, reason, pile_side=True)
+        notify, delay = self._hooks.start_failure_logout(s, now)
+        self.stop(g, now, reason, pile_side=True, bill_delay=delay, notify=notify)
 
     def stop(
         self,

@@ -132,6 +132,17 @@ def _seconds(a: datetime | None, b: datetime | None) -> float | None:
     return (b - a).total_seconds()
 
 
+def _episode(
+    truth: TruthRecord, anchor: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The charging episode an order is judged against (issue 14 item 7): the whole
+    plug-in when it had at most one; else the episode whose start is nearest the order's
+    first charging (or its bill's start)."""
+    if len(truth.episodes) < 2 or anchor is None:
+        return truth.charge_start, truth.charge_end
+    return min(truth.episodes, key=lambda ep: abs((ep[0] - anchor).total_seconds()))
+
+
 def fair_amount(truth: TruthRecord, tariff: Tariff) -> float:
     """What an honest platform charges: true energy at the tariff + true occupancy fee."""
     total = 0
@@ -309,8 +320,9 @@ class Oracle:
             any_bill = p_bill or d_bill
             bill_kwh = any_bill.energy_kwh if any_bill is not None else 0.0
             delivered = order.first_charging is not None or bill_kwh > 0
+            episode = _episode(truth, order.first_charging or bill_start)
             if truth.charge_start is not None and delivered:
-                true_start, true_end = truth.charge_start, truth.charge_end or truth.charge_start
+                true_start, true_end = episode[0], episode[1] or episode[0]
                 off = not _close(bill_start, true_start, tol.time_s) or not _close(
                     bill_end, true_end, tol.time_s
                 )
@@ -327,7 +339,7 @@ class Oracle:
                     f"{order.serial}: bill {bill_start}–{bill_end}, truth {true_start}–{true_end}"
                 )
             bill_duration = _seconds(bill_start, bill_end)
-            true_duration = _seconds(truth.charge_start, truth.charge_end) or 0.0
+            true_duration = _seconds(episode[0], episode[1]) or 0.0
             if bill_duration is not None and abs(bill_duration - true_duration) > tol.duration_s:
                 codes.add(C.DURATION_ANOMALY)
             if self._overlaps(order.serial, bill_start, bill_end, gun_bills):
@@ -442,6 +454,13 @@ class Oracle:
             kind = notice.kind.lower()
             if not ("finish" in kind or "occupancy" in kind or "end" in kind):
                 continue
-            if truth.charge_start <= notice.at and (end is None or notice.at < end - margin):
+            if len(truth.episodes) > 1:  # false only while current really flowed
+                flowing = any(
+                    start <= notice.at and (stop is None or notice.at < stop - margin)
+                    for start, stop in truth.episodes
+                )
+                if flowing:
+                    false.append(notice)
+            elif truth.charge_start <= notice.at and (end is None or notice.at < end - margin):
                 false.append(notice)
         return false

@@ -29,6 +29,10 @@ class TruthRecord:
     link_down_at_charge_end: bool = False
     #: when the pile really stopped serving: charge end, or a failed start's last handshake
     service_stop: datetime | None = None
+    #: the charging episodes of the plug-in (one per contactor close in which current
+    #: flowed: first current start, last current end); a restart within one plug-in is a
+    #: second episode, judged on its own (issue 14 item 7)
+    episodes: tuple[tuple[datetime, datetime | None], ...] = ()
 
 
 class AckState(StrEnum):

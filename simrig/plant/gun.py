@@ -281,6 +281,14 @@ class Gun:
             self._pile._settle(now, StopCause.CONTACTOR_OPEN)
 
     # -- scenario stimuli
+    def bms_stop(self, now: float) -> None:
+        """The vehicle's BMS stops actively (Sinexcel reason 10, "vehicle BMS stopped
+        actively"): it asks no more current, before its target SOC."""
+        self._pile.advance(now)
+        if self._vehicle is not None and not self._bms_stopped:
+            self._bms_stopped = True
+            self._pile._settle(now, StopCause.BMS_STOP)
+
     def plug(self, now: float, vehicle: VehicleSpec) -> TruthSession:
         """The user plugs the gun into ``vehicle``; opens a truth session."""
         pile = self._pile

@@ -23,6 +23,7 @@ class StopCause(StrEnum):
     UNPLUG = "unplug"
     EMERGENCY_STOP = "emergency_stop"
     POWER_CUT = "power_cut"
+    BMS_STOP = "bms_stop"  # the vehicle's BMS stopped actively before its target
 
 
 class HandshakeStatus(StrEnum):

@@ -56,7 +56,7 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
     except _FieldError as exc:
         raise ScenarioError(_locate(text, source, exc.loc, exc.reason)) from None
     try:
-        return Scenario.model_validate(resolved)
+        scenario = Scenario.model_validate(resolved)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
@@ -65,7 +65,34 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
         if explicit:  # cross-reference errors name their own field
             loc = (explicit.group(1), int(explicit.group(2)), explicit.group(3))
             reason = explicit.group(4)
+        quirk = re.match(r"^quirks\.(\w+)(?:\.(\w+))?: (.*)$", reason)
+        if quirk and loc and loc[-1] == "quirks":  # a pile's quirk override: name its key
+            loc = (*loc, *(g for g in quirk.groups()[:2] if g))
+            reason = quirk.group(3)
         raise ScenarioError(_locate(text, source, loc, reason)) from None
+    _check_pile_quirks(scenario, text, source)
+    return scenario
+
+
+def _check_pile_quirks(scenario: Scenario, text: str, source: str) -> None:
+    """Each pile's ``disable_quirks`` and overrides against its profile, when the profile
+    is known here (a built-in name or a file; one from ``--profile-dir`` is checked when
+    the run builds the pile)."""
+    from simrig.firmware_models.profile import ProfileError, load_profile, with_overrides
+
+    for i, pile in enumerate(scenario.piles):
+        try:
+            profile = load_profile(pile.profile)
+        except ProfileError:
+            continue
+        try:
+            with_overrides(profile, pile.quirks, pile.disable_quirks)
+        except ValueError as exc:
+            field, _, reason = str(exc).partition(": ")
+            loc: tuple[Any, ...] = ("piles", i, *field.split("."))
+            if loc[2] == "quirks":
+                loc = ("piles", i, "quirks", *field.split(".")[1:])
+            raise ScenarioError(_locate(text, source, loc, reason)) from None
 
 
 class _FieldError(Exception):
@@ -148,6 +175,11 @@ def _line_of(lines: list[str], loc: tuple[Any, ...]) -> int | None:
     start = starts[index] if index is not None and index < len(starts) else starts[0]
     if key is None:
         return start + 1
+    sub = [str(p) for p in loc[2:] if not isinstance(p, int)]
+    if len(sub) >= 2:  # [piles.quirks.NAME] below the pile's [[piles]] header
+        found = _subtable_line(lines, start, table, sub)
+        if found is not None:
+            return found
     key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
     for n in range(start + 1, len(lines)):
         if re.match(r"^\s*\[", lines[n]):
@@ -155,3 +187,23 @@ def _line_of(lines: list[str], loc: tuple[Any, ...]) -> int | None:
         if key_re.match(lines[n]):
             return n + 1
     return start + 1
+
+
+def _subtable_line(lines: list[str], start: int, table: str, sub: list[str]) -> int | None:
+    """The line of ``[table.a.b]`` (and its ``key =`` when ``sub`` has one more part)
+    inside the array entry starting at line ``start``; None if it is not there."""
+    header = re.compile(rf"^\s*\[\s*{re.escape('.'.join([table, *sub[:2]]))}\s*\]")
+    for n in range(start + 1, len(lines)):
+        if lines[n].lstrip().startswith("[["):
+            return None
+        if header.match(lines[n]):
+            if len(sub) < 3:
+                return n + 1
+            key_re = re.compile(rf"^\s*{re.escape(sub[2])}\s*=")
+            for m in range(n + 1, len(lines)):
+                if lines[m].lstrip().startswith("["):
+                    break
+                if key_re.match(lines[m]):
+                    return m + 1
+            return n + 1
+    return None

@@ -91,6 +91,30 @@ class PileDef(_Model):
         default=(), description="quirks of the profile to turn off"
     )
 
+    @field_validator("quirks")
+    @classmethod
+    def _quirks(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Each override names a known preset or primitive with known, valid parameters
+        (``quirks.NAME.KEY: reason``; the loader adds file and line)."""
+        from simrig.firmware_models.quirks import validate_params
+
+        for name, table in v.items():
+            validate_params(name, table)
+        return v
+
+    @field_validator("disable_quirks")
+    @classmethod
+    def _disable_quirks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        """Each name is a known preset or primitive (a typo must not leave it on)."""
+        from simrig.firmware_models.quirks import check_name
+
+        for name in v:
+            try:
+                check_name(name)
+            except ValueError:
+                raise ValueError(f"{name!r} is not a quirk name (docs/profile-format.md)") from None
+        return v
+
 
 class VehicleDef(_Model):
     name: str
@@ -131,6 +155,8 @@ Action = Literal[
     "app_start",
     "app_stop",
     "stop_button",
+    "charging_fault",
+    "bms_stop",
     "emergency_stop",
     "emergency_release",
     "power_cut",

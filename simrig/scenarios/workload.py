@@ -1,13 +1,19 @@
 """Stochastic station workloads: arrivals by hour of day, session lengths, user behaviour.
 
 A workload is generated into an ordinary :class:`Scenario` (same timeline steps as an
-incident file), so it runs on every driver and is judged by the same oracle. All draws
-come from the ``random.Random(spec.seed)`` the caller passes in: the same spec gives the
-same scenario.
+incident file), so it runs on every driver and is judged by the same oracle.
+
+Two shapes. :func:`station_workload`: one station whose piles share one user pool and
+draw from the one ``random.Random(spec.seed)`` the caller passes in (the golden
+station-weeks pin it). :func:`fleet_scenario`: a fleet whose piles are independent —
+each pile draws from its own stream and serves its own users (:func:`pile_users`), so
+any subset of piles (a shard) generates exactly the sessions it has in the whole fleet
+(``simrig compare --jobs N``). The same spec gives the same scenario either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -67,22 +73,8 @@ def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = 
     vehicles: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]] = []
     horizon = spec.days * 86400.0
-    peak = max(spec.hourly)
-    last_arrival = horizon - 4 * 3600 if spec.arrivals_until_s is None else spec.arrivals_until_s
-    rate_per_s = spec.sessions_per_pile_day / 86400.0 * peak / (sum(spec.hourly) / 24)
     for pile_no in piles:
-        t = 0.0
-        free_at = 0.0
-        while True:
-            t += rng.expovariate(rate_per_s)
-            if t >= last_arrival:
-                break
-            hour = int((spec.epoch + timedelta(seconds=t)).hour)
-            if rng.random() > spec.hourly[hour] / peak or t < free_at:
-                continue  # thinning by hour of day, or the pile is occupied
-            t, done = _session(spec, rng, pile_no, t, users, vehicles, timeline)
-            free_at = done + 60.0
-            t = max(t, free_at)
+        _pile_visits(spec, rng, pile_no, users, vehicles, timeline, "v")
     timeline.sort(key=lambda s: s["at"])
     data = {
         "meta": {
@@ -105,6 +97,106 @@ def station_workload(spec: WorkloadSpec, rng: random.Random, name: str | None = 
     return Scenario.model_validate(data)
 
 
+def _pile_visits(
+    spec: WorkloadSpec,
+    rng: random.Random,
+    pile_no: str,
+    users: list[dict[str, Any]],
+    vehicles: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    vehicle_prefix: str,
+    limit: int | None = None,
+) -> int:
+    """Append one pile's visits over the horizon (at most ``limit``); how many."""
+    horizon = spec.days * 86400.0
+    last_arrival = horizon - 4 * 3600 if spec.arrivals_until_s is None else spec.arrivals_until_s
+    peak = max(spec.hourly)
+    rate_per_s = spec.sessions_per_pile_day / 86400.0 * peak / (sum(spec.hourly) / 24)
+    t = 0.0
+    free_at = 0.0
+    visits = 0
+    while limit is None or visits < limit:
+        t += rng.expovariate(rate_per_s)
+        if t >= last_arrival:
+            break
+        hour = int((spec.epoch + timedelta(seconds=t)).hour)
+        if rng.random() > spec.hourly[hour] / peak or t < free_at:
+            continue  # thinning by hour of day, or the pile is occupied
+        name = f"{vehicle_prefix}{len(vehicles):05d}"
+        t, done = _session(spec, rng, pile_no, t, users, vehicles, timeline, name)
+        visits += 1
+        free_at = done + 60.0
+        t = max(t, free_at)
+    return visits
+
+
+#: users of one fleet pile (its own pool: no account is shared between piles)
+USERS_PER_PILE = 8
+
+
+def pile_users(index: int) -> list[dict[str, Any]]:
+    """The users of fleet pile ``index`` (names, cards and logical cards unique in the
+    fleet, derived from the index alone)."""
+    first = index * USERS_PER_PILE
+    return [
+        {
+            "name": f"p{index:05d}u{j}",
+            "card": f"{0x20000000 + first + j:016X}",
+            "logical_card": str(3000000000 + first + j),
+            "balance": 100_000.0,
+        }
+        for j in range(USERS_PER_PILE)
+    ]
+
+
+def fleet_pile_no(spec: WorkloadSpec, index: int) -> str:
+    return str(spec.first_pile_no + index)
+
+
+def fleet_scenario(
+    spec: WorkloadSpec,
+    piles: Sequence[tuple[int, random.Random, int | None]],
+    name: str,
+    seed: int,
+) -> Scenario:
+    """The fleet piles ``(index, its own stream, its visit limit or None)`` as one
+    scenario (firmware ``seed``): each pile's sessions depend on its index and stream
+    only, never on which other piles share the scenario."""
+    users: list[dict[str, Any]] = []
+    vehicles: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    pile_defs = []
+    for index, rng, limit in piles:
+        pile_no = fleet_pile_no(spec, index)
+        own = pile_users(index)
+        users += own
+        mine: list[dict[str, Any]] = []
+        _pile_visits(spec, rng, pile_no, own, mine, timeline, f"p{index:05d}v", limit)
+        vehicles += mine
+        pile_defs.append({"pile_no": pile_no, "profile": spec.profile})
+    timeline.sort(key=lambda s: (s["at"], s["pile"]))
+    data = {
+        "meta": {
+            "name": name,
+            "description": f"Fleet workload on {spec.profile}",
+            "seed": seed,
+            "epoch": spec.epoch,
+            "duration": spec.days * 86400.0,
+        },
+        "piles": pile_defs,
+        "vehicles": vehicles,
+        "users": users,
+        "timeline": timeline,
+        "platform": dict(spec.platform),
+    }
+    return Scenario.model_validate(data)
+
+
+def pile_visit_count(spec: WorkloadSpec, rng: random.Random) -> int:
+    """How many visits fleet pile with stream ``rng`` has over the horizon."""
+    return _pile_visits(spec, rng, "0", pile_users(0), [], [], "v")
+
+
 def _session(
     spec: WorkloadSpec,
     rng: random.Random,
@@ -113,6 +205,7 @@ def _session(
     users: list[dict[str, Any]],
     vehicles: list[dict[str, Any]],
     timeline: list[dict[str, Any]],
+    vehicle_name: str,
 ) -> tuple[float, float]:
     """Append one visit's steps; return (arrival, time the gun is returned)."""
     capacity = rng.choice((40.0, 50.0, 60.0, 75.0))
@@ -120,7 +213,7 @@ def _session(
     target_soc = rng.choice((90.0, 95.0, 100.0))
     max_power = rng.choice((40.0, 60.0, 90.0))
     vehicle: dict[str, Any] = {
-        "name": f"v{len(vehicles):05d}",
+        "name": vehicle_name,
         "capacity_kwh": capacity,
         "initial_soc": initial_soc,
         "target_soc": target_soc,

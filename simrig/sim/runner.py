@@ -9,6 +9,7 @@ given). The platform view of the reference platform is read from its repository.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -44,6 +45,7 @@ from simrig.sim.world import (
 
 if TYPE_CHECKING:
     from simrig.control import BackendControl
+    from simrig.plant import TruthSession
 
 BACKENDS = ("embedded", "embedded-tcp")
 
@@ -118,9 +120,25 @@ def truth_records(
                 energy_kwh=round(session.metered_kwh, 4),
                 link_down_at_charge_end=down,
                 service_stop=None if stop is None else world.wall(stop),
+                episodes=tuple(
+                    (world.wall(a), None if b is None else world.wall(b))
+                    for a, b in charging_episodes(session)
+                ),
             )
         )
     return records
+
+
+def charging_episodes(session: TruthSession) -> list[tuple[float, float | None]]:
+    """(first current start, last current end) per contactor close with current: the
+    charging episodes of one plug-in (a restart after a stop is a second one)."""
+    episodes = []
+    for closed in session.contactor:
+        until = math.inf if closed.end is None else closed.end
+        flows = [c for c in session.current if closed.start <= c.start <= until]
+        if flows:
+            episodes.append((flows[0].start, flows[-1].end))
+    return episodes
 
 
 def judge(

@@ -8,7 +8,6 @@ byte for byte whatever else the scenario contains.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,7 @@ from simrig.control.reference import AppRole, CoreControl
 from simrig.domain import Tariff, default_tariff, money_from_yuan, tariff_from_mapping
 from simrig.endpoint import ServerEndpoint
 from simrig.firmware_models import PileFirmware, load_profile
-from simrig.firmware_models.profile import FirmwareProfile, ProfileError
-from simrig.firmware_models.quirks import validate_params
+from simrig.firmware_models.profile import FirmwareProfile, ProfileError, with_overrides
 from simrig.link import Link
 from simrig.plant import PileSpec, Plant
 from simrig.protocol.ykc import (
@@ -162,17 +160,10 @@ def build_world(
 def pile_profile(pile_def: PileDef, profile_dirs: tuple[Path, ...] = ()) -> FirmwareProfile:
     """The pile's firmware profile with the scenario's quirk overrides applied."""
     profile = load_profile(pile_def.profile, profile_dirs)
-    if not pile_def.quirks and not pile_def.disable_quirks:
-        return profile
-    quirks = {k: v for k, v in profile.quirks.items() if k not in pile_def.disable_quirks}
-    for name, table in pile_def.quirks.items():
-        try:
-            resolved = validate_params(name, table)
-            base = profile.quirks.get(name) or resolved
-            quirks[name] = {**base, **{key: resolved[key] for key in table}}
-        except ValueError as exc:
-            raise ProfileError(f"piles[{pile_def.pile_no}].quirks.{name}: {exc}") from None
-    return dataclasses.replace(profile, quirks=quirks)
+    try:
+        return with_overrides(profile, pile_def.quirks, pile_def.disable_quirks)
+    except ValueError as exc:
+        raise ProfileError(f"piles[{pile_def.pile_no}].{exc}") from None
 
 
 def _network_for(scenario: Scenario, pile_no: str) -> NetworkDef:
@@ -287,6 +278,10 @@ def _actions(world: World, step: Step) -> list[tuple[float, Action]]:
             return stim(stimuli.CardScan(gun, (scenario.user(step.user or "").card or "").upper()))
         case "stop_button":
             return stim(stimuli.StopButton(gun))
+        case "charging_fault":
+            return stim(stimuli.ChargingFault(gun))
+        case "bms_stop":
+            return stim(stimuli.BmsStop(gun))
         case "emergency_stop":
             return stim(stimuli.EmergencyStop(True))
         case "emergency_release":

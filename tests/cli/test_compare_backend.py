@@ -20,8 +20,15 @@ A, B = "sinexcel-dc@2090104", "sinexcel-dc@2090404"
 FIRST = 32010200000001
 
 
+#: compare's fleet gives each pile its own stream (issue 14): seed 20 gives an app session
+#: on one pile and a card session on the other, as :data:`WORKLOAD`'s seed did for the
+#: station workload (the last --seed wins)
+FLEET_SEED = ("--seed", "20")
+
+
 def _compare(*options: str, out: Path) -> object:
-    args = ["compare", "--profile", A, "--profile", B, *WORKLOAD, *options, "--out", str(out)]
+    args = ["compare", "--profile", A, "--profile", B, *WORKLOAD, *FLEET_SEED, *options]
+    args += ["--out", str(out)]
     return runner.invoke(app, args)
 
 
@@ -62,17 +69,17 @@ def test_compare_over_tcp_runs_both_profiles_side_by_side_with_the_virtual_verdi
     assert {p["pile_no"] for p in server.get("/piles")} == set(piles)  # provisioned, apart
     tcp, expected = _by_profile(tmp_path / "tcp"), _by_profile(tmp_path / "virtual")
     assert tcp == expected
-    # the A/B finding holds against the real backend: 2090104 loses both bills (code 1),
-    # 2090404 bills both; each profile's users are its own, so both profiles' sessions
-    # start at once (one account with two open orders would be refused)
-    assert [row[3:] for row in tcp[A]] == [([1], [], [False])] * 2
+    # the A/B finding holds against the real backend: 2090104 loses the app session's
+    # bill (code 1), 2090404 bills both; each profile's users are its own, so both
+    # profiles' sessions start at once (one account with two open orders is refused)
+    assert sorted(row[3:] for row in tcp[A]) == [([], [], [True]), ([1], [], [False])]
     assert [row[3:] for row in tcp[B]] == [([], [], [True])] * 2
     sessions = server.get("/sessions")
     assert sorted((piles[str(s["pile_no"])], s["source"]) for s in sessions) == [
         (A, "app"), (A, "card"), (B, "app"), (B, "card"),
     ]  # fmt: skip
-    billed = {piles[str(s["pile_no"])] for s in sessions if s["bill_serial"]}
-    assert billed == {B}
+    billed = sorted((piles[str(s["pile_no"])], s["source"]) for s in sessions if s["bill_serial"])
+    assert billed == [(A, "card"), (B, "app"), (B, "card")]
     assert "bill lost" in result.output
 
 

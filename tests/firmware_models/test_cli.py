@@ -26,18 +26,22 @@ def test_list_shows_every_profile_with_quirks():
     assert "reboot_plugged_loses_bill" in result.output
 
 
-def test_show_prints_all_fields():
+def test_show_prints_the_profile_as_toml():
     result = runner.invoke(_app(), ["firmware", "show", "sinexcel-dc@2090104"])
     assert result.exit_code == 0, result.output
     for text in (
-        "timings.bill_retry",
-        "3x30s",
-        "quirks.random_bill_loss.rate",
-        "0.11",
+        'bill_retry = "3x30s"',
+        "[quirks.random_bill_loss]",
+        "rate = 0.11",
         "zshy_case#23",
-        "remote_upgrade",
+        "primitives bill_loss",
+        "remote_upgrade = true",
     ):
         assert text in result.output
+    from simrig.firmware_models import load_profile, parse_profile
+
+    again = parse_profile(result.output, "shown.toml")
+    assert again.quirks == load_profile("sinexcel-dc@2090104").quirks
 
 
 def test_show_unknown_profile_is_a_one_line_error():

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from simrig.firmware_models import ProfileError, list_profiles, load_profile, parse_profile
-from simrig.firmware_models.quirks import QUIRKS
+from simrig.firmware_models.quirks import PRESETS, PRIMITIVES
 
 SHIPPED = {
     "sinexcel-dc@11523",
@@ -55,12 +55,14 @@ def test_bill_at_unplug_and_pile_balance_stop_profiles():
     assert parse_profile(GOOD, "x.toml").timings.pile_balance_stop is False
 
 
-def test_every_quirk_is_shipped_somewhere_and_cites_a_case():
+def test_every_preset_is_shipped_somewhere_and_every_primitive_cites_its_cases():
     used = set().union(*(p.quirks for p in list_profiles()))
-    assert used == set(QUIRKS)
-    for cls in QUIRKS.values():
-        assert "_case#" in cls.case
-        assert cls.case in (cls.__doc__ or "") or "igo_case#17" in (cls.__doc__ or "")
+    assert used == set(PRESETS)
+    for preset in PRESETS.values():
+        assert "_case#" in preset.case
+    for cls in PRIMITIVES.values():
+        for case in cls.case.split(","):
+            assert "_case#" in case and case.strip() in " ".join((cls.__doc__ or "").split())
         assert "Decision point:" in (cls.__doc__ or "")
 
 
@@ -104,17 +106,20 @@ def test_quirk_defaults_are_filled():
 def test_validation_errors_are_one_line_naming_file_and_field(extra, message):
     with pytest.raises(ProfileError) as info:
         parse_profile(GOOD + extra, "x.toml")
-    assert str(info.value).startswith(message)
-    assert "\n" not in str(info.value)
+    text = str(info.value)
+    line = int(text.split(":")[1])  # file:line: field: reason
+    assert 0 < line <= len((GOOD + extra).splitlines())
+    assert text.replace(f"x.toml:{line}:", "x.toml:", 1).startswith(message)
+    assert "\n" not in text
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ('vendor = "a"\nmodel = "dc"\nversion = "1"\n', "x.toml: kind: missing"),
-        (GOOD.replace('"DC"', '"XX"'), "x.toml: kind: must be 'DC' or 'AC'"),
-        (GOOD.replace("guns = 1", "guns = 3"), "x.toml: guns: must be 1 or 2"),
-        (GOOD.replace("guns = 1", 'guns = "two"'), "x.toml: guns: must be an integer"),
+        (GOOD.replace('"DC"', '"XX"'), "x.toml:5: kind: must be 'DC' or 'AC'"),
+        (GOOD.replace("guns = 1", "guns = 3"), "x.toml:6: guns: must be 1 or 2"),
+        (GOOD.replace("guns = 1", 'guns = "two"'), "x.toml:6: guns: must be an integer"),
         ("vendor = ", "x.toml: not valid TOML"),
     ],
 )
@@ -138,7 +143,7 @@ def test_user_directory_overrides_and_adds(tmp_path: Path):
 def test_bad_user_profile_names_its_file(tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text(GOOD + "[quirks.energy_lost]\nrate = -1\n")
-    with pytest.raises(ProfileError, match=r"bad\.toml: quirks\.energy_lost\.rate"):
+    with pytest.raises(ProfileError, match=r"bad\.toml:8: quirks\.energy_lost\.rate"):
         load_profile("acme-dc@9", [tmp_path])
 
 

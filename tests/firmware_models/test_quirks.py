@@ -185,9 +185,11 @@ def test_random_bill_loss_zpd_case_7():
 
 
 def test_random_bill_loss_rate_is_calibrated():
-    from simrig.firmware_models.quirks import RandomBillLoss
+    from simrig.firmware_models.quirks import BillLoss, expand
 
-    quirk = RandomBillLoss(load_profile("sinexcel-dc@2090104").quirks["random_bill_loss"])
+    enabled = expand(load_profile("sinexcel-dc@2090104").quirks)["bill_loss"]
+    quirk = BillLoss(enabled.params, enabled.tag, enabled.incident)
+    assert (quirk.tag, quirk.incident) == ("random_bill_loss", "zpd_case#7")
     rng = __import__("random").Random(0)
     lost = sum(quirk.fires(rng) for _ in range(1451))
     assert 120 <= lost <= 205  # field: 162 of 1451 (zpd_case#7)

@@ -81,6 +81,7 @@ def test_record_keys_are_their_fields_minus_the_repeated_ones(result_a):
         "charge_end",
         "energy_kwh",
         "link_down_at_charge_end",
+        "episodes",
     ]
     assert list(order) == [
         "serial",

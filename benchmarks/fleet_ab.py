@@ -1,0 +1,52 @@
+"""Fleet A/B at the field's scale (issue 14 performance goal): 25,000 sessions per
+profile, two profiles, sharded over ``--jobs`` worker processes; goal <= 2 minutes with
+``--jobs 2`` on the 2-core machine, floor <= 4 minutes.
+
+    python benchmarks/fleet_ab.py [--sessions 25000] [--jobs 2] [--repeat 1]
+        [--profiles sinexcel-dc@2090104 sinexcel-dc@2090404]
+
+Prints the wall time of each repeat (and the median), sessions per second, and the A/B
+summary of the last run (as ``simrig compare`` writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from simrig.cli.fleet import arm_stats, plan_fleet, run_fleet
+from simrig.report.ab import summary_text
+from simrig.scenarios.workload import WorkloadSpec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=25_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profiles", nargs="+", default=["sinexcel-dc@2090104", "sinexcel-dc@2090404"]
+    )
+    args = parser.parse_args()
+    spec = WorkloadSpec(profile="", days=30, seed=args.seed)
+    walls = []
+    stats = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        plan = plan_fleet(spec, args.sessions)
+        results = run_fleet(plan, args.profiles, jobs=args.jobs)
+        stats = arm_stats(results, args.profiles, spec.first_pile_no)
+        walls.append(time.perf_counter() - started)
+        total = sum(s.sessions for s in stats)
+        print(
+            f"{len(args.profiles)} x {args.sessions} sessions ({plan.piles} piles x 30 days), "
+            f"--jobs {args.jobs}: {walls[-1]:.1f} s wall, {total / walls[-1]:.0f} sessions/s"
+        )
+    print(f"median {statistics.median(walls):.1f} s over {len(walls)} run(s)")
+    print(summary_text(stats))
+
+
+if __name__ == "__main__":
+    main()
