@@ -4,18 +4,22 @@
 /anomalies /accounts``; ``POST /sessions/start`` and ``/sessions/stop``; ``/openapi.json``.
 Provisioning (the only way in besides ``--config``): ``PUT /piles/{pile_no}``,
 ``PUT /accounts/{id}``, ``PUT /cards/{physical}``, ``PUT /tariff``, ``PATCH /rules``; balances:
-``POST /accounts/{id}/balance``. With a token (``--api-token``) every request that changes
-the platform needs ``Authorization: Bearer <token>``. Handlers run on the server's event
-loop (async), so they share the core safely.
+``POST /accounts/{id}/balance``. With a token (the default of ``simrig platform serve``,
+issue 15 item 4) every request needs ``Authorization: Bearer <token>`` — reads too, since
+accounts and bills are private; only the API documentation (``/docs``, ``/redoc``,
+``/openapi.json``, served from local assets: no CDN) is open. Handlers run on the
+server's event loop (async), so they share the core safely.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from simrig.adapters.tcp_server import PlatformServer
@@ -89,20 +93,34 @@ def _rows(records: list[Any]) -> list[dict[str, Any]]:
     return [record_to_dict(r) for r in records]
 
 
+#: the bearer scheme (declared in the OpenAPI schema: Swagger UI's "Authorize" button)
+_BEARER = HTTPBearer(auto_error=False, description="the token printed at start, or --api-token")
+
+#: the API documentation: open without a token (it holds no platform data)
+_OPEN_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
 def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
-    """The API of one running platform server; ``token``: the bearer token writes need."""
+    """The API of one running platform server; ``token``: the bearer token every request
+    needs (None: no authentication)."""
     core = server.core
     repo = core.repo
+    expected = f"Bearer {token}".encode()
 
-    async def authorised(request: Request) -> None:
-        """With a token, requests that change the platform must carry it (reads need not)."""
-        if token is None or request.method in ("GET", "HEAD", "OPTIONS"):
+    async def authorised(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        """With a token, every request but the documentation's must carry it."""
+        if token is None or request.url.path in _OPEN_PATHS:
             return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+        given = request.headers.get("authorization", "").encode()
+        if credentials is None or not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="simrig reference platform", version="1", dependencies=[Depends(authorised)]
     )
 

@@ -3,17 +3,42 @@
 One coroutine wires the pure :class:`~simrig.platform.PlatformCore` to its adapters and
 runs until stopped (SIGTERM/SIGINT or an ``asyncio.Event``). ``simrig platform serve``
 and the tests start it; the embedded backend starts it as its own process.
+
+The HTTP API needs a bearer token (issue 15 item 4): the given one, or one generated
+here and announced on stderr; ``api_auth=False`` opens it (announced as a warning).
+Binding it to a non-loopback address is announced as a loud warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import secrets
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-__all__ = ["run_platform"]
+if TYPE_CHECKING:
+    from simrig.adapters.tcp_server import ServerCaps
+
+__all__ = ["is_loopback", "run_platform"]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def run_platform(
@@ -30,8 +55,14 @@ async def run_platform(
     speed: float = 1.0,
     start_monotonic: float | None = None,
     api_token: str | None = None,
+    api_auth: bool = True,
+    caps: ServerCaps | None = None,
+    announce: Callable[[str], None] = _stderr,
 ) -> None:
-    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT)."""
+    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT).
+
+    ``api_token``: the HTTP API's bearer token (None: generated and announced);
+    ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token."""
     from simrig.adapters.sqlite_store import SqliteRepository
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
@@ -46,7 +77,7 @@ async def run_platform(
         apply_config(repo, config)
         rules = config.rules
     core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
-    server = PlatformServer(core, speed=speed, t0=start_monotonic)
+    server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     try:
@@ -66,8 +97,15 @@ async def run_platform(
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(http)
+        token = _api_token(api_token, api_auth, announce)
+        if not is_loopback(http[0]):
+            announce(
+                f"WARNING: the HTTP API listens on {http[0]}, beyond this machine: anyone who "
+                "reaches it with the token controls the piles; keep the token secret and put "
+                "TLS in front"
+            )
         uv_config = uvicorn.Config(
-            create_app(server, api_token), log_level="warning", lifespan="off", access_log=False
+            create_app(server, token), log_level="warning", lifespan="off", access_log=False
         )
         uv_server = uvicorn.Server(uv_config)
         http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))
@@ -79,6 +117,11 @@ async def run_platform(
             http_task.result()
         h, p = sock.getsockname()[:2]
         http_text = f"{h}:{p}"
+    if not is_loopback(host):
+        announce(
+            f"WARNING: YKC listens on {host}: piles are identified by their pile number "
+            "only; restrict sources (--allow-from) or terminate TLS in front"
+        )
     ready(f"listening on {host}:{port} http on {http_text}")
     try:
         await stop.wait()
@@ -88,3 +131,16 @@ async def run_platform(
             await asyncio.wait([http_task], timeout=5)
         await server.close()
         repo.close()
+
+
+def _api_token(given: str | None, auth: bool, announce: Callable[[str], None]) -> str | None:
+    """The bearer token the API needs: ``given``, else a generated one (announced)."""
+    if not auth:
+        announce("WARNING: the HTTP API needs no token (--no-api-auth): anyone reaching it can "
+                 "start sessions, change balances and reboot piles")  # fmt: skip
+        return None
+    if given:
+        return given
+    token = secrets.token_urlsafe(24)
+    announce(f"HTTP API token (generated; choose one with --api-token): {token}")
+    return token

@@ -95,6 +95,7 @@ class PlatformCore:
         self._speed = PlatformSpeed(liveness, charging, timers, connections)
         routes = route_table(identity, liveness, configuration, orders, charging, settlement)
         self._inbox = Inbox(connections, liveness.heard, routes, rules, events)
+        self._inbox.stored_bill = self._stored_bill
         #: every part that reads the rules (each holds them as ``.rules``)
         self._rule_readers: tuple[RuleReader, ...] = (
             events,
@@ -164,6 +165,16 @@ class PlatformCore:
             self._identity.set_offline(pile_no, now, "heartbeat_timeout")
         self._timers.fire_due(now)
 
+    def _stored_bill(self, serial: str) -> bool | None:
+        """Whether the bill ``serial`` is stored as illegal (None: not stored)."""
+        bill = self.repo.get_bill(serial)
+        return None if bill is None else bill.illegal
+
+    def frames_received(self, conn_id: int) -> int:
+        """Well-formed frames received on the connection so far (for the server's caps)."""
+        conn = self._connections.get(conn_id)
+        return 0 if conn is None else conn.frames
+
     @property
     def speed(self) -> PlatformSpeed:
         """The virtual driver's seam (:class:`simrig.speed_seam.PlatformSpeedHooks`)."""
@@ -226,6 +237,8 @@ class PlatformCore:
         return {
             "frames": self._inbox.frames,
             "malformed": self._inbox.malformed,
+            "frame_errors": self._inbox.frame_errors,
+            "pile_mismatches": self._inbox.mismatches,
             "heartbeats_elided": self._speed.elided,
             "bills": self._settlement.bills,
         }

@@ -114,8 +114,9 @@ class PlatformRules:
     """Code 10: occupancy vs the platform's unplug observation. Acts: checks.check_bill."""
     # --- bad input ----------------------------------------------------------------------
     malformed_frame_budget: int = 10
-    """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input").
-    Acts: routing.Inbox._on_malformed."""
+    """Bad frames (malformed, failed, another pile's) tolerated per connection; one more
+    closes it (issue 3 "Bad input", issue 15).
+    Acts: routing.Inbox._count_error."""
     emit_frame_events: bool = True
     """Emit frame_received / frame_sent events (turn off for load runs).
     Acts: events.EventSink.frame."""

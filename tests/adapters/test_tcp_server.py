@@ -33,6 +33,10 @@ malformed_frame_budget = 2
 """
 
 
+TOKEN = "t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 class Running:
     def __init__(self, tmp_path, config: str | None = None):
         self.db = str(tmp_path / "platform.sqlite")
@@ -56,6 +60,7 @@ class Running:
                 http=("127.0.0.1", 0),
                 ready=on_ready,
                 stop=self.stop,
+                api_token=TOKEN,
             )
         )
         await asyncio.wait_for(ready.wait(), 10)
@@ -89,7 +94,7 @@ async def test_full_card_session_over_tcp_and_http(tmp_path):
         await pile.send(pile.bill(serial, now, now, 4.0, trade=now))
         ack = await pile.expect(RecordAck)
         assert ack.result == AckResult.OK and ack.serial == serial
-        async with httpx.AsyncClient(base_url=srv.http, timeout=5) as client:
+        async with httpx.AsyncClient(base_url=srv.http, timeout=5, headers=AUTH) as client:
             bills = (await client.get("/bills")).json()
             assert [b["serial"] for b in bills] == [serial]
             assert bills[0]["charged_total"] == 60_000
