@@ -43,13 +43,20 @@ __all__ = [
 ]
 
 
+#: bounds of money (yuan) and energy (kWh) in requests: far beyond any real account
+MAX_YUAN = 1e9
+MAX_KWH = 1e6
+#: what a malformed tariff or rules body raises while parsed (a 422, never a 500)
+_BODY_ERRORS = (TariffError, ValueError, TypeError, KeyError, ArithmeticError, AttributeError)
+
+
 class StartRequest(BaseModel):
     pile_no: str = Field(pattern=r"^\d{14}$")
     gun: int = Field(1, ge=1, le=99)
     account: str
-    energy_target: float | None = Field(None, description="kWh")
-    amount_target: float | None = Field(None, description="yuan")
-    time_target_min: int | None = None
+    energy_target: float | None = Field(None, ge=0, le=MAX_KWH, description="kWh")
+    amount_target: float | None = Field(None, ge=0, le=MAX_YUAN, description="yuan")
+    time_target_min: int | None = Field(None, ge=0, le=65_535)
 
 
 class CommandRequest(BaseModel):
@@ -62,7 +69,7 @@ class StopRequest(BaseModel):
 
 
 class BalanceRequest(BaseModel):
-    yuan: float
+    yuan: float = Field(ge=-MAX_YUAN, le=MAX_YUAN, allow_inf_nan=False)
     mode: Literal["add", "set"] = Field("add", description="add to the balance, or set it")
 
 
@@ -70,14 +77,14 @@ class PileRequest(BaseModel):
     type: Literal["DC", "AC"] = "DC"
     guns: int = Field(1, ge=1, le=99)
     model_no: str = Field("0100", pattern=r"^\d{4}$")
-    max_power_kw: float = Field(120.0, gt=0)
+    max_power_kw: float = Field(120.0, gt=0, le=10_000, allow_inf_nan=False)
     enabled: bool = True
     station: str = ""
 
 
 class AccountRequest(BaseModel):
     name: str = ""
-    balance: float = Field(0.0, description="yuan")
+    balance: float = Field(0.0, ge=-MAX_YUAN, le=MAX_YUAN, allow_inf_nan=False, description="yuan")
     frozen: bool = False
     logical_card: str = Field("0" * 16, pattern=r"^\d{1,16}$")
 
@@ -271,7 +278,7 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
         """A billing model, as the ``[tariff]`` table of ``platform.toml``."""
         try:
             tariff = tariff_from_mapping(body, source="body")
-        except TariffError as err:
+        except _BODY_ERRORS as err:
             raise HTTPException(422, str(err)) from None
         repo.put_tariff(tariff)
         core.reload_piles()
@@ -281,13 +288,13 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
     async def patch_rules(body: dict[str, Any]) -> dict[str, Any]:
         """Change the given rules (as ``[rules]`` of ``platform.toml``: money in yuan)."""
         raw = dict(body)
-        for key in MONEY_RULES:
-            if key in raw:
-                raw[key] = money_from_yuan(raw[key])
         try:
+            for key in MONEY_RULES:
+                if key in raw:
+                    raw[key] = money_from_yuan(raw[key])
             merged = {**dataclasses.asdict(core.rules), **raw}
             rules = rules_from_mapping(merged, source="body")
-        except (ValueError, TypeError) as err:
+        except _BODY_ERRORS as err:
             raise HTTPException(422, str(err)) from None
         core.set_rules(rules)
         return {k: v for k, v in dataclasses.asdict(rules).items() if k in body}

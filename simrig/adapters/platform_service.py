@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simrig.adapters.tcp_server import ServerCaps
 
-__all__ = ["is_loopback", "run_platform"]
+__all__ = ["bind_warnings", "is_loopback", "run_platform"]
 
 
 def _stderr(line: str) -> None:
@@ -98,12 +98,6 @@ async def run_platform(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(http)
         token = _api_token(api_token, api_auth, announce)
-        if not is_loopback(http[0]):
-            announce(
-                f"WARNING: the HTTP API listens on {http[0]}, beyond this machine: anyone who "
-                "reaches it with the token controls the piles; keep the token secret and put "
-                "TLS in front"
-            )
         uv_config = uvicorn.Config(
             create_app(server, token), log_level="warning", lifespan="off", access_log=False
         )
@@ -117,11 +111,8 @@ async def run_platform(
             http_task.result()
         h, p = sock.getsockname()[:2]
         http_text = f"{h}:{p}"
-    if not is_loopback(host):
-        announce(
-            f"WARNING: YKC listens on {host}: piles are identified by their pile number "
-            "only; restrict sources (--allow-from) or terminate TLS in front"
-        )
+    for warning in bind_warnings(listen[0], None if http is None else http[0]):
+        announce(warning)
     ready(f"listening on {host}:{port} http on {http_text}")
     try:
         await stop.wait()
@@ -131,6 +122,23 @@ async def run_platform(
             await asyncio.wait([http_task], timeout=5)
         await server.close()
         repo.close()
+
+
+def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:
+    """The loud warnings for addresses beyond this machine (issue 15 item 4)."""
+    out = []
+    if http_host is not None and not is_loopback(http_host):
+        out.append(
+            f"WARNING: the HTTP API listens on {http_host}, beyond this machine: anyone who "
+            "reaches it with the token controls the piles; keep the token secret and put "
+            "TLS in front"
+        )
+    if not is_loopback(ykc_host):
+        out.append(
+            f"WARNING: YKC listens on {ykc_host}: piles are identified by their pile number "
+            "only; restrict sources (--allow-from) or terminate TLS in front"
+        )
+    return out
 
 
 def _api_token(given: str | None, auth: bool, announce: Callable[[str], None]) -> str | None:
