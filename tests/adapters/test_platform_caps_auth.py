@@ -4,6 +4,7 @@ real loopback sockets (the server in-process: the caps and the token are its opt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import httpx
@@ -91,10 +92,8 @@ async def test_frames_per_second_cap_closes_a_flooding_pile(tmp_path: Path) -> N
         pile = await SocketPile.connect(srv.port)
         await pile.send(pile.login())
         await pile.expect(LoginReply)
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await pile.send(b"".join(pile.heartbeat() for _ in range(200)))
-        except (ConnectionError, OSError):
-            pass
         assert await _closed(pile)
         polite = await SocketPile.connect(srv.port, "55031412782305")
         await polite.send(polite.login())
@@ -109,10 +108,8 @@ async def test_bytes_per_second_cap(tmp_path: Path) -> None:
         pile = await SocketPile.connect(srv.port)
         await pile.send(pile.login())
         await pile.expect(LoginReply)
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await pile.send(b"\x68\x02" * 4096)
-        except (ConnectionError, OSError):
-            pass
         assert await _closed(pile)
 
 
