@@ -70,6 +70,12 @@ async def run_platform(
 
     rules = PlatformRules()
     repo = SqliteRepository(db)
+    loop = asyncio.get_running_loop()
+    # one transaction per event-loop turn for the realtime samples (0x13)
+    def flush_soon() -> None:
+        loop.call_soon(repo.flush)
+
+    repo.on_batch = flush_soon
     if demo:
         load_demo_dataset(repo)
     if config_text is not None:
@@ -79,7 +85,6 @@ async def run_platform(
     core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
     server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps)
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
