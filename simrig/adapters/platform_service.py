@@ -71,6 +71,7 @@ async def run_platform(
     rules = PlatformRules()
     repo = SqliteRepository(db)
     loop = asyncio.get_running_loop()
+
     # one transaction per event-loop turn for the realtime samples (0x13)
     def flush_soon() -> None:
         loop.call_soon(repo.flush)
