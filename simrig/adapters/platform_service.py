@@ -22,9 +22,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from simrig.adapters.sql_store import SqlRepository
     from simrig.adapters.tcp_server import ServerCaps
 
-__all__ = ["bind_warnings", "is_loopback", "run_platform"]
+__all__ = ["bind_warnings", "is_loopback", "open_repository", "run_platform"]
 
 
 def _stderr(line: str) -> None:
@@ -63,13 +64,12 @@ async def run_platform(
 
     ``api_token``: the HTTP API's bearer token (None: generated and announced);
     ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token."""
-    from simrig.adapters.sqlite_store import SqliteRepository
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
     from simrig.platform.config import parse_config
 
     rules = PlatformRules()
-    repo = SqliteRepository(db)
+    repo = open_repository(db)
     loop = asyncio.get_running_loop()
 
     # one transaction per event-loop turn for the realtime samples (0x13)
@@ -128,6 +128,14 @@ async def run_platform(
             await asyncio.wait([http_task], timeout=5)
         await server.close()
         repo.close()
+
+
+def open_repository(db: str) -> SqlRepository:
+    """The store ``--db`` names: a ``postgresql://`` URL, else an SQLite file."""
+    from simrig.adapters.postgres_store import PostgresRepository, is_postgres_url
+    from simrig.adapters.sqlite_store import SqliteRepository
+
+    return PostgresRepository(db) if is_postgres_url(db) else SqliteRepository(db)
 
 
 def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:

@@ -26,7 +26,9 @@ def serve(
     listen: Annotated[str, typer.Option(help="YKC TCP address HOST:PORT (port 0 = any)")] = (
         "127.0.0.1:8767"
     ),
-    db: Annotated[str, typer.Option(help="SQLite database file")] = "platform.sqlite",
+    db: Annotated[
+        str, typer.Option(help="SQLite database file, or a postgresql://USER@HOST:PORT/DB URL")
+    ] = "platform.sqlite",
     config: Annotated[
         Path | None, typer.Option(help="platform.toml: rules, tariff, piles, accounts")
     ] = None,

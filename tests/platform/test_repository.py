@@ -1,4 +1,4 @@
-"""One repository suite, run against the in-memory and the SQLite implementation."""
+"""One repository suite, run against the in-memory, SQLite and PostgreSQL implementations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from simrig.adapters.postgres_store import PostgresRepository
 from simrig.adapters.sqlite_store import SqliteRepository
 from simrig.domain import default_tariff
 from simrig.platform import (
@@ -26,14 +27,17 @@ from simrig.platform import (
 T0 = datetime(2019, 10, 29, 18, 6, 31, 796000)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def repo(request, tmp_path):
     if request.param == "memory":
         yield MemoryRepository()
-    else:
+        return
+    if request.param == "sqlite":
         store = SqliteRepository(tmp_path / "platform.sqlite")
-        yield store
-        store.close()
+    else:
+        store = PostgresRepository(request.getfixturevalue("postgres_server").fresh_url())
+    yield store
+    store.close()
 
 
 def _bill(serial: str, start: datetime, minutes: int = 30, **kw) -> Bill:
