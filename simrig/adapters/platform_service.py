@@ -59,17 +59,19 @@ async def run_platform(
     api_auth: bool = True,
     caps: ServerCaps | None = None,
     announce: Callable[[str], None] = _stderr,
+    realtime_batch: int = 1000,
 ) -> None:
     """Run the platform until ``stop`` is set (or SIGTERM/SIGINT).
 
     ``api_token``: the HTTP API's bearer token (None: generated and announced);
-    ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token."""
+    ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token.
+    ``realtime_batch``: realtime samples per transaction at most (1: one each)."""
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
     from simrig.platform.config import parse_config
 
     rules = PlatformRules()
-    repo = open_repository(db)
+    repo = open_repository(db, realtime_batch)
     loop = asyncio.get_running_loop()
 
     # one transaction per event-loop turn for the realtime samples (0x13)
@@ -130,12 +132,14 @@ async def run_platform(
         repo.close()
 
 
-def open_repository(db: str) -> SqlRepository:
+def open_repository(db: str, realtime_batch: int = 1000) -> SqlRepository:
     """The store ``--db`` names: a ``postgresql://`` URL, else an SQLite file."""
     from simrig.adapters.postgres_store import PostgresRepository, is_postgres_url
     from simrig.adapters.sqlite_store import SqliteRepository
 
-    return PostgresRepository(db) if is_postgres_url(db) else SqliteRepository(db)
+    if is_postgres_url(db):
+        return PostgresRepository(db, realtime_batch)
+    return SqliteRepository(db, realtime_batch)
 
 
 def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:

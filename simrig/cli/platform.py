@@ -77,6 +77,10 @@ def serve(
         list[str] | None,
         typer.Option(help="Source network (CIDR) allowed to connect; repeat; default: any"),
     ] = None,
+    realtime_batch: Annotated[
+        int,
+        typer.Option(min=1, help="Realtime samples (0x13) per transaction at most (1: one each)"),
+    ] = 1000,
     log_file: Annotated[
         Path | None, typer.Option(help="Write the server's log here instead of stderr")
     ] = None,
@@ -145,6 +149,7 @@ def serve(
                 api_token=api_token,
                 api_auth=not no_api_auth,
                 caps=caps,
+                realtime_batch=realtime_batch,
             )
         )
     except (ValueError, OSError) as err:
