@@ -57,6 +57,9 @@ class StartRequest(BaseModel):
     energy_target: float | None = Field(None, ge=0, le=MAX_KWH, description="kWh")
     amount_target: float | None = Field(None, ge=0, le=MAX_YUAN, description="yuan")
     time_target_min: int | None = Field(None, ge=0, le=65_535)
+    parallel_id: str | None = Field(
+        None, pattern=r"^\d{12}$", description="a parallel charge (0xA4): YYMMDDhhmmss"
+    )
 
 
 class CommandRequest(BaseModel):
@@ -87,6 +90,9 @@ class AccountRequest(BaseModel):
     balance: float = Field(0.0, ge=-MAX_YUAN, le=MAX_YUAN, allow_inf_nan=False, description="yuan")
     frozen: bool = False
     logical_card: str = Field("0" * 16, pattern=r"^\d{1,16}$")
+    vins: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{17}$")]] = Field(
+        default_factory=list, description="vehicles that may start by VIN (0x31 mode 0x03)"
+    )
 
 
 class CardRequest(BaseModel):
@@ -156,6 +162,11 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
     async def realtime(serial: str) -> list[dict[str, Any]]:
         return _rows(repo.list_realtime(serial))
 
+    @app.get("/sessions/{serial}/bms")
+    async def bms(serial: str) -> list[dict[str, Any]]:
+        """The order's BMS frames (0x23 demand/output, 0x25 BMS info), in order."""
+        return _rows(repo.list_bms(serial))
+
     @app.get("/bills")
     async def bills() -> list[dict[str, Any]]:
         return _rows(repo.list_bills())
@@ -183,6 +194,7 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
                 energy_target=req.energy_target,
                 amount_target=req.amount_target,
                 time_target_min=req.time_target_min,
+                parallel_id=req.parallel_id,
             )
         except PlatformError as err:
             raise HTTPException(409, str(err)) from None
@@ -226,7 +238,9 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
         base = found.balance if req.mode == "add" else 0
         changed = dataclasses.replace(found, balance=base + money_from_yuan(req.yuan))
         repo.put_account(changed)
-        return record_to_dict(changed)
+        pushed = core.push_balance(account_id, server.now())
+        server.pump()
+        return {**record_to_dict(changed), "pushed": pushed}
 
     @app.put("/piles/{pile_no}")
     async def put_pile(pile_no: str, req: PileRequest) -> dict[str, Any]:
@@ -255,9 +269,12 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
             balance=money_from_yuan(req.balance),
             frozen=req.frozen,
             logical_card=req.logical_card.rjust(16, "0"),
+            vins=tuple(v.upper() for v in req.vins),
         )
         repo.put_account(account)
-        return record_to_dict(account)
+        pushed = core.push_balance(account_id, server.now())
+        server.pump()
+        return {**record_to_dict(account), "pushed": pushed}
 
     @app.put("/cards/{physical}")
     async def put_card(physical: str, req: CardRequest) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from simrig.platform.records import (
     Account,
     AnomalyRecord,
     Bill,
+    BmsSample,
     Card,
     Notification,
     RealtimeSample,
@@ -297,6 +298,23 @@ class SqlRepository:
             self._exec("RELEASE rt")
         if self.batched >= self.batch_max:
             self.flush()
+
+    def add_bms(self, sample: BmsSample) -> None:
+        """Batched like :meth:`add_realtime`."""
+        self._batch()
+        self._exec(
+            "INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)",
+            (sample.session_key, ms(sample.at), _dump(sample)),
+        )
+        if self.batched >= self.batch_max:
+            self.flush()
+
+    def list_bms(self, session_key: str) -> list[BmsSample]:
+        return self._all(
+            BmsSample,
+            "SELECT data FROM bms WHERE session_key = ? ORDER BY at_ms, id",
+            session_key,
+        )
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]:
         return self._all(

@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS realtime (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_key TEXT NOT NULL, at_ms INTEGER NOT NULL,
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS realtime_session ON realtime (session_key, at_ms, id);
+CREATE TABLE IF NOT EXISTS bms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_key TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS bms_session ON bms (session_key, at_ms, id);
 CREATE TABLE IF NOT EXISTS bills (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE NOT NULL, pile_no TEXT, gun INTEGER,
     start_ms INTEGER, end_ms INTEGER, received_ms INTEGER, illegal INTEGER, duplicates INTEGER,

@@ -56,6 +56,14 @@ def _table_list(data: Mapping[str, Any], key: str, source: str) -> list[Mapping[
     return value
 
 
+def _vin(value: object) -> str:
+    """A vehicle identification number: 17 characters (ISO 3779)."""
+    text = str(value).strip().upper()
+    if len(text) != 17 or not text.isalnum() or not text.isascii():
+        raise ValueError(f"vins: {value!r} is not a 17-character VIN")
+    return text
+
+
 def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
     """Parse a platform TOML document; errors are one line naming the file and the key."""
     try:
@@ -109,6 +117,7 @@ def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
                     balance=money_from_yuan(a.get("balance", 0)),
                     frozen=bool(a.get("frozen", False)),
                     logical_card=str(a.get("logical_card", "0" * 16)).rjust(16, "0"),
+                    vins=tuple(_vin(v) for v in a.get("vins", ())),
                 )
             )
         except (KeyError, ValueError, TypeError) as err:

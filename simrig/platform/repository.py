@@ -20,6 +20,7 @@ from .records import (
     Account,
     AnomalyRecord,
     Bill,
+    BmsSample,
     Card,
     Notification,
     RealtimeSample,
@@ -64,6 +65,11 @@ class Repository(Protocol):
         ...
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]: ...
+    def add_bms(self, sample: BmsSample) -> None:
+        """Store a BMS frame of an order (batched like the realtime samples)."""
+        ...
+
+    def list_bms(self, session_key: str) -> list[BmsSample]: ...
 
     # bills
     def get_bill(self, serial: str) -> Bill | None: ...
@@ -116,6 +122,7 @@ class MemoryRepository:
         self._tariffs: dict[str, Tariff] = {}
         self._sessions: dict[str, Session] = {}
         self._realtime: dict[str, list[RealtimeSample]] = {}
+        self._bms: dict[str, list[BmsSample]] = {}
         self._bills: dict[str, Bill] = {}
         self._bills_by_gun: dict[tuple[str, int], list[str]] = {}
         self._notifications: list[Notification] = []
@@ -187,6 +194,12 @@ class MemoryRepository:
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]:
         return list(self._realtime.get(session_key, ()))
+
+    def add_bms(self, sample: BmsSample) -> None:
+        self._bms.setdefault(sample.session_key, []).append(sample)
+
+    def list_bms(self, session_key: str) -> list[BmsSample]:
+        return list(self._bms.get(session_key, ()))
 
     # bills
     def get_bill(self, serial: str) -> Bill | None:
