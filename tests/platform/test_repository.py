@@ -168,3 +168,18 @@ def test_update_writes_all(repo):
     assert repo.list_cards()[0].physical == "AB"
     repo.put_pile(RegisteredPile("32010200000001"))
     assert repo.get_pile("nope") is None
+
+
+def test_bms_samples_roundtrip_in_order(repo):
+    from simrig.platform import BmsSample
+
+    values = {"demand_voltage": 400.5, "soc": 55}
+    repo.add_bms(BmsSample("S1", "32010200000001", 1, T0, "demand_output", values))
+    repo.add_bms(BmsSample("S2", "32010200000001", 2, T0, "bms_info", {"flags": 3}))
+    repo.add_bms(BmsSample("S1", "32010200000001", 1, T0 + timedelta(seconds=15), "bms_info"))
+    got = repo.list_bms("S1")
+    assert [(s.kind, s.at) for s in got] == [
+        ("demand_output", T0),
+        ("bms_info", T0 + timedelta(seconds=15)),
+    ]
+    assert got[0].values == values and repo.list_bms("none") == []
