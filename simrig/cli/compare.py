@@ -20,6 +20,7 @@ from .common import (
     ViewArgOption,
     ViewOption,
     backend_driver,
+    check_out,
     fail,
     parse_epoch,
     print_throughput,
@@ -80,6 +81,7 @@ def compare(
 
     console = Console()
     try:
+        check_out(out)
         pinned = parse_epoch(backend_epoch)
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
         spec = workload_spec(
