@@ -16,8 +16,10 @@ import ipaddress
 import secrets
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from simrig.adapters.sql_store import SqlRepository
     from simrig.adapters.tcp_server import ServerCaps
 
-__all__ = ["bind_warnings", "is_loopback", "open_repository", "run_platform"]
+__all__ = ["TlsFiles", "bind_warnings", "is_loopback", "open_repository", "run_platform"]
 
 
 def _stderr(line: str) -> None:
@@ -60,12 +62,14 @@ async def run_platform(
     caps: ServerCaps | None = None,
     announce: Callable[[str], None] = _stderr,
     realtime_batch: int = 1000,
+    tls: TlsFiles | None = None,
 ) -> None:
     """Run the platform until ``stop`` is set (or SIGTERM/SIGINT).
 
     ``api_token``: the HTTP API's bearer token (None: generated and announced);
     ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token.
-    ``realtime_batch``: realtime samples per transaction at most (1: one each)."""
+    ``realtime_batch``: realtime samples per transaction at most (1: one each);
+    ``tls``: serve YKC and the HTTP API inside TLS."""
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
     from simrig.platform.config import parse_config
@@ -93,7 +97,7 @@ async def run_platform(
             loop.add_signal_handler(sig, stop.set)
     except (NotImplementedError, RuntimeError):  # pragma: no cover - not main thread
         pass
-    host, port = await server.start(*listen)
+    host, port = await server.start(*listen, tls=None if tls is None else tls.context())
     http_task = None
     http_text = "off"
     uv_server = None
@@ -107,7 +111,12 @@ async def run_platform(
         sock.bind(http)
         token = _api_token(api_token, api_auth, announce)
         uv_config = uvicorn.Config(
-            create_app(server, token), log_level="warning", lifespan="off", access_log=False
+            create_app(server, token),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=None if tls is None else tls.cert,
+            ssl_keyfile=None if tls is None else tls.key,
         )
         uv_server = uvicorn.Server(uv_config)
         http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))
@@ -130,6 +139,26 @@ async def run_platform(
             await asyncio.wait([http_task], timeout=5)
         await server.close()
         repo.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """TLS for YKC and the HTTP API (issue 15: what OCPP's security profiles 2 and 3 do,
+    at the transport, since YKC's login carries no credential): the server's certificate
+    and key, and optionally the CA whose client certificates the piles must present."""
+
+    cert: str
+    key: str
+    client_ca: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.cert, self.key)
+        if self.client_ca is not None:
+            ctx.load_verify_locations(self.client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        return ctx
 
 
 def open_repository(db: str, realtime_batch: int = 1000) -> SqlRepository:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -152,9 +153,13 @@ class PlatformServer:
         """Scenario seconds since the server started (the core's ``now``; × ``speed``)."""
         return max(0.0, self.loop.time() - self.t0) * self.speed
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8767) -> tuple[str, int]:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 8767, tls: ssl.SSLContext | None = None
+    ) -> tuple[str, int]:
+        """Listen on ``host:port`` (``tls``: YKC inside TLS, for piles whose modem speaks it;
+        with client certificates required, each pile proves itself as well)."""
         self._server = await self.loop.create_server(
-            lambda: _YkcProtocol(self), host, port, backlog=4096, reuse_address=True
+            lambda: _YkcProtocol(self), host, port, backlog=4096, reuse_address=True, ssl=tls
         )
         sockname = self._server.sockets[0].getsockname()
         self.pump()

@@ -81,6 +81,14 @@ def serve(
         int,
         typer.Option(min=1, help="Realtime samples (0x13) per transaction at most (1: one each)"),
     ] = 1000,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve YKC and HTTP inside TLS: the certificate (PEM)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The TLS private key (PEM)")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="Require client certificates signed by this CA (PEM) of the piles"),
+    ] = None,
     log_file: Annotated[
         Path | None, typer.Option(help="Write the server's log here instead of stderr")
     ] = None,
@@ -89,7 +97,7 @@ def serve(
     import ipaddress
     import logging
 
-    from simrig.adapters.platform_service import run_platform
+    from simrig.adapters.platform_service import TlsFiles, run_platform
     from simrig.adapters.tcp_server import ServerCaps, install_uvloop
 
     listen_at = _hostport(listen, "--listen")
@@ -123,6 +131,12 @@ def serve(
                 f"{net!r} is not a network", param_hint="--allow-from"
             ) from None
     caps = ServerCaps(**{k: v for k, v in limits.items() if v is not None}, allow_from=networks)
+    tls = None
+    if tls_cert is not None or tls_key is not None or tls_client_ca is not None:
+        if tls_cert is None or tls_key is None:
+            raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+        ca = None if tls_client_ca is None else str(tls_client_ca)
+        tls = TlsFiles(str(tls_cert), str(tls_key), ca)
     logging.basicConfig(
         level=logging.INFO if log_file else logging.WARNING,
         filename=None if log_file is None else str(log_file),
@@ -150,6 +164,7 @@ def serve(
                 api_auth=not no_api_auth,
                 caps=caps,
                 realtime_batch=realtime_batch,
+                tls=tls,
             )
         )
     except (ValueError, OSError) as err:
