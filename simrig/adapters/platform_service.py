@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import secrets
 import signal
 import socket
@@ -79,8 +80,14 @@ async def run_platform(
     loop = asyncio.get_running_loop()
 
     # one transaction per event-loop turn for the realtime samples (0x13)
+    def flush() -> None:
+        try:
+            repo.flush()
+        except Exception:  # the store failed: the batch is dropped (never acknowledged)
+            logging.getLogger("simrig.platform").exception("realtime batch not stored")
+
     def flush_soon() -> None:
-        loop.call_soon(repo.flush)
+        loop.call_soon(flush)
 
     repo.on_batch = flush_soon
     if demo:

@@ -5,9 +5,11 @@ the disk: SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``), so
 the platform acknowledges to a pile (a bill's 0x40, a started session's 0x32/0x34)
 survives SIGKILL and power loss.
 
-Realtime samples (0x13, never acknowledged) are batched: ``add_realtime`` opens a
-transaction and leaves it open, up to ``batch_max`` samples, until :meth:`flush` or the
-next write commits them with it (one commit per batch, not per frame). The server
+Realtime samples (0x13) and BMS frames (0x23/0x25), never acknowledged, are batched:
+``add_realtime`` keeps the row (and the session it updated: reads see it) in memory, up
+to ``batch_max`` rows, until :meth:`flush` writes the batch in one transaction with one
+``executemany`` per table (one commit per batch, not per frame). Every other write, and
+every listing, flushes first, so writes reach the database in their order. The server
 flushes once per event-loop turn (``on_batch``), so a sample waits milliseconds.
 
 Timestamps are kept twice: as ``*_ms`` integer columns (milliseconds since 1970, the naive
@@ -92,6 +94,22 @@ def _tariff_load(text: str) -> Tariff:
     )
 
 
+def _session_row(s: Session) -> tuple[Any, ...]:
+    """The ``sessions`` columns of ``s`` (``open``: the restart view's filter)."""
+    is_open = s.state in OPEN_STATES or (s.bill_serial is None and not s.lost_flagged)
+    return (
+        s.serial,
+        s.pile_no,
+        s.gun,
+        s.account_id,
+        str(s.state),
+        ms(s.created_at),
+        s.bill_serial,
+        int(is_open),
+        _dump(s),
+    )
+
+
 class SqlRepository:
     """The :class:`simrig.platform.Repository` on one SQL connection (one thread); the
     dialects (:class:`~simrig.adapters.sqlite_store.SqliteRepository`,
@@ -110,29 +128,26 @@ class SqlRepository:
     def __init__(self, db: Any, batch_max: int = 1000) -> None:
         self.db = db
         self.batch_max = batch_max
-        #: realtime writes in the open batch (0: no batch open)
-        self.batched = 0
+        #: the open batch: realtime and BMS rows, and the sessions they updated (by
+        #: serial, the last write wins); reads of a session see it here first
+        self._realtime_rows: list[tuple[Any, ...]] = []
+        self._bms_rows: list[tuple[Any, ...]] = []
+        self._pending_sessions: dict[str, Session] = {}
         #: called when a batch opens (the server schedules :meth:`flush`)
         self.on_batch: Callable[[], None] | None = None
         #: batches committed (for the benchmark)
         self.batches = 0
 
+    @property
+    def batched(self) -> int:
+        """Rows waiting in the open batch."""
+        return len(self._realtime_rows) + len(self._bms_rows)
+
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        """One committed transaction; inside an open batch, a savepoint of it, and the
-        batch commits with it (a failed write undoes only itself)."""
-        if self.batched:
-            self._exec("SAVEPOINT tx")
-            try:
-                yield self.db
-            except BaseException:
-                self._exec("ROLLBACK TO tx")
-                self._exec("RELEASE tx")
-                self.flush()
-                raise
-            self._exec("RELEASE tx")
-            self.flush()
-            return
+        """One committed transaction (the open batch is committed before it, so writes
+        reach the database in the order they were made)."""
+        self.flush()
         self._exec(self.BEGIN)
         try:
             yield self.db
@@ -142,21 +157,36 @@ class SqlRepository:
         else:
             self._exec("COMMIT")
 
-    def _batch(self) -> Any:
-        """The open batch's transaction (opened here if none is)."""
-        if not self.batched:
-            self._exec(self.BEGIN)
-            if self.on_batch is not None:
-                self.on_batch()
-        self.batched += 1
-        return self.db
+    def _batched(self) -> None:
+        """One more row in the batch: announce a new batch; commit a full one."""
+        if self.batched == 1 and self.on_batch is not None:
+            self.on_batch()
+        if self.batched >= self.batch_max:
+            self.flush()
 
     def flush(self) -> None:
-        """Commit the open batch of realtime samples (durably), if any."""
-        if self.batched:
-            self.batched = 0
-            self.batches += 1
-            self._exec("COMMIT")
+        """Write the open batch in one transaction (durably), if any: one ``executemany``
+        per table. A failure drops the batch (samples are never acknowledged) and raises."""
+        if not self.batched and not self._pending_sessions:
+            return
+        rows, bms, sessions = self._realtime_rows, self._bms_rows, self._pending_sessions
+        self._realtime_rows, self._bms_rows, self._pending_sessions = [], [], {}
+        self._exec(self.BEGIN)
+        try:
+            self._many("INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)", rows)
+            self._many("INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)", bms)
+            self._many(self.UPSERT["sessions"], [_session_row(s) for s in sessions.values()])
+        except BaseException:
+            self._exec("ROLLBACK")
+            raise
+        self._exec("COMMIT")
+        self.batches += 1
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            if self.PLACEHOLDER != "?":
+                sql = sql.replace("?", self.PLACEHOLDER)
+            self.db.cursor().executemany(sql, rows)
 
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Run one statement written with ``?`` placeholders; its cursor."""
@@ -251,65 +281,41 @@ class SqlRepository:
 
     # sessions, realtime
     def _put_session(self, db: Any, s: Session) -> None:
-        is_open = s.state in OPEN_STATES or (s.bill_serial is None and not s.lost_flagged)
-        self._exec(
-            self.UPSERT["sessions"],
-            (
-                s.serial,
-                s.pile_no,
-                s.gun,
-                s.account_id,
-                str(s.state),
-                ms(s.created_at),
-                s.bill_serial,
-                int(is_open),
-                _dump(s),
-            ),
-        )
+        self._exec(self.UPSERT["sessions"], _session_row(s))
 
     def put_session(self, session: Session) -> None:
         with self._tx() as db:
             self._put_session(db, session)
 
     def get_session(self, serial: str) -> Session | None:
+        pending = self._pending_sessions.get(serial)
+        if pending is not None:
+            return pending
         return self._one(Session, "SELECT data FROM sessions WHERE serial = ?", serial)
 
     def list_sessions(self) -> list[Session]:
+        self.flush()
         return self._all(Session, self.SESSIONS_IN_ORDER)
 
     def open_sessions(self) -> list[Session]:
+        self.flush()
         return self._all(Session, "SELECT data FROM sessions WHERE open = 1 ORDER BY created_ms")
 
     def add_realtime(self, sample: RealtimeSample, session: Session | None = None) -> None:
-        """Batched (see the module doc): committed by :meth:`flush` or the next write."""
-        db = self._batch()
-        self._exec("SAVEPOINT rt")
-        try:
-            self._exec(
-                "INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)",
-                (sample.session_key, ms(sample.at), _dump(sample)),
-            )
-            if session is not None:
-                self._put_session(db, session)
-        except BaseException:
-            self._exec("ROLLBACK TO rt")
-            raise
-        finally:
-            self._exec("RELEASE rt")
-        if self.batched >= self.batch_max:
-            self.flush()
+        """Batched (see the module doc): written by :meth:`flush` or before the next write."""
+        self._realtime_rows.append((sample.session_key, ms(sample.at), _dump(sample)))
+        if session is not None:
+            self._pending_sessions.pop(session.serial, None)  # keep the write order
+            self._pending_sessions[session.serial] = session
+        self._batched()
 
     def add_bms(self, sample: BmsSample) -> None:
         """Batched like :meth:`add_realtime`."""
-        self._batch()
-        self._exec(
-            "INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)",
-            (sample.session_key, ms(sample.at), _dump(sample)),
-        )
-        if self.batched >= self.batch_max:
-            self.flush()
+        self._bms_rows.append((sample.session_key, ms(sample.at), _dump(sample)))
+        self._batched()
 
     def list_bms(self, session_key: str) -> list[BmsSample]:
+        self.flush()
         return self._all(
             BmsSample,
             "SELECT data FROM bms WHERE session_key = ? ORDER BY at_ms, id",
@@ -317,6 +323,7 @@ class SqlRepository:
         )
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]:
+        self.flush()
         return self._all(
             RealtimeSample,
             "SELECT data FROM realtime WHERE session_key = ? ORDER BY at_ms, id",

@@ -183,3 +183,28 @@ def test_bms_samples_roundtrip_in_order(repo):
         ("bms_info", T0 + timedelta(seconds=15)),
     ]
     assert got[0].values == values and repo.list_bms("none") == []
+
+
+def test_realtime_batches_are_seen_at_once_and_written_in_order(tmp_path):
+    """A batch stays in memory until flushed (reads see its session), is written in one
+    transaction, and any other write flushes it first."""
+    path = tmp_path / "p.sqlite"
+    store = SqliteRepository(path)
+    opened: list[int] = []
+    store.on_batch = lambda: opened.append(1)
+    s = Session("2" * 32, "32010200000001", 1, "card", "a", created_at=T0)
+    store.put_session(s)
+    charging = replace_state(s, SessionState.CHARGING)
+    for i in range(3):
+        sample = RealtimeSample(s.serial, s.pile_no, 1, T0, 3, True, 0.0, 0.0, 0, 0, i, i, i)
+        store.add_realtime(sample, charging)
+    assert opened == [1] and store.batched == 3
+    assert store.get_session(s.serial).state is SessionState.CHARGING  # seen before the write
+    other = SqliteRepository(path)
+    assert other.get_session(s.serial).state is SessionState.STARTING  # not written yet
+    store.put_session(replace_state(charging, SessionState.FINISHED))  # flushes first
+    assert store.batched == 0 and store.batches == 1
+    assert other.get_session(s.serial).state is SessionState.FINISHED
+    assert len(other.list_realtime(s.serial)) == 3
+    other.close()
+    store.close()
