@@ -100,8 +100,8 @@ class PostgresRepository(SqlRepository):
         try:
             db = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise OSError(f"--db {_safe(url)}: {reason}") from None
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise OSError(f"--db {_safe(url)}: {reason or type(exc).__name__}") from None
         db.execute("SET synchronous_commit = on")
         db.execute("SET client_min_messages = warning")  # no NOTICE per "IF NOT EXISTS"
         db.execute(SCHEMA)
