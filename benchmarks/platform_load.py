@@ -195,12 +195,15 @@ async def measure(args: argparse.Namespace, db: str, batch: int) -> tuple[float,
     server = await asyncio.to_thread(start_platform, options, 120.0)
     port = server.port
     try:
+        started = time.perf_counter()
         clients = await connect_all(port, args.piles)
+        logins = args.piles / (time.perf_counter() - started)
         await start_sessions(clients)
         ingest = [await ingest_round(clients, args.frames) for _ in range(args.rounds)]
         bills = [await bill_round(clients) for _ in range(args.rounds)]
         print(f"store={args.store} realtime-batch={batch} piles={args.piles} "
               f"frames/conn/round={args.frames} rounds={args.rounds}")  # fmt: skip
+        print(f"  logins/s (connect + 0x01 → 0x02): {logins:,.0f}")
         print(
             f"  ingest frames/s: median {statistics.median(ingest):,.0f} "
             f"(rounds {', '.join(f'{x:,.0f}' for x in ingest)})"

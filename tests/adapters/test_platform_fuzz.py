@@ -11,8 +11,10 @@ another pile, some broken on the wire (CRC, length, truncation, junk).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,8 @@ from simrig.platform import DEMO_PILES
 from simrig.protocol.ykc import (
     MESSAGES,
     AckResult,
+    CardAuthReply,
+    Confirm,
     Frame,
     Framer,
     HeartbeatReply,
@@ -42,9 +46,14 @@ FRAMES_PER_CONNECTION = 100
 PARALLEL = 16
 #: registered piles: one per parallel connection, so logins rarely take over each other
 PILES = sorted(DEMO_PILES) + [f"3301{i:010d}" for i in range(PARALLEL * 2)]
+#: a card and a rich account per registered pile: every connection opens a real order
+CARDS = {p: f"{0xF00 + i:016X}" for i, p in enumerate(PILES[3:])}
 #: tolerate every bad frame of a connection: each one must reach the server's handlers
-CONFIG = "[rules]\nmalformed_frame_budget = 1000\n" + "".join(
-    f'[[piles]]\npile_no = "{p}"\nguns = 2\n' for p in PILES[3:]
+CONFIG = "[rules]\nmalformed_frame_budget = 1000\nmin_start_balance = 0\n" + "".join(
+    f'[[piles]]\npile_no = "{p}"\nguns = 2\n'
+    f'[[accounts]]\naccount_id = "fuzz-{p}"\nbalance = 10000000\n'
+    f'[[cards]]\nphysical = "{card}"\nlogical = "{p[-10:]}"\naccount_id = "fuzz-{p}"\n'
+    for p, card in CARDS.items()
 )
 #: one of every uplink frame type, with its default field values
 UPLINKS = [cls() for code, cls in sorted(MESSAGES.items()) if code % 2 == 1]
@@ -59,12 +68,15 @@ def _with_crc(inner: bytes) -> bytes:
     return bytes((0x68, len(inner))) + inner + bytes((crc & 0xFF, crc >> 8))
 
 
-def mutate(rng: random.Random, pile_no: str, seq: int) -> bytes:
-    """One seeded fuzz frame for a connection logged in as ``pile_no``."""
+def mutate(rng: random.Random, pile_no: str, seq: int, serial: str = "") -> bytes:
+    """One seeded fuzz frame for a connection logged in as ``pile_no`` (``serial``: its
+    open order, put into frames that carry one so they reach the settlement's checks)."""
     message = rng.choice(UPLINKS)
     if hasattr(message, "pile_no"):
         claimed = pile_no if rng.random() < 0.9 else rng.choice(PILES)
         message = dataclasses.replace(message, pile_no=claimed)  # type: ignore[type-var]
+    if serial and hasattr(message, "serial") and rng.random() < 0.7:
+        message = dataclasses.replace(message, serial=serial, gun=1)  # type: ignore[type-var]
     good = bytearray(_frame(message, seq))
     inner = good[2:-2]
     roll = rng.random()
@@ -122,25 +134,36 @@ async def _drain(reader: asyncio.StreamReader) -> None:
 async def _fuzz_connection(port: int, index: int) -> int:
     rng = random.Random(SEED * 100_003 + index)
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
-    drain = asyncio.create_task(_drain(reader))
     pile_no = PILES[index % len(PILES)]
+    pile = SocketPile(reader, writer, pile_no)
+    drain: asyncio.Task[None] | None = None
     sent = 0
     try:
         if index % 10 == 0:  # garbage before the login
             writer.write(bytes(rng.randrange(256) for _ in range(200)))
-        login = UPLINKS[0]
-        writer.write(_frame(dataclasses.replace(login, pile_no=pile_no), 0))  # type: ignore[type-var]
+        await pile.send(pile.login())
+        serial = ""
+        if pile_no in CARDS:  # a real order: mutated 0x13/0x23/0x3B reach its checks
+            await pile.send(pile.card_start(gun=1, card=CARDS[pile_no]))
+            with contextlib.suppress(TimeoutError):
+                reply = await pile.expect(CardAuthReply, timeout=5)
+                serial = reply.serial if reply.result == Confirm.OK else ""
+        drain = asyncio.create_task(_drain(reader))
         for seq in range(1, FRAMES_PER_CONNECTION + 1):
-            writer.write(mutate(rng, pile_no, seq))
+            writer.write(mutate(rng, pile_no, seq, serial))
             sent += 1
             if seq % 20 == 0:
                 await writer.drain()
+        if serial:  # settle the order, so the gun is free for the next connection
+            now = datetime.now().replace(microsecond=0)
+            await pile.send(pile.bill(serial, now, now, 1.0))
         await writer.drain()
     except (ConnectionError, OSError):
         pass  # the server may close a connection (a cap, a refused login): that is allowed
     finally:
         writer.close()
-        drain.cancel()
+        if drain is not None:
+            drain.cancel()
     return sent
 
 
@@ -206,6 +229,7 @@ def test_fuzzed_frames_never_hurt_the_server(tmp_path: Path) -> None:
     assert stats["frame_errors"] == 0, "a handler raised on a decoded frame"
     assert stats["malformed"] > 1000 and stats["pile_mismatches"] > 100
     assert stats["frames"] > 10_000
+    assert stats["bills"] > 100, "few mutated bills reached the settlement"
 
 
 def test_a_decoded_non_digit_bcd_frame_is_echoed_byte_for_byte() -> None:
