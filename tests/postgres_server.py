@@ -55,12 +55,18 @@ class PostgresServer:
         if self.as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
-        self.port = _free_port()
         self._schemas = itertools.count(1)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "simrig", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
         log = str(self.dir / "server.log")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+        for attempt in range(3):  # a free port may be taken before the server binds it
+            self.port = _free_port()
+            options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
         self.url = f"postgresql://simrig@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str) -> None:
