@@ -54,6 +54,9 @@ from simrig.protocol.ykc import (
     encode_frame,
 )
 
+#: the longest wait for one reply (a per-frame-commit baseline round takes minutes)
+WAIT_S = 600.0
+
 
 def config(n: int) -> str:
     lines = ["[rules]", "emit_frame_events = false", "min_start_balance = 0"]
@@ -81,7 +84,7 @@ class Client:
     async def wait_for(self, cls, count: int = 1):
         got = []
         while len(got) < count:
-            data = await asyncio.wait_for(self.reader.read(65536), 60)
+            data = await asyncio.wait_for(self.reader.read(65536), WAIT_S)
             if not data:
                 raise ConnectionError(f"{self.pile_no}: closed")
             got += [

@@ -5,7 +5,8 @@ the disk: SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``), so
 the platform acknowledges to a pile (a bill's 0x40, a started session's 0x32/0x34)
 survives SIGKILL and power loss.
 
-Realtime samples (0x13) and BMS frames (0x23/0x25), never acknowledged, are batched:
+Realtime samples (0x13), BMS frames (0x23/0x25) and what the platform learns of a pile
+(online, firmware: ``note_pile``), never acknowledged, are batched:
 ``add_realtime`` keeps the row (and the session it updated: reads see it) in memory, up
 to ``batch_max`` rows, until :meth:`flush` writes the batch in one transaction with one
 ``executemany`` per table (one commit per batch, not per frame). Every other write, and
@@ -94,6 +95,10 @@ def _tariff_load(text: str) -> Tariff:
     )
 
 
+def _pile_row(pile: RegisteredPile) -> tuple[Any, ...]:
+    return (pile.pile_no, int(pile.online), _dump(pile))
+
+
 def _session_row(s: Session) -> tuple[Any, ...]:
     """The ``sessions`` columns of ``s`` (``open``: the restart view's filter)."""
     is_open = s.state in OPEN_STATES or (s.bill_serial is None and not s.lost_flagged)
@@ -133,6 +138,7 @@ class SqlRepository:
         self._realtime_rows: list[tuple[Any, ...]] = []
         self._bms_rows: list[tuple[Any, ...]] = []
         self._pending_sessions: dict[str, Session] = {}
+        self._pending_piles: dict[str, RegisteredPile] = {}
         #: called when a batch opens (the server schedules :meth:`flush`)
         self.on_batch: Callable[[], None] | None = None
         #: batches committed (for the benchmark)
@@ -141,7 +147,7 @@ class SqlRepository:
     @property
     def batched(self) -> int:
         """Rows waiting in the open batch."""
-        return len(self._realtime_rows) + len(self._bms_rows)
+        return len(self._realtime_rows) + len(self._bms_rows) + len(self._pending_piles)
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -170,9 +176,12 @@ class SqlRepository:
         if not self.batched and not self._pending_sessions:
             return
         rows, bms, sessions = self._realtime_rows, self._bms_rows, self._pending_sessions
+        piles = self._pending_piles
         self._realtime_rows, self._bms_rows, self._pending_sessions = [], [], {}
+        self._pending_piles = {}
         self._exec(self.BEGIN)
         try:
+            self._many(self.UPSERT["piles"], [_pile_row(p) for p in piles.values()])
             self._many("INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)", rows)
             self._many("INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)", bms)
             self._many(self.UPSERT["sessions"], [_session_row(s) for s in sessions.values()])
@@ -203,16 +212,23 @@ class SqlRepository:
 
     # piles, guns
     def put_pile(self, pile: RegisteredPile) -> None:
+        self._pending_piles.pop(pile.pile_no, None)  # this write supersedes a noted one
         with self._tx():
-            self._exec(
-                self.UPSERT["piles"],
-                (pile.pile_no, int(pile.online), _dump(pile)),
-            )
+            self._exec(self.UPSERT["piles"], _pile_row(pile))
+
+    def note_pile(self, pile: RegisteredPile) -> None:
+        """Batched (the module doc): written by :meth:`flush` or before the next write."""
+        self._pending_piles[pile.pile_no] = pile
+        self._batched()
 
     def get_pile(self, pile_no: str) -> RegisteredPile | None:
+        pending = self._pending_piles.get(pile_no)
+        if pending is not None:
+            return pending
         return self._one(RegisteredPile, "SELECT data FROM piles WHERE pile_no = ?", pile_no)
 
     def list_piles(self) -> list[RegisteredPile]:
+        self.flush()
         return self._all(RegisteredPile, "SELECT data FROM piles ORDER BY pile_no")
 
     def put_gun(self, gun: RegisteredGun) -> None:

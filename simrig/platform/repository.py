@@ -37,6 +37,11 @@ class Repository(Protocol):
 
     # piles, guns
     def put_pile(self, pile: RegisteredPile) -> None: ...
+    def note_pile(self, pile: RegisteredPile) -> None:
+        """What the platform learnt of a pile (online, firmware, last login): batched like
+        the realtime samples, as nothing acknowledged to a pile depends on it."""
+        ...
+
     def get_pile(self, pile_no: str) -> RegisteredPile | None: ...
     def list_piles(self) -> list[RegisteredPile]: ...
     def put_gun(self, gun: RegisteredGun) -> None: ...
@@ -131,6 +136,9 @@ class MemoryRepository:
     # piles, guns
     def put_pile(self, pile: RegisteredPile) -> None:
         self._piles[pile.pile_no] = pile
+
+    def note_pile(self, pile: RegisteredPile) -> None:
+        self.put_pile(pile)
 
     def get_pile(self, pile_no: str) -> RegisteredPile | None:
         return self._piles.get(pile_no)
