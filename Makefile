@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime tshark demo test lint bench captures dissector clean
+.PHONY: setup faketime tshark postgresql demo test lint bench captures dissector clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,locust]'
 	touch $(STAMP)
 
-setup: $(STAMP) faketime tshark
+setup: $(STAMP) faketime tshark postgresql
 
 # libfaketime scales the clock of a backend that has no speed option (tests/adapters/test_faketime.py)
 faketime:
@@ -26,6 +26,13 @@ tshark:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4)
 
+# a real PostgreSQL server for the PostgreSQL store's tests (tests/postgres_server.py starts
+# it from Debian's versioned folder, as the postgres user when root; no systemd)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
 
@@ -38,7 +45,7 @@ lint: $(STAMP)
 # (servers at 100-600x), so a third worker fills the idle; a test file is one unit of
 # work (the parity file, first in the queue, on one worker that waits on its runs)
 TEST_WORKERS ?= 3
-test: lint faketime tshark
+test: lint faketime tshark postgresql
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: $(STAMP)

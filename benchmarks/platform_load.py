@@ -11,7 +11,14 @@ measures, as medians over ``--rounds``:
 * bills/s committed: every connection uploads one 0x3B for its own session at once and
   waits for its 0x40, which the server sends only after the bill's durable commit.
 
+``--store postgres`` runs it on a PostgreSQL server started for the run (as the tests
+do: tests/postgres_server.py), ``--db-url`` on one of yours. ``--realtime-batch 1``
+commits every 0x13 on its own (the baseline of the batching, issue 15 item 5);
+``--alternate`` runs both, alternately, in the same session. The per-connection rate caps
+are off: this measures ingest capacity, not the caps.
+
     .venv/bin/python benchmarks/platform_load.py --piles 1000 --rounds 3
+    .venv/bin/python benchmarks/platform_load.py --piles 1000 --store postgres --alternate
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ from simrig.protocol.ykc import (
     encode_frame,
 )
 
+#: the longest wait for one reply (a per-frame-commit baseline round takes minutes)
+WAIT_S = 600.0
+
 
 def config(n: int) -> str:
     lines = ["[rules]", "emit_frame_events = false", "min_start_balance = 0"]
@@ -74,7 +84,7 @@ class Client:
     async def wait_for(self, cls, count: int = 1):
         got = []
         while len(got) < count:
-            data = await asyncio.wait_for(self.reader.read(65536), 60)
+            data = await asyncio.wait_for(self.reader.read(65536), WAIT_S)
             if not data:
                 raise ConnectionError(f"{self.pile_no}: closed")
             got += [
@@ -178,31 +188,67 @@ async def bill_round(clients: list[Client]) -> float:
     return rate
 
 
-async def main(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace, db: str, batch: int) -> tuple[float, float]:
+    """One server on ``db`` with ``--realtime-batch batch``: median ingest and bill rates."""
     tmp = Path(tempfile.mkdtemp(prefix="simrig-bench-"))
     (tmp / "platform.toml").write_text(config(args.piles))
-    options = ["--listen", "127.0.0.1:0", "--http", "off", "--db", str(tmp / "p.sqlite")]
-    options += ["--config", str(tmp / "platform.toml")]
-    server = await asyncio.to_thread(start_platform, options, 60.0)
+    options = ["--listen", "127.0.0.1:0", "--http", "off", "--db", db]
+    options += ["--config", str(tmp / "platform.toml"), "--realtime-batch", str(batch)]
+    options += ["--max-frames-per-s", "0", "--max-bytes-per-s", "0"]
+    server = await asyncio.to_thread(start_platform, options, 120.0)
     port = server.port
     try:
+        started = time.perf_counter()
         clients = await connect_all(port, args.piles)
+        logins = args.piles / (time.perf_counter() - started)
         await start_sessions(clients)
         ingest = [await ingest_round(clients, args.frames) for _ in range(args.rounds)]
         bills = [await bill_round(clients) for _ in range(args.rounds)]
-        print(f"piles={args.piles} frames/conn/round={args.frames} rounds={args.rounds}")
+        print(f"store={args.store} realtime-batch={batch} piles={args.piles} "
+              f"frames/conn/round={args.frames} rounds={args.rounds}")  # fmt: skip
+        print(f"  logins/s (connect + 0x01 → 0x02): {logins:,.0f}")
         print(
-            f"ingest frames/s: median {statistics.median(ingest):,.0f} "
+            f"  ingest frames/s: median {statistics.median(ingest):,.0f} "
             f"(rounds {', '.join(f'{x:,.0f}' for x in ingest)})"
         )
         print(
-            f"bills committed+acked/s: median {statistics.median(bills):,.0f} "
+            f"  bills committed+acked/s: median {statistics.median(bills):,.0f} "
             f"(rounds {', '.join(f'{x:,.0f}' for x in bills)})"
         )
         for c in clients:
             c.writer.close()
+        return statistics.median(ingest), statistics.median(bills)
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    postgres = None
+    tmp = Path(tempfile.mkdtemp(prefix="simrig-bench-db-"))
+    runs = 0
+
+    def fresh_db() -> str:
+        nonlocal runs
+        runs += 1
+        if args.db_url:
+            return str(args.db_url)
+        if postgres is not None:
+            return postgres.fresh_url()
+        return str(tmp / f"p{runs}.sqlite")
+
+    try:
+        if args.store == "postgres" and not args.db_url:
+            from tests.postgres_server import PostgresServer
+
+            postgres = PostgresServer()
+        batches = [args.realtime_batch, 1] if args.alternate else [args.realtime_batch]
+        for _ in range(args.repeat):
+            for batch in batches:
+                await measure(args, fresh_db(), batch)
+    finally:
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -211,6 +257,11 @@ if __name__ == "__main__":
     parser.add_argument("--piles", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--db-url", help="an existing postgresql:// database to use")
+    parser.add_argument("--realtime-batch", type=int, default=1000)
+    parser.add_argument("--alternate", action="store_true", help="also batch 1, alternately")
+    parser.add_argument("--repeat", type=int, default=1, help="servers per setting")
     try:
         import uvloop
 

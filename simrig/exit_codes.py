@@ -5,7 +5,8 @@ code   name                        meaning
 =====  ==========================  ====================================================
 0      PASS                        every expectation met
 1      EXPECTATIONS_FAILED         the run completed, an expectation failed (a finding)
-2      BAD_INPUT                   bad scenario, option, backend URL or file
+2      BAD_INPUT                   bad scenario, option, backend URL or file (an --out
+                                   that is a file: before the run)
 3      BACKEND_UNAVAILABLE         the backend was unreachable or incompatible (no pile
                                    ever logged in): sessions were not judged
 4      INTERRUPTED                 Ctrl-C or SIGTERM

@@ -223,8 +223,13 @@ def test_every_frame_type_is_routed_once_and_each_handler_cites_the_protocol():
         "SetModelReply",
         "WorkParamsReply",
         "CardStart",
+        "ParallelCardStart",
         "RemoteStartReply",
+        "ParallelRemoteStartReply",
         "RealtimeData",
+        "DemandOutput",
+        "BmsInfo",
+        "BalanceUpdateReply",
         "TransactionRecord",
         "TransactionRecordV17",
     }

@@ -4,6 +4,7 @@ provisioning."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,12 @@ AppError = ControlError
 
 class HttpAppClient(BaseControl):
     """Start/stop sessions, send commands, change balances and provision through the
-    platform's HTTP API (``token``: sent as a bearer token)."""
+    platform's HTTP API (``token``: sent as a bearer token; default: the environment's
+    ``SIMRIG_API_TOKEN``, as ``simrig platform serve`` reads it)."""
 
     def __init__(self, base_url: str, timeout_s: float = 5.0, token: str | None = None) -> None:
+        if token is None:
+            token = os.environ.get("SIMRIG_API_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
         self.name = f"the reference platform at {base_url}"

@@ -102,11 +102,16 @@ class EmbeddedServer:
         assert self.epoch is not None, "start the server first"
         return TimeMapping(self.epoch, self.speed, self.start_monotonic)
 
+    @property
+    def api_token(self) -> str | None:
+        """The bearer token of the server's HTTP API (after start)."""
+        return None if self.server is None else self.server.api_token
+
     def app_client(self) -> HttpAppClient:
         """The platform's backend control over its HTTP API."""
         from simrig.adapters.app_client import HttpAppClient
 
-        return HttpAppClient(f"http://127.0.0.1:{self.http_port}")
+        return HttpAppClient(f"http://127.0.0.1:{self.http_port}", token=self.api_token)
 
     def view(self) -> PlatformView:
         """The platform's records (read at exit, or now while the server runs)."""

@@ -4,18 +4,22 @@
 /anomalies /accounts``; ``POST /sessions/start`` and ``/sessions/stop``; ``/openapi.json``.
 Provisioning (the only way in besides ``--config``): ``PUT /piles/{pile_no}``,
 ``PUT /accounts/{id}``, ``PUT /cards/{physical}``, ``PUT /tariff``, ``PATCH /rules``; balances:
-``POST /accounts/{id}/balance``. With a token (``--api-token``) every request that changes
-the platform needs ``Authorization: Bearer <token>``. Handlers run on the server's event
-loop (async), so they share the core safely.
+``POST /accounts/{id}/balance``. With a token (the default of ``simrig platform serve``,
+issue 15 item 4) every request needs ``Authorization: Bearer <token>`` — reads too, since
+accounts and bills are private; only the API documentation (``/docs``, ``/redoc``,
+``/openapi.json``, served from local assets: no CDN) is open. Handlers run on the
+server's event loop (async), so they share the core safely.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from simrig.adapters.tcp_server import PlatformServer
@@ -39,13 +43,23 @@ __all__ = [
 ]
 
 
+#: bounds of money (yuan) and energy (kWh) in requests: far beyond any real account
+MAX_YUAN = 1e9
+MAX_KWH = 1e6
+#: what a malformed tariff or rules body raises while parsed (a 422, never a 500)
+_BODY_ERRORS = (TariffError, ValueError, TypeError, KeyError, ArithmeticError, AttributeError)
+
+
 class StartRequest(BaseModel):
     pile_no: str = Field(pattern=r"^\d{14}$")
     gun: int = Field(1, ge=1, le=99)
     account: str
-    energy_target: float | None = Field(None, description="kWh")
-    amount_target: float | None = Field(None, description="yuan")
-    time_target_min: int | None = None
+    energy_target: float | None = Field(None, ge=0, le=MAX_KWH, description="kWh")
+    amount_target: float | None = Field(None, ge=0, le=MAX_YUAN, description="yuan")
+    time_target_min: int | None = Field(None, ge=0, le=65_535)
+    parallel_id: str | None = Field(
+        None, pattern=r"^\d{12}$", description="a parallel charge (0xA4): YYMMDDhhmmss"
+    )
 
 
 class CommandRequest(BaseModel):
@@ -58,7 +72,7 @@ class StopRequest(BaseModel):
 
 
 class BalanceRequest(BaseModel):
-    yuan: float
+    yuan: float = Field(ge=-MAX_YUAN, le=MAX_YUAN, allow_inf_nan=False)
     mode: Literal["add", "set"] = Field("add", description="add to the balance, or set it")
 
 
@@ -66,16 +80,19 @@ class PileRequest(BaseModel):
     type: Literal["DC", "AC"] = "DC"
     guns: int = Field(1, ge=1, le=99)
     model_no: str = Field("0100", pattern=r"^\d{4}$")
-    max_power_kw: float = Field(120.0, gt=0)
+    max_power_kw: float = Field(120.0, gt=0, le=10_000, allow_inf_nan=False)
     enabled: bool = True
     station: str = ""
 
 
 class AccountRequest(BaseModel):
     name: str = ""
-    balance: float = Field(0.0, description="yuan")
+    balance: float = Field(0.0, ge=-MAX_YUAN, le=MAX_YUAN, allow_inf_nan=False, description="yuan")
     frozen: bool = False
     logical_card: str = Field("0" * 16, pattern=r"^\d{1,16}$")
+    vins: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{17}$")]] = Field(
+        default_factory=list, description="vehicles that may start by VIN (0x31 mode 0x03)"
+    )
 
 
 class CardRequest(BaseModel):
@@ -89,20 +106,34 @@ def _rows(records: list[Any]) -> list[dict[str, Any]]:
     return [record_to_dict(r) for r in records]
 
 
+#: the bearer scheme (declared in the OpenAPI schema: Swagger UI's "Authorize" button)
+_BEARER = HTTPBearer(auto_error=False, description="the token printed at start, or --api-token")
+
+#: the API documentation: open without a token (it holds no platform data)
+_OPEN_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
 def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
-    """The API of one running platform server; ``token``: the bearer token writes need."""
+    """The API of one running platform server; ``token``: the bearer token every request
+    needs (None: no authentication)."""
     core = server.core
     repo = core.repo
+    expected = f"Bearer {token}".encode()
 
-    async def authorised(request: Request) -> None:
-        """With a token, requests that change the platform must carry it (reads need not)."""
-        if token is None or request.method in ("GET", "HEAD", "OPTIONS"):
+    async def authorised(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        """With a token, every request but the documentation's must carry it."""
+        if token is None or request.url.path in _OPEN_PATHS:
             return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+        given = request.headers.get("authorization", "").encode()
+        if credentials is None or not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="simrig reference platform", version="1", dependencies=[Depends(authorised)]
     )
 
@@ -131,6 +162,11 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
     async def realtime(serial: str) -> list[dict[str, Any]]:
         return _rows(repo.list_realtime(serial))
 
+    @app.get("/sessions/{serial}/bms")
+    async def bms(serial: str) -> list[dict[str, Any]]:
+        """The order's BMS frames (0x23 demand/output, 0x25 BMS info), in order."""
+        return _rows(repo.list_bms(serial))
+
     @app.get("/bills")
     async def bills() -> list[dict[str, Any]]:
         return _rows(repo.list_bills())
@@ -158,6 +194,7 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
                 energy_target=req.energy_target,
                 amount_target=req.amount_target,
                 time_target_min=req.time_target_min,
+                parallel_id=req.parallel_id,
             )
         except PlatformError as err:
             raise HTTPException(409, str(err)) from None
@@ -201,7 +238,9 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
         base = found.balance if req.mode == "add" else 0
         changed = dataclasses.replace(found, balance=base + money_from_yuan(req.yuan))
         repo.put_account(changed)
-        return record_to_dict(changed)
+        pushed = core.push_balance(account_id, server.now())
+        server.pump()
+        return {**record_to_dict(changed), "pushed": pushed}
 
     @app.put("/piles/{pile_no}")
     async def put_pile(pile_no: str, req: PileRequest) -> dict[str, Any]:
@@ -230,9 +269,12 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
             balance=money_from_yuan(req.balance),
             frozen=req.frozen,
             logical_card=req.logical_card.rjust(16, "0"),
+            vins=tuple(v.upper() for v in req.vins),
         )
         repo.put_account(account)
-        return record_to_dict(account)
+        pushed = core.push_balance(account_id, server.now())
+        server.pump()
+        return {**record_to_dict(account), "pushed": pushed}
 
     @app.put("/cards/{physical}")
     async def put_card(physical: str, req: CardRequest) -> dict[str, Any]:
@@ -253,7 +295,7 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
         """A billing model, as the ``[tariff]`` table of ``platform.toml``."""
         try:
             tariff = tariff_from_mapping(body, source="body")
-        except TariffError as err:
+        except _BODY_ERRORS as err:
             raise HTTPException(422, str(err)) from None
         repo.put_tariff(tariff)
         core.reload_piles()
@@ -263,13 +305,13 @@ def create_app(server: PlatformServer, token: str | None = None) -> FastAPI:
     async def patch_rules(body: dict[str, Any]) -> dict[str, Any]:
         """Change the given rules (as ``[rules]`` of ``platform.toml``: money in yuan)."""
         raw = dict(body)
-        for key in MONEY_RULES:
-            if key in raw:
-                raw[key] = money_from_yuan(raw[key])
         try:
+            for key in MONEY_RULES:
+                if key in raw:
+                    raw[key] = money_from_yuan(raw[key])
             merged = {**dataclasses.asdict(core.rules), **raw}
             rules = rules_from_mapping(merged, source="body")
-        except (ValueError, TypeError) as err:
+        except _BODY_ERRORS as err:
             raise HTTPException(422, str(err)) from None
         core.set_rules(rules)
         return {k: v for k, v in dataclasses.asdict(rules).items() if k in body}

@@ -7,6 +7,7 @@ callable ``make_view(backend_url) -> PlatformView`` (see :mod:`simrig.oracle.vie
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -18,8 +19,9 @@ from simrig.platform.records import Bill, Notification, Session, record_from_dic
 class _HttpRecords:
     """The three repository listings the oracle needs, fetched once over HTTP."""
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
-        with httpx.Client(base_url=base_url, timeout=timeout_s) as client:
+    def __init__(self, base_url: str, timeout_s: float = 10.0, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers) as client:
             self._bills = [record_from_dict(Bill, d) for d in self._get(client, "/bills")]
             self._sessions = [record_from_dict(Session, d) for d in self._get(client, "/sessions")]
             self._notices = [
@@ -46,13 +48,17 @@ class _HttpRecords:
         return self._notices
 
 
-def http_view(base_url: str) -> RepositoryView:
-    """The reference platform's view, read from ``base_url`` (its HTTP API)."""
-    return RepositoryView(_HttpRecords(base_url))
+def http_view(base_url: str, token: str | None = None) -> RepositoryView:
+    """The reference platform's view, read from ``base_url`` (its HTTP API) with the bearer
+    ``token`` (default: the environment's ``SIMRIG_API_TOKEN``)."""
+    if token is None:
+        token = os.environ.get("SIMRIG_API_TOKEN")
+    return RepositoryView(_HttpRecords(base_url, token=token))
 
 
 def make_view(backend: str, api: str | None = None) -> RepositoryView:
-    """Plugin entry point: ``api`` is the HTTP API base URL (``--view-arg``)."""
+    """Plugin entry point: ``api`` is the HTTP API base URL (``--view-arg``); the token is
+    the environment's ``SIMRIG_API_TOKEN``."""
     if not api:
         raise ValueError("http_view needs the platform's HTTP API URL (--view-arg http://...)")
     return http_view(api)

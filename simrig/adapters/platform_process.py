@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -30,6 +31,13 @@ class PlatformProcess:
     http_port: int | None
     #: the server's last stderr lines (drained all the time, so the pipe never fills)
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    #: the bearer token of its HTTP API (None: started with ``--no-api-auth``)
+    api_token: str | None = None
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """The headers an HTTP client of this server sends."""
+        return {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it does not exit in time."""
@@ -65,10 +73,13 @@ def start_platform(
     clock. The faked monotonic clock is the server's own, not CLOCK_MONOTONIC of the rig.
     """
     cmd = [sys.executable, "-m", "simrig", "platform", "serve", *options]
-    env = None
+    token = _api_token(options)
+    env = {**os.environ}
+    if token is not None:
+        env["SIMRIG_API_TOKEN"] = token  # not on the command line: ps shows that
     if faketime is not None:
         env = {
-            **os.environ,
+            **env,
             "LD_PRELOAD": libfaketime(),
             "FAKETIME": faketime,
             "FAKETIME_DONT_FAKE_MONOTONIC": "0",
@@ -98,7 +109,20 @@ def start_platform(
         raise PlatformStartError(f"platform server did not start: {reason[0].strip()}")
     _drain(out, deque(maxlen=50))
     port, http_port = parse_ready_line(lines[0])
-    return PlatformProcess(proc, port, http_port, tail)
+    return PlatformProcess(proc, port, http_port, tail, token)
+
+
+def _api_token(options: list[str]) -> str | None:
+    """The HTTP API token the server will need: from ``options``, else the environment's
+    ``SIMRIG_API_TOKEN``, else a new one; None with ``--no-api-auth``."""
+    if "--no-api-auth" in options:
+        return None
+    for i, option in enumerate(options):
+        if option in ("--api-token", "--token") and i + 1 < len(options):
+            return options[i + 1]
+        if option.startswith(("--api-token=", "--token=")):
+            return option.split("=", 1)[1]
+    return os.environ.get("SIMRIG_API_TOKEN") or secrets.token_urlsafe(24)
 
 
 def libfaketime() -> str:

@@ -3,17 +3,46 @@
 One coroutine wires the pure :class:`~simrig.platform.PlatformCore` to its adapters and
 runs until stopped (SIGTERM/SIGINT or an ``asyncio.Event``). ``simrig platform serve``
 and the tests start it; the embedded backend starts it as its own process.
+
+The HTTP API needs a bearer token (issue 15 item 4): the given one, or one generated
+here and announced on stderr; ``api_auth=False`` opens it (announced as a warning).
+Binding it to a non-loopback address is announced as a loud warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
+import secrets
 import signal
 import socket
+import ssl
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-__all__ = ["run_platform"]
+if TYPE_CHECKING:
+    from simrig.adapters.sql_store import SqlRepository
+    from simrig.adapters.tcp_server import ServerCaps
+
+__all__ = ["TlsFiles", "bind_warnings", "is_loopback", "open_repository", "run_platform"]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def run_platform(
@@ -30,15 +59,37 @@ async def run_platform(
     speed: float = 1.0,
     start_monotonic: float | None = None,
     api_token: str | None = None,
+    api_auth: bool = True,
+    caps: ServerCaps | None = None,
+    announce: Callable[[str], None] = _stderr,
+    realtime_batch: int = 1000,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT)."""
-    from simrig.adapters.sqlite_store import SqliteRepository
+    """Run the platform until ``stop`` is set (or SIGTERM/SIGINT).
+
+    ``api_token``: the HTTP API's bearer token (None: generated and announced);
+    ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token.
+    ``realtime_batch``: realtime samples per transaction at most (1: one each);
+    ``tls``: serve YKC and the HTTP API inside TLS."""
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
     from simrig.platform.config import parse_config
 
     rules = PlatformRules()
-    repo = SqliteRepository(db)
+    repo = open_repository(db, realtime_batch)
+    loop = asyncio.get_running_loop()
+
+    # one transaction per event-loop turn for the realtime samples (0x13)
+    def flush() -> None:
+        try:
+            repo.flush()
+        except Exception:  # the store failed: the batch is dropped (never acknowledged)
+            logging.getLogger("simrig.platform").exception("realtime batch not stored")
+
+    def flush_soon() -> None:
+        loop.call_soon(flush)
+
+    repo.on_batch = flush_soon
     if demo:
         load_demo_dataset(repo)
     if config_text is not None:
@@ -46,15 +97,14 @@ async def run_platform(
         apply_config(repo, config)
         rules = config.rules
     core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
-    server = PlatformServer(core, speed=speed, t0=start_monotonic)
+    server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps)
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     except (NotImplementedError, RuntimeError):  # pragma: no cover - not main thread
         pass
-    host, port = await server.start(*listen)
+    host, port = await server.start(*listen, tls=None if tls is None else tls.context())
     http_task = None
     http_text = "off"
     uv_server = None
@@ -66,8 +116,14 @@ async def run_platform(
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(http)
+        token = _api_token(api_token, api_auth, announce)
         uv_config = uvicorn.Config(
-            create_app(server, api_token), log_level="warning", lifespan="off", access_log=False
+            create_app(server, token),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=None if tls is None else tls.cert,
+            ssl_keyfile=None if tls is None else tls.key,
         )
         uv_server = uvicorn.Server(uv_config)
         http_task = asyncio.create_task(uv_server.serve(sockets=[sock]))
@@ -79,6 +135,8 @@ async def run_platform(
             http_task.result()
         h, p = sock.getsockname()[:2]
         http_text = f"{h}:{p}"
+    for warning in bind_warnings(listen[0], None if http is None else http[0]):
+        announce(warning)
     ready(f"listening on {host}:{port} http on {http_text}")
     try:
         await stop.wait()
@@ -88,3 +146,63 @@ async def run_platform(
             await asyncio.wait([http_task], timeout=5)
         await server.close()
         repo.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """TLS for YKC and the HTTP API (issue 15: what OCPP's security profiles 2 and 3 do,
+    at the transport, since YKC's login carries no credential): the server's certificate
+    and key, and optionally the CA whose client certificates the piles must present."""
+
+    cert: str
+    key: str
+    client_ca: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.cert, self.key)
+        if self.client_ca is not None:
+            ctx.load_verify_locations(self.client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        return ctx
+
+
+def open_repository(db: str, realtime_batch: int = 1000) -> SqlRepository:
+    """The store ``--db`` names: a ``postgresql://`` URL, else an SQLite file."""
+    from simrig.adapters.postgres_store import PostgresRepository, is_postgres_url
+    from simrig.adapters.sqlite_store import SqliteRepository
+
+    if is_postgres_url(db):
+        return PostgresRepository(db, realtime_batch)
+    return SqliteRepository(db, realtime_batch)
+
+
+def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:
+    """The loud warnings for addresses beyond this machine (issue 15 item 4)."""
+    out = []
+    if http_host is not None and not is_loopback(http_host):
+        out.append(
+            f"WARNING: the HTTP API listens on {http_host}, beyond this machine: anyone who "
+            "reaches it with the token controls the piles; keep the token secret and put "
+            "TLS in front"
+        )
+    if not is_loopback(ykc_host):
+        out.append(
+            f"WARNING: YKC listens on {ykc_host}: piles are identified by their pile number "
+            "only; restrict sources (--allow-from) or terminate TLS in front"
+        )
+    return out
+
+
+def _api_token(given: str | None, auth: bool, announce: Callable[[str], None]) -> str | None:
+    """The bearer token the API needs: ``given``, else a generated one (announced)."""
+    if not auth:
+        announce("WARNING: the HTTP API needs no token (--no-api-auth): anyone reaching it can "
+                 "start sessions, change balances and reboot piles")  # fmt: skip
+        return None
+    if given:
+        return given
+    token = secrets.token_urlsafe(24)
+    announce(f"HTTP API token (generated; choose one with --api-token): {token}")
+    return token

@@ -1,39 +1,18 @@
-"""SQLite repository of the reference platform (issue 3 item 4).
+"""SQLite repository of the reference platform (the default store, issue 3 item 4).
 
-WAL mode; every write call commits before it returns. Bills are committed with
-``synchronous=FULL`` so that an acknowledged bill survives SIGKILL and power loss; the
-rest uses ``NORMAL`` (durable against a process crash in WAL mode). Timestamps are kept
-twice: as ``*_ms`` integer columns (milliseconds since 1970, the naive wall time read as
-UTC) for ordering and queries, and inside the JSON record as ISO 8601 with milliseconds
-(zpd_case#20: the field database lost them).
+The SQL and the batching of realtime samples are those of
+:class:`~simrig.adapters.sql_store.SqlRepository`; here: the file, WAL mode with
+``synchronous=FULL`` (every commit durable before the call returns, issue 15 item 5),
+and SQLite's schema and upserts.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from simrig.domain.tariff import Band, BandRate, OccupancyRule, Tariff
-from simrig.platform.records import (
-    OPEN_STATES,
-    Account,
-    AnomalyRecord,
-    Bill,
-    Card,
-    Notification,
-    RealtimeSample,
-    RegisteredGun,
-    RegisteredPile,
-    Session,
-    record_from_dict,
-    record_to_dict,
-)
+from simrig.adapters.sql_store import SqlRepository, ms
 
 __all__ = ["SqliteRepository", "ms"]
 
@@ -55,6 +34,10 @@ CREATE TABLE IF NOT EXISTS realtime (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_key TEXT NOT NULL, at_ms INTEGER NOT NULL,
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS realtime_session ON realtime (session_key, at_ms, id);
+CREATE TABLE IF NOT EXISTS bms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_key TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS bms_session ON bms (session_key, at_ms, id);
 CREATE TABLE IF NOT EXISTS bills (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE NOT NULL, pile_no TEXT, gun INTEGER,
     start_ms INTEGER, end_ms INTEGER, received_ms INTEGER, illegal INTEGER, duplicates INTEGER,
@@ -68,333 +51,28 @@ CREATE TABLE IF NOT EXISTS anomalies (
     data TEXT NOT NULL);
 """
 
-_EPOCH = datetime(1970, 1, 1)
 
+class SqliteRepository(SqlRepository):
+    """The :class:`simrig.platform.Repository` on an SQLite file (one connection)."""
 
-def ms(when: datetime | None) -> int | None:
-    """Milliseconds since 1970 of a naive wall time (read as UTC); aware times converted."""
-    if when is None:
-        return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return (when - _EPOCH) // _MS
+    BEGIN = "BEGIN IMMEDIATE"
+    UPSERT: ClassVar[dict[str, str]] = {
+        table: f"INSERT OR REPLACE INTO {table} VALUES ({', '.join('?' * n)})"
+        for table, n in (
+            ("piles", 3),
+            ("guns", 7),
+            ("accounts", 3),
+            ("cards", 3),
+            ("tariffs", 2),
+            ("sessions", 9),
+        )
+    }
 
-
-_MS = datetime(1970, 1, 1, 0, 0, 0, 1000) - _EPOCH
-
-
-def _dump(record: Any) -> str:
-    return json.dumps(record_to_dict(record), separators=(",", ":"), ensure_ascii=False)
-
-
-def _tariff_dump(t: Tariff) -> str:
-    occ = t.occupancy
-    return json.dumps(
-        {
-            "model_no": t.model_no,
-            "rates": [[r.electricity, r.service] for r in t.rates],
-            "periods": [int(b) for b in t.periods],
-            "loss_ratio_pct": t.loss_ratio_pct,
-            "occupancy": None
-            if occ is None
-            else {"free_minutes": occ.free_minutes, "rate": occ.rate_per_minute, "cap": occ.cap},
-        }
-    )
-
-
-def _tariff_load(text: str) -> Tariff:
-    d = json.loads(text)
-    rates = tuple(BandRate(e, s) for e, s in d["rates"])
-    occ = d.get("occupancy")
-    return Tariff(
-        model_no=d["model_no"],
-        rates=(rates[0], rates[1], rates[2], rates[3]),
-        periods=tuple(Band(b) for b in d["periods"]),
-        loss_ratio_pct=d["loss_ratio_pct"],
-        occupancy=None
-        if occ is None
-        else OccupancyRule(occ["free_minutes"], occ["rate"], occ["cap"]),
-    )
-
-
-class SqliteRepository:
-    """The :class:`simrig.platform.Repository` on SQLite (one connection, one thread)."""
-
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", batch_max: int = 1000) -> None:
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-
-    @contextmanager
-    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        if durable:
-            self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
-        finally:
-            if durable:
-                self.db.execute("PRAGMA synchronous=NORMAL")
-
-    def _all(self, cls: type[Any], sql: str, *args: Any) -> list[Any]:
-        return [record_from_dict(cls, json.loads(row[0])) for row in self.db.execute(sql, args)]
-
-    def _one(self, cls: type[Any], sql: str, *args: Any) -> Any:
-        row = self.db.execute(sql, args).fetchone()
-        return None if row is None else record_from_dict(cls, json.loads(row[0]))
-
-    # piles, guns
-    def put_pile(self, pile: RegisteredPile) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO piles VALUES (?, ?, ?)",
-                (pile.pile_no, int(pile.online), _dump(pile)),
-            )
-
-    def get_pile(self, pile_no: str) -> RegisteredPile | None:
-        return self._one(RegisteredPile, "SELECT data FROM piles WHERE pile_no = ?", pile_no)
-
-    def list_piles(self) -> list[RegisteredPile]:
-        return self._all(RegisteredPile, "SELECT data FROM piles ORDER BY pile_no")
-
-    def put_gun(self, gun: RegisteredGun) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO guns VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    gun.pile_no,
-                    gun.gun,
-                    gun.status,
-                    int(gun.plugged),
-                    gun.serial,
-                    ms(gun.updated_at),
-                    _dump(gun),
-                ),
-            )
-
-    def list_guns(self, pile_no: str | None = None) -> list[RegisteredGun]:
-        if pile_no is None:
-            return self._all(RegisteredGun, "SELECT data FROM guns ORDER BY pile_no, gun")
-        return self._all(
-            RegisteredGun, "SELECT data FROM guns WHERE pile_no = ? ORDER BY gun", pile_no
-        )
-
-    # accounts, cards, tariffs
-    def _put_account(self, db: sqlite3.Connection, account: Account) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?)",
-            (account.account_id, account.balance, _dump(account)),
-        )
-
-    def put_account(self, account: Account) -> None:
-        with self._tx() as db:
-            self._put_account(db, account)
-
-    def get_account(self, account_id: str) -> Account | None:
-        return self._one(Account, "SELECT data FROM accounts WHERE account_id = ?", account_id)
-
-    def list_accounts(self) -> list[Account]:
-        return self._all(Account, "SELECT data FROM accounts ORDER BY account_id")
-
-    def put_card(self, card: Card) -> None:
-        card = replace(card, physical=card.physical.upper())
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO cards VALUES (?, ?, ?)",
-                (card.physical, card.account_id, _dump(card)),
-            )
-
-    def get_card(self, physical: str) -> Card | None:
-        return self._one(Card, "SELECT data FROM cards WHERE physical = ?", physical.upper())
-
-    def list_cards(self) -> list[Card]:
-        return self._all(Card, "SELECT data FROM cards ORDER BY physical")
-
-    def put_tariff(self, tariff: Tariff) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO tariffs VALUES (?, ?)",
-                (tariff.model_no, _tariff_dump(tariff)),
-            )
-
-    def get_tariff(self, model_no: str) -> Tariff | None:
-        row = self.db.execute("SELECT data FROM tariffs WHERE model_no = ?", (model_no,)).fetchone()
-        return None if row is None else _tariff_load(row[0])
-
-    # sessions, realtime
-    def _put_session(self, db: sqlite3.Connection, s: Session) -> None:
-        is_open = s.state in OPEN_STATES or (s.bill_serial is None and not s.lost_flagged)
-        db.execute(
-            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                s.serial,
-                s.pile_no,
-                s.gun,
-                s.account_id,
-                str(s.state),
-                ms(s.created_at),
-                s.bill_serial,
-                int(is_open),
-                _dump(s),
-            ),
-        )
-
-    def put_session(self, session: Session) -> None:
-        with self._tx() as db:
-            self._put_session(db, session)
-
-    def get_session(self, serial: str) -> Session | None:
-        return self._one(Session, "SELECT data FROM sessions WHERE serial = ?", serial)
-
-    def list_sessions(self) -> list[Session]:
-        return self._all(Session, "SELECT data FROM sessions ORDER BY created_ms, rowid")
-
-    def open_sessions(self) -> list[Session]:
-        return self._all(Session, "SELECT data FROM sessions WHERE open = 1 ORDER BY created_ms")
-
-    def add_realtime(self, sample: RealtimeSample, session: Session | None = None) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)",
-                (sample.session_key, ms(sample.at), _dump(sample)),
-            )
-            if session is not None:
-                self._put_session(db, session)
-
-    def list_realtime(self, session_key: str) -> list[RealtimeSample]:
-        return self._all(
-            RealtimeSample,
-            "SELECT data FROM realtime WHERE session_key = ? ORDER BY at_ms, id",
-            session_key,
-        )
-
-    # bills
-    def get_bill(self, serial: str) -> Bill | None:
-        return self._one(Bill, "SELECT data FROM bills WHERE serial = ?", serial)
-
-    def list_bills(self) -> list[Bill]:
-        return self._all(Bill, "SELECT data FROM bills ORDER BY seq")
-
-    def bills_overlapping(
-        self, pile_no: str, gun: int, start: datetime, end: datetime, exclude: str
-    ) -> list[Bill]:
-        return self._all(
-            Bill,
-            "SELECT data FROM bills WHERE pile_no = ? AND gun = ? AND illegal = 0 "
-            "AND start_ms < ? AND end_ms > ? AND serial != ? ORDER BY seq",
-            pile_no,
-            gun,
-            ms(end),
-            ms(start),
-            exclude,
-        )
-
-    def settle_bill(
-        self,
-        bill: Bill,
-        session: Session | None,
-        account: Account | None,
-        notifications: Sequence[Notification],
-        anomalies: Sequence[AnomalyRecord],
-    ) -> None:
-        with self._tx(durable=True) as db:
-            db.execute(
-                "INSERT INTO bills (serial, pile_no, gun, start_ms, end_ms, received_ms, illegal,"
-                " duplicates, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    bill.serial,
-                    bill.pile_no,
-                    bill.gun,
-                    ms(bill.start_time),
-                    ms(bill.end_time),
-                    ms(bill.received_at),
-                    int(bill.illegal),
-                    bill.duplicates,
-                    _dump(bill),
-                ),
-            )
-            self._write(
-                db,
-                [session] if session else (),
-                notifications,
-                anomalies,
-                [account] if account else (),
-            )
-
-    def note_duplicate(self, serial: str, at: datetime) -> Bill | None:
-        with self._tx(durable=True) as db:
-            bill = self._one(Bill, "SELECT data FROM bills WHERE serial = ?", serial)
-            if bill is None:
-                return None
-            bill = replace(bill, duplicates=bill.duplicates + 1, last_duplicate_at=at)
-            db.execute(
-                "UPDATE bills SET duplicates = ?, data = ? WHERE serial = ?",
-                (bill.duplicates, _dump(bill), serial),
-            )
-        return bill
-
-    # notifications, anomalies
-    def add_notifications(self, notifications: Iterable[Notification]) -> None:
-        with self._tx() as db:
-            self._write(db, (), notifications, (), ())
-
-    def list_notifications(self) -> list[Notification]:
-        return [
-            replace(record_from_dict(Notification, json.loads(data)), id=rid)
-            for rid, data in self.db.execute("SELECT id, data FROM notifications ORDER BY id")
-        ]
-
-    def add_anomalies(self, anomalies: Iterable[AnomalyRecord]) -> None:
-        with self._tx() as db:
-            self._write(db, (), (), anomalies, ())
-
-    def list_anomalies(self) -> list[AnomalyRecord]:
-        return [
-            replace(record_from_dict(AnomalyRecord, json.loads(data)), id=rid)
-            for rid, data in self.db.execute("SELECT id, data FROM anomalies ORDER BY id")
-        ]
-
-    def _write(
-        self,
-        db: sqlite3.Connection,
-        sessions: Iterable[Session],
-        notifications: Iterable[Notification],
-        anomalies: Iterable[AnomalyRecord],
-        accounts: Iterable[Account],
-    ) -> None:
-        for session in sessions:
-            self._put_session(db, session)
-        for account in accounts:
-            self._put_account(db, account)
-        for n in notifications:
-            db.execute(
-                "INSERT INTO notifications (at_ms, kind, account_id, session_key, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (ms(n.at), n.kind, n.account_id, n.session_key, _dump(n)),
-            )
-        for a in anomalies:
-            db.execute(
-                "INSERT INTO anomalies (code, session_key, detected_ms, data) VALUES (?, ?, ?, ?)",
-                (a.code, a.session_key, ms(a.detected_at), _dump(a)),
-            )
-
-    def update(
-        self,
-        sessions: Iterable[Session] = (),
-        notifications: Iterable[Notification] = (),
-        anomalies: Iterable[AnomalyRecord] = (),
-        accounts: Iterable[Account] = (),
-    ) -> None:
-        with self._tx() as db:
-            self._write(db, sessions, notifications, anomalies, accounts)
-
-    def close(self) -> None:
-        self.db.close()
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        super().__init__(db, batch_max)

@@ -120,6 +120,18 @@ def check_capture(capture: str) -> None:
         raise ScenarioError(f"--capture {capture}: expected all, sample or none")
 
 
+def check_out(out: Path) -> None:
+    """``--out``: a folder that exists or can be made; checked before the run, so a bad
+    path is bad input (exit 2) and never a traceback after it."""
+    from simrig.scenarios import ScenarioError
+
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out}: is a file, not a report folder")
+    parent = next((p for p in (out, *out.parents) if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ScenarioError(f"--out {out}: {parent} is a file, not a folder")
+
+
 def parse_epoch(text: str | None) -> datetime | None:
     """``--backend-epoch``: an ISO date-time, as naive local time (scenario times are)."""
     from simrig.scenarios import ScenarioError

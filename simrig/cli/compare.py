@@ -21,6 +21,7 @@ from .common import (
     ViewArgOption,
     ViewOption,
     backend_driver,
+    check_out,
     fail,
     interruptible,
     parse_epoch,
@@ -116,6 +117,7 @@ def compare(
     console = Console()
     dirs = tuple(profile_dir or ())
     try:
+        check_out(out)
         if backend != "embedded" and jobs > 1:
             raise ValueError(f"--jobs {jobs}: shards run on the embedded platform only")
         for name in profile:

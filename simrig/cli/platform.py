@@ -26,7 +26,9 @@ def serve(
     listen: Annotated[str, typer.Option(help="YKC TCP address HOST:PORT (port 0 = any)")] = (
         "127.0.0.1:8767"
     ),
-    db: Annotated[str, typer.Option(help="SQLite database file")] = "platform.sqlite",
+    db: Annotated[
+        str, typer.Option(help="SQLite database file, or a postgresql://USER@HOST:PORT/DB URL")
+    ] = "platform.sqlite",
     config: Annotated[
         Path | None, typer.Option(help="platform.toml: rules, tariff, piles, accounts")
     ] = None,
@@ -47,14 +49,56 @@ def serve(
     api_token: Annotated[
         str | None,
         typer.Option(
+            "--api-token",
+            "--token",
             envvar="SIMRIG_API_TOKEN",
-            help="Require 'Authorization: Bearer TOKEN' on HTTP requests that change the platform.",
+            help="The bearer token every HTTP request needs (default: generated, printed "
+            "on stderr).",
         ),
+    ] = None,
+    no_api_auth: Annotated[
+        bool, typer.Option(help="Serve the HTTP API without a token (a lab on loopback only)")
+    ] = False,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(min=0, help="Open YKC connections in all (default 16384; 0 = no cap)"),
+    ] = None,
+    max_bytes_per_s: Annotated[
+        int | None, typer.Option(min=0, help="Bytes per connection per second (default 65536)")
+    ] = None,
+    max_frames_per_s: Annotated[
+        int | None, typer.Option(min=0, help="Frames per connection per second (default 200)")
+    ] = None,
+    max_bytes_before_login: Annotated[
+        int | None,
+        typer.Option(min=0, help="Bytes a connection may send before its login (default 65536)"),
+    ] = None,
+    allow_from: Annotated[
+        list[str] | None,
+        typer.Option(help="Source network (CIDR) allowed to connect; repeat; default: any"),
+    ] = None,
+    realtime_batch: Annotated[
+        int,
+        typer.Option(min=1, help="Realtime samples (0x13) per transaction at most (1: one each)"),
+    ] = 1000,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve YKC and HTTP inside TLS: the certificate (PEM)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The TLS private key (PEM)")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="Require client certificates signed by this CA (PEM) of the piles"),
+    ] = None,
+    log_file: Annotated[
+        Path | None, typer.Option(help="Write the server's log here instead of stderr")
     ] = None,
 ) -> None:
     """Run the reference platform: YKC over TCP, SQLite storage, HTTP JSON API."""
-    from simrig.adapters.platform_service import run_platform
-    from simrig.adapters.tcp_server import install_uvloop
+    import ipaddress
+    import logging
+
+    from simrig.adapters.platform_service import TlsFiles, run_platform
+    from simrig.adapters.tcp_server import ServerCaps, install_uvloop
 
     listen_at = _hostport(listen, "--listen")
     http_at = None if http == "off" else _hostport(http, "--http")
@@ -72,6 +116,32 @@ def serve(
             raise typer.BadParameter(
                 f"{epoch!r} is not an ISO date-time", param_hint="--epoch"
             ) from None
+    limits = {
+        "max_connections": max_connections,
+        "max_bytes_per_s": max_bytes_per_s,
+        "max_frames_per_s": max_frames_per_s,
+        "max_bytes_before_login": max_bytes_before_login,
+    }
+    networks = tuple(allow_from or ())
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{net!r} is not a network", param_hint="--allow-from"
+            ) from None
+    caps = ServerCaps(**{k: v for k, v in limits.items() if v is not None}, allow_from=networks)
+    tls = None
+    if tls_cert is not None or tls_key is not None or tls_client_ca is not None:
+        if tls_cert is None or tls_key is None:
+            raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+        ca = None if tls_client_ca is None else str(tls_client_ca)
+        tls = TlsFiles(str(tls_cert), str(tls_key), ca)
+    logging.basicConfig(
+        level=logging.INFO if log_file else logging.WARNING,
+        filename=None if log_file is None else str(log_file),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     install_uvloop()
 
     def ready(line: str) -> None:
@@ -91,6 +161,10 @@ def serve(
                 speed=speed,
                 start_monotonic=start_monotonic,
                 api_token=api_token,
+                api_auth=not no_api_auth,
+                caps=caps,
+                realtime_batch=realtime_batch,
+                tls=tls,
             )
         )
     except (ValueError, OSError) as err:

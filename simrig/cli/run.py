@@ -25,6 +25,7 @@ from .common import (
     ViewOption,
     backend_driver,
     check_capture,
+    check_out,
     fail,
     finish,
     interruptible,
@@ -74,6 +75,7 @@ def run(
     console = Console()
     try:
         check_capture(capture)
+        check_out(out)
         sc = load_scenario(scenario)
         pinned = parse_epoch(backend_epoch)
         if clock:
@@ -100,9 +102,13 @@ def run(
 
 def demo(out: OutOption = DEFAULT_OUT) -> None:
     """Run the whole incident library on the embedded reference platform; write the report."""
-    from simrig.scenarios import library_names, load_scenario
+    from simrig.scenarios import ScenarioError, library_names, load_scenario
     from simrig.sim.runner import run_scenario
 
+    try:
+        check_out(out)
+    except ScenarioError as exc:
+        fail(str(exc))
     console = Console()
     results = []
     with interruptible(), progress_bar(console) as bar:

@@ -20,6 +20,7 @@ from .common import (
     ViewOption,
     backend_driver,
     check_capture,
+    check_out,
     fail,
     finish,
     parse_epoch,
@@ -73,6 +74,7 @@ def station(
     console = Console()
     try:
         check_capture(capture)
+        check_out(out)
         pinned = parse_epoch(backend_epoch)
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
         spec = workload_spec(

@@ -160,6 +160,8 @@ class Charging(FrameHandlers):
             s = _realtime_progress(
                 s, at, status, s.rt_samples + 1, energy, amount, max(s.max_energy_seen, energy)
             )
+        if status == GunStatus.IDLE and s.state in OPEN_STATES:
+            s = self._count_idle(s, now)
         if status == GunStatus.CHARGING:
             if s.state is SessionState.STARTING:
                 s = evolve(
@@ -198,6 +200,20 @@ class Charging(FrameHandlers):
         if not plugged and s.unplugged_at is None and s.state in _CLOSED:
             s = evolve(s, unplugged_at=at)
         return s
+
+    def _count_idle(self, s: Session, now: float) -> Session:
+        """One more idle 0x13 during open order ``s``: at ``rules.idle_realtime_abnormal``
+        (0 = off) the order is abnormal (spec S1 §13.3 #4)."""
+        limit = self.rules.idle_realtime_abnormal
+        if not limit:
+            return s
+        s = evolve(s, idle_seen=s.idle_seen + 1)
+        if s.idle_seen < limit:
+            return s
+        self._events.emit(now, "idle_abnormal", s.pile_no, s.gun, {"serial": s.serial})
+        if s.state is SessionState.STARTING:
+            return self._orders.cancel_abnormal(s, now, "idle_abnormal")
+        return self._finish(s, now, "idle_abnormal")
 
     def _check_limits(self, s: Session, msg: RealtimeData, now: float) -> Session:
         """Stop at a reached target (``rules.check_targets``) or when the realtime amount

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from simrig.domain import Tariff, money_from_yuan, tariff_from_mapping
@@ -54,6 +54,14 @@ def _table_list(data: Mapping[str, Any], key: str, source: str) -> list[Mapping[
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
         raise ValueError(f"{source}: {key}: expected an array of tables [[{key}]]")
     return value
+
+
+def _vin(value: object) -> str:
+    """A vehicle identification number: 17 characters (ISO 3779)."""
+    text = str(value).strip().upper()
+    if len(text) != 17 or not text.isalnum() or not text.isascii():
+        raise ValueError(f"vins: {value!r} is not a 17-character VIN")
+    return text
 
 
 def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
@@ -109,6 +117,7 @@ def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
                     balance=money_from_yuan(a.get("balance", 0)),
                     frozen=bool(a.get("frozen", False)),
                     logical_card=str(a.get("logical_card", "0" * 16)).rjust(16, "0"),
+                    vins=tuple(_vin(v) for v in a.get("vins", ())),
                 )
             )
         except (KeyError, ValueError, TypeError) as err:
@@ -131,12 +140,34 @@ def parse_config(text: str, *, source: str = "platform.toml") -> PlatformConfig:
 
 
 def apply_config(repo: Repository, config: PlatformConfig) -> None:
-    """Store the configured tariffs, piles, accounts and cards (existing ones are replaced)."""
+    """Store the configured tariffs, piles, accounts and cards: new ones are added, existing
+    ones get the file's *settings*, but never lose their state or history (issue 15 item 5).
+
+    A migration-style, idempotent apply: an existing account keeps its balance (the bills
+    that debited it stay, so a restart with ``--config`` must not undo the debits); an
+    existing pile keeps what the platform learnt of it (online, firmware, last login).
+    Applying the same file twice changes nothing."""
     for tariff in config.tariffs:
         repo.put_tariff(tariff)
     for pile in config.piles:
-        repo.put_pile(pile)
+        old = repo.get_pile(pile.pile_no)
+        if old is not None:
+            pile = replace(
+                old,
+                pile_type=pile.pile_type,
+                guns=pile.guns,
+                model_no=pile.model_no,
+                enabled=pile.enabled,
+                max_power_kw=pile.max_power_kw,
+                station=pile.station,
+            )
+        if pile != old:
+            repo.put_pile(pile)
     for account in config.accounts:
-        repo.put_account(account)
+        existing = repo.get_account(account.account_id)
+        if existing is not None:
+            account = replace(account, balance=existing.balance)
+        if account != existing:
+            repo.put_account(account)
     for card in config.cards:
         repo.put_card(card)

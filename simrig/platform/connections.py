@@ -24,6 +24,7 @@ class Conn:
     out: bytearray = field(default_factory=bytearray)
     pile_no: str | None = None  #: set by a successful login (0x01)
     errors: int = 0  #: malformed frames so far
+    frames: int = 0  #: well-formed frames so far (the server's frame-rate cap reads it)
     close: bool = False
     seq: int = 0  #: the platform's next own sequence number
 

@@ -16,6 +16,8 @@ The core is a composition of parts, each with one job and its collaborators pass
 * :mod:`.charging` — realtime data (0x13): charging, targets, balance, the charge end;
 * :mod:`.settlement` — bills (0x3B): charge, :mod:`.checks`, store, ack; lost bills;
 * :mod:`.sessions` — the order state table and the order book;
+* :mod:`.telemetry` — BMS frames (0x23, 0x25) kept per order;
+* :mod:`.balances` — balance push (0x42 → 0x41) to the piles charging for an account;
 * :mod:`.speed` — the virtual driver's seam (``speed``).
 
 Every behaviour that differs between the spec and the field platform is a setting in
@@ -32,6 +34,7 @@ from typing import Protocol
 from simrig.endpoint import Event
 from simrig.protocol.ykc import Message, SetModel
 
+from .balances import BalancePush
 from .charging import Charging
 from .checks import CheckLimits
 from .configuration import Configuration, model_message
@@ -48,6 +51,7 @@ from .rules import PlatformRules
 from .sessions import SessionBook
 from .settlement import Settlement
 from .speed import PlatformSpeed
+from .telemetry import Telemetry
 from .timers import Timers
 from .wallclock import WallClock
 
@@ -93,8 +97,13 @@ class PlatformCore:
             rules, clock, directory, connections, liveness, timers, charging, events
         )
         self._speed = PlatformSpeed(liveness, charging, timers, connections)
-        routes = route_table(identity, liveness, configuration, orders, charging, settlement)
+        telemetry = Telemetry(repo, clock, events)
+        balances = self._balances = BalancePush(repo, book, connections, events)
+        routes = route_table(
+            identity, liveness, configuration, orders, charging, settlement, telemetry, balances
+        )
         self._inbox = Inbox(connections, liveness.heard, routes, rules, events)
+        self._inbox.stored_bill = self._stored_bill
         #: every part that reads the rules (each holds them as ``.rules``)
         self._rule_readers: tuple[RuleReader, ...] = (
             events,
@@ -164,6 +173,16 @@ class PlatformCore:
             self._identity.set_offline(pile_no, now, "heartbeat_timeout")
         self._timers.fire_due(now)
 
+    def _stored_bill(self, serial: str) -> bool | None:
+        """Whether the bill ``serial`` is stored as illegal (None: not stored)."""
+        bill = self.repo.get_bill(serial)
+        return None if bill is None else bill.illegal
+
+    def frames_received(self, conn_id: int) -> int:
+        """Well-formed frames received on the connection so far (for the server's caps)."""
+        conn = self._connections.get(conn_id)
+        return 0 if conn is None else conn.frames
+
     @property
     def speed(self) -> PlatformSpeed:
         """The virtual driver's seam (:class:`simrig.speed_seam.PlatformSpeedHooks`)."""
@@ -180,8 +199,10 @@ class PlatformCore:
         energy_target: float | None = None,
         amount_target: float | None = None,
         time_target_min: int | None = None,
+        parallel_id: str | None = None,
     ) -> str:
-        """Start a session for an app user (0x34); returns the order serial.
+        """Start a session for an app user (0x34; 0xA4 with ``parallel_id``); returns the
+        order serial.
 
         ``energy_target`` in kWh, ``amount_target`` in yuan. Raises :class:`PlatformError`.
         """
@@ -193,7 +214,12 @@ class PlatformCore:
             energy_target=energy_target,
             amount_target=amount_target,
             time_target_min=time_target_min,
+            parallel_id=parallel_id,
         )
+
+    def push_balance(self, account_id: str, now: float) -> int:
+        """Send the account's balance (0x42) to the piles running its orders; how many."""
+        return self._balances.push(account_id, now)
 
     def app_stop(self, pile_no: str, gun: int, now: float) -> None:
         """Send 0x36 for the gun (every call sends one: zshy_case#23)."""
@@ -226,6 +252,8 @@ class PlatformCore:
         return {
             "frames": self._inbox.frames,
             "malformed": self._inbox.malformed,
+            "frame_errors": self._inbox.frame_errors,
+            "pile_mismatches": self._inbox.mismatches,
             "heartbeats_elided": self._speed.elided,
             "bills": self._settlement.bills,
         }

@@ -22,8 +22,9 @@ class Directory:
         self._tariffs: dict[str, Tariff] = {}
 
     def put(self, pile: RegisteredPile) -> None:
+        """What the platform learnt of a pile (login, offline, its work state)."""
         self.piles[pile.pile_no] = pile
-        self._repo.put_pile(pile)
+        self._repo.note_pile(pile)
 
     def mark_all_offline(self) -> None:
         """After a restart no pile is connected yet."""

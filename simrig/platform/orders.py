@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,10 @@ from simrig.protocol.ykc import (
     CardStart,
     Confirm,
     Frame,
+    ParallelAuthReply,
+    ParallelCardStart,
+    ParallelRemoteStart,
+    ParallelRemoteStartReply,
     RemoteStart,
     RemoteStartFailure,
     RemoteStartReply,
@@ -38,6 +43,11 @@ __all__ = ["Orders"]
 
 _ZERO_SERIAL = "0" * 32
 _ZERO_CARD = "0" * 16
+
+
+def _values(message: object) -> dict[str, Any]:
+    """A frame's fields (a V1.6 parallel frame extends its base frame with more)."""
+    return {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}  # type: ignore[arg-type]
 
 
 def _wire_balance(balance: int) -> float:
@@ -102,11 +112,17 @@ class Orders(FrameHandlers):
         energy_target: float | None = None,
         amount_target: float | None = None,
         time_target_min: int | None = None,
+        parallel_id: str | None = None,
     ) -> str:
         """Start a session for an app user (0x34, protocol §4.9); returns the order serial.
 
-        ``energy_target`` in kWh, ``amount_target`` in yuan. Raises :class:`PlatformError`.
+        ``energy_target`` in kWh, ``amount_target`` in yuan. With ``parallel_id`` (12
+        digits, YYMMDDhhmmss) the gun is one of a parallel charge: 0xA4 instead of 0x34
+        (protocol §4.17, V1.6), one call per gun with the same id.
+        Raises :class:`PlatformError`.
         """
+        if parallel_id is not None and (len(parallel_id) != 12 or not parallel_id.isdigit()):
+            raise PlatformError(f"parallel_id {parallel_id!r} is not 12 digits")
         pile = self._directory.piles.get(pile_no)
         if pile is None:
             raise PlatformError(f"unknown pile {pile_no}")
@@ -139,6 +155,7 @@ class Orders(FrameHandlers):
             energy_target=None if energy_target is None else round(energy_target * ENERGY_SCALE),
             amount_target=None if amount_target is None else round(amount_target * MONEY_SCALE),
             time_target_min=time_target_min,
+            parallel_id=parallel_id or "",
         )
         self._repo.put_session(session)
         self._book.index(session)
@@ -151,16 +168,21 @@ class Orders(FrameHandlers):
             physical_card=_ZERO_CARD,
             balance=_wire_balance(acct.balance),
         )
+        if parallel_id is not None:
+            start = ParallelRemoteStart(**_values(start), parallel_id=parallel_id)
         self._connections.send_to_pile(pile_no, start, now)
         self._events.emit(now, "app_start", pile_no, gun, {"serial": serial, "account": account})
         return serial
 
-    @on(CardStart)
+    @on(CardStart, ParallelCardStart)
     def _on_card_start(self, conn: Conn, frame: Frame, now: float) -> None:
-        """0x31 → 0x32: authorise a card (protocol §4.7, §4.8) and open its order."""
+        """0x31 → 0x32: authorise a card or a VIN (protocol §4.7, §4.8) and open its
+        order; 0xA1 → 0xA2 the same for one gun of a parallel charge (§4.17, V1.6)."""
         msg = frame.message
         assert isinstance(msg, CardStart)
         failure, logical, balance, account_id = self._authorise(msg)
+        parallel_id = msg.parallel_id if isinstance(msg, ParallelCardStart) else ""
+        vin = msg.vin.strip("\x00 ") if msg.start_mode == StartMode.VIN else ""
         serial = _ZERO_SERIAL
         if failure is AuthFailure.NONE:
             serial = self._book.new_serial(msg.pile_no, msg.gun, now)
@@ -168,11 +190,13 @@ class Orders(FrameHandlers):
                 serial=serial,
                 pile_no=msg.pile_no,
                 gun=msg.gun,
-                source="card",
+                source="vin" if vin else "card",
                 account_id=account_id,
-                card=msg.card.upper(),
+                card="" if vin else msg.card.upper(),
                 created_at=self._wall(now),
                 start_confirmed=True,
+                parallel_id=parallel_id,
+                vin=vin,
             )
             self._repo.put_session(session)
             self._book.index(session)
@@ -186,6 +210,8 @@ class Orders(FrameHandlers):
             result=Confirm.OK if failure is AuthFailure.NONE else Confirm.FAILED,
             failure=failure,
         )
+        if isinstance(msg, ParallelCardStart):
+            reply = ParallelAuthReply(**_values(reply), parallel_id=parallel_id)
         self._connections.send(conn, reply, now, frame.seq)
         self._events.emit(
             now,
@@ -196,26 +222,30 @@ class Orders(FrameHandlers):
         )
 
     def _authorise(self, msg: CardStart) -> tuple[AuthFailure, str, int, str]:
-        """(failure, logical card, balance, account) of a 0x31 (protocol §4.8 reasons)."""
+        """(failure, logical card, balance, account) of a 0x31 (protocol §4.8 reasons); a
+        VIN start (mode 0x03) is the account that registered the VIN (``Account.vins``)."""
         if msg.start_mode == StartMode.VIN:
-            return AuthFailure.VIN_NOT_REGISTERED, "0" * 16, 0, ""
-        card = self._repo.get_card(msg.card)
-        if card is None:
-            return AuthFailure.ACCOUNT_NOT_FOUND, "0" * 16, 0, ""
-        account = self._repo.get_account(card.account_id)
-        if account is None:
-            return AuthFailure.ACCOUNT_NOT_FOUND, card.logical, 0, ""
-        logical, balance = card.logical, account.balance
+            vin = msg.vin.strip("\x00 ").upper()
+            owner = next((a for a in self._repo.list_accounts() if vin and vin in a.vins), None)
+            if owner is None:
+                return AuthFailure.VIN_NOT_REGISTERED, "0" * 16, 0, ""
+            account, card_frozen, logical, password = owner, False, owner.logical_card, ""
+        else:
+            card = self._repo.get_card(msg.card)
+            if card is None:
+                return AuthFailure.ACCOUNT_NOT_FOUND, "0" * 16, 0, ""
+            found = self._repo.get_account(card.account_id)
+            if found is None:
+                return AuthFailure.ACCOUNT_NOT_FOUND, card.logical, 0, ""
+            account, card_frozen, logical = found, card.frozen, card.logical
+            password = card.password_md5
+        balance = account.balance
         pile = self._directory.piles.get(msg.pile_no)
-        if card.frozen or account.frozen:
+        if card_frozen or account.frozen:
             return AuthFailure.ACCOUNT_FROZEN, logical, balance, account.account_id
         if pile is None or not pile.enabled:
             return AuthFailure.PILE_DISABLED, logical, balance, account.account_id
-        if (
-            card.password_md5
-            and msg.password_needed
-            and (msg.password_md5.lower() != card.password_md5.lower())
-        ):
+        if password and msg.password_needed and msg.password_md5.lower() != password.lower():
             return AuthFailure.WRONG_PASSWORD, logical, balance, account.account_id
         if self._book.account_unsettled(account.account_id):
             return AuthFailure.CARD_UNSETTLED_RECORD, logical, balance, account.account_id
@@ -225,9 +255,10 @@ class Orders(FrameHandlers):
             return AuthFailure.INSUFFICIENT_BALANCE, logical, balance, account.account_id
         return AuthFailure.NONE, logical, balance, account.account_id
 
-    @on(RemoteStartReply)
+    @on(RemoteStartReply, ParallelRemoteStartReply)
     def _on_remote_start_reply(self, conn: Conn, frame: Frame, now: float) -> None:
-        """0x33 (protocol §4.10): confirm the start, or cancel it."""
+        """0x33 (protocol §4.10), or 0xA3 of one gun of a parallel charge (§4.17): confirm
+        the start, or cancel it."""
         msg = frame.message
         assert isinstance(msg, RemoteStartReply)
         session = self._repo.get_session(msg.serial)
@@ -271,6 +302,12 @@ class Orders(FrameHandlers):
             session, now, "start_timeout", NotificationKind.AUTO_CANCEL, Trigger.START_TIMEOUT
         )
 
+    def cancel_abnormal(self, session: Session, now: float, reason: str) -> Session:
+        """Cancel a starting order the pile's frames show as abnormal; the cancelled one."""
+        return self._cancel(
+            session, now, reason, NotificationKind.AUTO_CANCEL, Trigger.START_FAILED
+        )
+
     def _cancel(
         self,
         session: Session,
@@ -278,7 +315,7 @@ class Orders(FrameHandlers):
         reason: str,
         kind: NotificationKind,
         trigger: Trigger,
-    ) -> None:
+    ) -> Session:
         at = self._wall(now)
         session = evolve(
             session, state=advance(session.state, trigger), close_reason=reason, closed_at=at
@@ -294,6 +331,7 @@ class Orders(FrameHandlers):
         )
         if bill_expected(session):
             self._settlement.await_bill(session.serial, now)
+        return session
 
     # ------------------------------------------------------------------ stop
     def app_stop(self, pile_no: str, gun: int, now: float) -> None:

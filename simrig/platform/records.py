@@ -11,7 +11,7 @@ Units are the billing module's exact integers: energy in 1e-4 kWh, money in 1e-4
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_type_hints
@@ -99,6 +99,7 @@ class Account:
     balance: int = 0  #: 1e-4 yuan; may go negative (zpd_case#12)
     frozen: bool = False
     logical_card: str = "0" * 16  #: shown on the pile screen (0x32 / 0x34)
+    vins: tuple[str, ...] = ()  #: vehicles that may start by VIN (0x31 mode 0x03)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,9 @@ class Session:
     closed_at: datetime | None = None
     offline_at_end: bool = False
     lost_flagged: bool = False  #: anomaly 1/2 already raised by the sweep
+    parallel_id: str = ""  #: the parallel (dual-gun) charge it belongs to (0xA1-0xA4)
+    vin: str = ""  #: the vehicle of a VIN start (0x31 mode 0x03)
+    idle_seen: int = 0  #: idle 0x13 during the order (counted when the rule is on)
 
     @property
     def key(self) -> str:
@@ -167,6 +171,20 @@ class RealtimeSample:
     loss_energy: int
     amount: int  #: 1e-4 yuan
     faults: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BmsSample:
+    """A BMS frame kept for its order (issue 15 item 7): 0x23 demand and output or 0x25
+    BMS information (protocol §4.18), every 15 s while charging; ``values`` are the
+    frame's fields after the serial, pile and gun, in their units."""
+
+    session_key: str
+    pile_no: str
+    gun: int
+    at: datetime
+    kind: str  #: the frame's name: "demand_output" or "bms_info"
+    values: dict[str, float | int] = field(default_factory=dict)
 
 
 @fast_init

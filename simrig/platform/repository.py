@@ -20,6 +20,7 @@ from .records import (
     Account,
     AnomalyRecord,
     Bill,
+    BmsSample,
     Card,
     Notification,
     RealtimeSample,
@@ -36,6 +37,11 @@ class Repository(Protocol):
 
     # piles, guns
     def put_pile(self, pile: RegisteredPile) -> None: ...
+    def note_pile(self, pile: RegisteredPile) -> None:
+        """What the platform learnt of a pile (online, firmware, last login): batched like
+        the realtime samples, as nothing acknowledged to a pile depends on it."""
+        ...
+
     def get_pile(self, pile_no: str) -> RegisteredPile | None: ...
     def list_piles(self) -> list[RegisteredPile]: ...
     def put_gun(self, gun: RegisteredGun) -> None: ...
@@ -64,6 +70,11 @@ class Repository(Protocol):
         ...
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]: ...
+    def add_bms(self, sample: BmsSample) -> None:
+        """Store a BMS frame of an order (batched like the realtime samples)."""
+        ...
+
+    def list_bms(self, session_key: str) -> list[BmsSample]: ...
 
     # bills
     def get_bill(self, serial: str) -> Bill | None: ...
@@ -116,6 +127,7 @@ class MemoryRepository:
         self._tariffs: dict[str, Tariff] = {}
         self._sessions: dict[str, Session] = {}
         self._realtime: dict[str, list[RealtimeSample]] = {}
+        self._bms: dict[str, list[BmsSample]] = {}
         self._bills: dict[str, Bill] = {}
         self._bills_by_gun: dict[tuple[str, int], list[str]] = {}
         self._notifications: list[Notification] = []
@@ -124,6 +136,9 @@ class MemoryRepository:
     # piles, guns
     def put_pile(self, pile: RegisteredPile) -> None:
         self._piles[pile.pile_no] = pile
+
+    def note_pile(self, pile: RegisteredPile) -> None:
+        self.put_pile(pile)
 
     def get_pile(self, pile_no: str) -> RegisteredPile | None:
         return self._piles.get(pile_no)
@@ -187,6 +202,12 @@ class MemoryRepository:
 
     def list_realtime(self, session_key: str) -> list[RealtimeSample]:
         return list(self._realtime.get(session_key, ()))
+
+    def add_bms(self, sample: BmsSample) -> None:
+        self._bms.setdefault(sample.session_key, []).append(sample)
+
+    def list_bms(self, session_key: str) -> list[BmsSample]:
+        return list(self._bms.get(session_key, ()))
 
     # bills
     def get_bill(self, serial: str) -> Bill | None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from simrig.protocol.ykc import Frame, FrameError, Login, Message
+from simrig.protocol.ykc import (
+    AckResult,
+    Frame,
+    FrameError,
+    Login,
+    Message,
+    RecordAck,
+    TransactionRecord,
+    TransactionRecordV17,
+)
 
 from .connections import Conn, Connections
 from .events import EventSink
@@ -59,9 +68,21 @@ def route_table(*parts: FrameHandlers) -> dict[type[Message], Handler]:
     return table
 
 
+#: the bills (0x3B / 0x3D): always acked or explicitly refused, whatever goes wrong
+_BILLS = (TransactionRecord, TransactionRecordV17)
+
+
 class Inbox:
     """Decodes each connection's bytes and routes its frames (protocol §1: framing,
-    §3 item 1: nothing but a login before the login)."""
+    §3 item 1: nothing but a login before the login).
+
+    No frame can hurt its connection: an error while handling one (a handler, the
+    storage, the encoder of the reply) is caught for that frame, counted against the
+    malformed-frame budget and reported as a ``frame_error`` event; a bill that failed
+    is answered all the same (acked if it was stored, else refused as illegal).
+    A frame whose body names another pile than the one logged in is refused and
+    counted (``pile_mismatch``): one connection speaks for one pile.
+    """
 
     def __init__(
         self,
@@ -79,6 +100,12 @@ class Inbox:
         self._events = events
         self.frames = 0
         self.malformed = 0
+        #: frames whose handling raised (caught, counted, answered)
+        self.frame_errors = 0
+        #: frames naming another pile than the connection's
+        self.mismatches = 0
+        #: asks storage whether a bill serial is stored and illegal (None: not stored)
+        self.stored_bill: Callable[[str], bool | None] = lambda serial: None
 
     def receive(self, conn_id: int, data: bytes, now: float) -> None:
         conn = self._conn(conn_id)
@@ -89,31 +116,70 @@ class Inbox:
                 self._on_malformed(conn, item, now)
             else:
                 self.frames += 1
-                self._on_frame(conn, item, now)
+                conn.frames += 1
+                try:
+                    self._on_frame(conn, item, now)
+                except Exception as exc:  # no frame may hurt its connection
+                    self._on_frame_error(conn, item, exc, now)
             if conn.close:
                 break
 
     def _on_malformed(self, conn: Conn, error: FrameError, now: float) -> None:
         """Count a malformed frame; ``rules.malformed_frame_budget`` + 1 closes the link."""
-        conn.errors += 1
         self.malformed += 1
-        self._events.emit(
+        self._count_error(
+            conn,
             now,
             "malformed_frame",
-            conn.pile_no or "platform",
-            data={
+            {
                 "conn": conn.cid,
                 "kind": error.kind.value,
                 "detail": error.detail,
                 "hex": error.raw.hex(),
-                "count": conn.errors,
             },
         )
-        if conn.errors > self.rules.malformed_frame_budget:
+
+    def _count_error(self, conn: Conn, now: float, kind: str, data: dict[str, object]) -> None:
+        """One more bad frame on ``conn`` (event ``kind``); over the budget it is closed."""
+        conn.errors += 1
+        self._events.emit(
+            now, kind, conn.pile_no or "platform", data={**data, "count": conn.errors}
+        )
+        if conn.errors > self.rules.malformed_frame_budget and not conn.close:
             self._connections.close(conn)
             self._events.emit(
                 now, "connection_closed", conn.pile_no or "platform", data={"reason": "budget"}
             )
+
+    def _on_frame_error(self, conn: Conn, frame: Frame, exc: Exception, now: float) -> None:
+        """A frame whose handling raised: counted; a bill is still answered."""
+        self.frame_errors += 1
+        detail = f"{frame.name}: {type(exc).__name__}: {exc}"
+        self._count_error(
+            conn, now, "frame_error", {"conn": conn.cid, "detail": detail, "hex": frame.raw.hex()}
+        )
+        if isinstance(frame.message, _BILLS):
+            self._answer_bill(conn, frame, now)
+
+    def _answer_bill(self, conn: Conn, frame: Frame, now: float) -> None:
+        """0x40 for a bill whose handling failed (protocol §4.12): its stored verdict if it
+        was stored, else an explicit refusal (illegal), so the pile never re-sends it forever."""
+        msg = frame.message
+        assert isinstance(msg, _BILLS)
+        try:
+            illegal = self.stored_bill(msg.serial)
+        except Exception:  # the storage itself failed: refuse
+            illegal = None
+        result = AckResult.OK if illegal is False else AckResult.ILLEGAL
+        try:
+            self._connections.send(
+                conn, RecordAck(serial=msg.serial, result=result), now, frame.seq
+            )
+        except Exception as exc:  # pragma: no cover - the encoder echoes what was decoded
+            self._events.emit(now, "frame_error", msg.pile_no, data={"detail": repr(exc)})
+            return
+        if illegal is None:
+            self._events.emit(now, "bill_refused", msg.pile_no, data={"serial": msg.serial})
 
     def _on_frame(self, conn: Conn, frame: Frame, now: float) -> None:
         msg = frame.message
@@ -125,7 +191,25 @@ class Inbox:
             self._events.emit(now, "frame_before_login", source, data={"name": msg.NAME})
             return
         if conn.pile_no is not None:
+            claimed = getattr(msg, "pile_no", None)
+            if claimed is not None and claimed != conn.pile_no:
+                self._on_mismatch(conn, frame, claimed, now)
+                return
             self._heard(conn.pile_no, now)
         handler = self._routes.get(type(msg))
         if handler is not None:
             handler(conn, frame, now)
+
+    def _on_mismatch(self, conn: Conn, frame: Frame, claimed: str, now: float) -> None:
+        """A frame for pile B on pile A's connection: not handled, counted; a bill is
+        refused as illegal (protocol §4.12) so it is never charged to either pile."""
+        self.mismatches += 1
+        self._count_error(
+            conn,
+            now,
+            "pile_mismatch",
+            {"conn": conn.cid, "name": frame.name, "claimed": claimed, "hex": frame.raw.hex()},
+        )
+        if isinstance(frame.message, _BILLS) and not conn.close:
+            ack = RecordAck(serial=frame.message.serial, result=AckResult.ILLEGAL)
+            self._connections.send(conn, ack, now, frame.seq)

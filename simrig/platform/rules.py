@@ -51,6 +51,12 @@ class PlatformRules:
     missed_heartbeats_offline: int = 3
     """The pile is offline after this many heartbeat periods without a frame.
     Acts: liveness.Liveness.offline_after."""
+    idle_realtime_abnormal: int = 0
+    """Idle 0x13 frames during an open order that make it abnormal (spec S1 §3 item 6 /
+    §13.3 #4: two): a starting order is cancelled, a charging one read as ended, both
+    with reason ``idle_abnormal``. 0 = off, the field platform: a charging order ends at
+    its first idle 0x13 with serial, a starting one waits for the start timeout.
+    Acts: charging.Charging._count_idle."""
     close_on_offline: bool = True
     """Close the connection of a pile that went offline (it must log in again).
     Acts: identity.Identity.set_offline."""
@@ -114,8 +120,9 @@ class PlatformRules:
     """Code 10: occupancy vs the platform's unplug observation. Acts: checks.check_bill."""
     # --- bad input ----------------------------------------------------------------------
     malformed_frame_budget: int = 10
-    """Malformed frames tolerated per connection; one more closes it (issue 3 "Bad input").
-    Acts: routing.Inbox._on_malformed."""
+    """Bad frames (malformed, failed, another pile's) tolerated per connection; one more
+    closes it (issue 3 "Bad input", issue 15).
+    Acts: routing.Inbox._count_error."""
     emit_frame_events: bool = True
     """Emit frame_received / frame_sent events (turn off for load runs).
     Acts: events.EventSink.frame."""

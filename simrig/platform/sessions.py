@@ -164,6 +164,11 @@ class SessionBook:
             and bill_expected(session)
         )
 
+    def open_of(self, account_id: str) -> list[Session]:
+        """The account's open orders."""
+        found = (self._repo.get_session(s) for s in self._account_open.get(account_id, ()))
+        return [s for s in found if s is not None and s.state in OPEN_STATES]
+
     def gun_unsettled(self, pile_no: str, gun: int) -> bool:
         session = self.current_session(pile_no, gun)
         return session is not None and self._unsettled(session)

@@ -115,6 +115,8 @@ class Settlement(FrameHandlers):
             frame_type=msg.TYPE,
         )
         session = self._repo.get_session(msg.serial) if msg.serial.strip("0") else None
+        if session is not None and session.pile_no != msg.pile_no:
+            session = None  # another pile's order: never charged to it (issue 15 item 2)
         if session is None:
             bill = evolve(bill, illegal=True)
             self._repo.settle_bill(bill, None, None, (), ())

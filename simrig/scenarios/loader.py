@@ -46,11 +46,20 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
 
 
+#: the deepest nesting of arrays and tables a scenario may have (a real one has 4)
+MAX_DEPTH = 32
+
+
 def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: TOML syntax: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: nesting deeper than the parser can follow") from None
+    deep = _too_deep(data, MAX_DEPTH)
+    if deep is not None:
+        raise ScenarioError(_locate(text, source, deep, f"nested deeper than {MAX_DEPTH} levels"))
     try:
         resolved = _resolve_times(data)
     except _FieldError as exc:
@@ -93,6 +102,21 @@ def _check_pile_quirks(scenario: Scenario, text: str, source: str) -> None:
             if loc[2] == "quirks":
                 loc = ("piles", i, "quirks", *field.split(".")[1:])
             raise ScenarioError(_locate(text, source, loc, reason)) from None
+
+
+def _too_deep(value: Any, limit: int) -> tuple[Any, ...] | None:
+    """The location of the first value nested deeper than ``limit`` (iteratively: no
+    recursion to exhaust), or None."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, loc = stack.pop()
+        if len(loc) > limit:
+            return loc[:3]
+        if isinstance(item, dict):
+            stack += [(v, (*loc, k)) for k, v in item.items()]
+        elif isinstance(item, list):
+            stack += [(v, (*loc, i)) for i, v in enumerate(item)]
+    return None
 
 
 class _FieldError(Exception):

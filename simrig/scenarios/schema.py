@@ -9,6 +9,7 @@ platform rules, clock mode, seed, and expectations. ``at`` times accept ``"HH:MM
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,24 +24,41 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _CLOCK = re.compile(r"^\s*(?:d(\d+)\s+)?(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*$")
 
+#: the longest run and the farthest timeline time: ten years (issue 15 item 8)
+MAX_SECONDS = 10 * 366 * 86400.0
+#: the wire's times are CP56Time2a: years 2000-2099 (protocol §1.5)
+LAST_WALL_TIME = datetime(2099, 12, 31, 23, 59, 59)
+#: money in a scenario (yuan): far beyond any account, within the wire's 4-byte fields
+MAX_YUAN = 10_000_000.0
+
+
+def _seconds_in_range(seconds: float, what: str) -> float:
+    if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+        raise ValueError(f"{what} {seconds!r} is not a finite time within ten years")
+    return seconds
+
 
 def parse_duration(value: str | float | int) -> float:
     """``"90s"``, ``"5m"``, ``"2h"``, ``"1.5d"`` or a number of seconds → seconds."""
     if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 90s, 5m, 2h")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 90s, 5m, 2h")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError(f"{value!r} is a negative duration")
+    return _seconds_in_range(seconds, "duration")
 
 
 def parse_at(value: str | float | int, epoch: datetime, previous: float) -> float:
     """Resolve a timeline time to seconds since the epoch (see the module docstring)."""
     if isinstance(value, int | float):
-        return float(value)
+        return _seconds_in_range(float(value), "time")
     text = value.strip()
     if text.startswith("+"):
-        return previous + parse_duration(text[1:])
+        return _seconds_in_range(previous + parse_duration(text[1:]), "time")
     match = _CLOCK.match(text)
     if not match:
         raise ValueError(f"{value!r} is not a time like 12:19:05, d2 08:00 or +5m")
@@ -49,20 +67,24 @@ def parse_at(value: str | float | int, epoch: datetime, previous: float) -> floa
     second = float(match.group(4) or 0)
     if hour > 23 or minute > 59 or second >= 60 or day < 1:
         raise ValueError(f"{value!r} is not a valid time of day")
+    if day > MAX_SECONDS / 86400:
+        raise ValueError(f"{value!r}: day {day} is beyond ten years")
     midnight = epoch.replace(hour=0, minute=0, second=0, microsecond=0)
     at = midnight + timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
     return (at - epoch).total_seconds()
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every number finite (no inf, no nan: issue 15 item 8)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Meta(_Model):
     name: str
     description: str = ""
     case: str = ""
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=2**63 - 1)
     clock: Literal["virtual", "realtime"] = "virtual"
     epoch: datetime = datetime(2019, 10, 29, 0, 0, 0)
     duration: float = Field(default=86400.0, description="run length after the epoch")
@@ -75,15 +97,22 @@ class Meta(_Model):
     def _duration(cls, v: Any) -> float:
         return parse_duration(v)
 
+    @model_validator(mode="after")
+    def _ends_on_the_wire(self) -> Meta:
+        """The run must end where the wire's dates end (CP56Time2a: year 2099)."""
+        if self.epoch + timedelta(seconds=self.duration) > LAST_WALL_TIME:
+            raise ValueError("duration: the run would end after 2099, beyond the wire's dates")
+        return self
+
 
 class PileDef(_Model):
     pile_no: str = Field(pattern=r"^\d{14}$")
     profile: str
     guns: int | None = Field(default=None, ge=1, le=2)
-    max_power_kw: float | None = Field(default=None, gt=0)
-    meter_start_kwh: float = Field(default=12345.6789, ge=0)
-    meter_factor: float = Field(default=1.0, gt=0)
-    clock_offset_s: float = 0.0
+    max_power_kw: float | None = Field(default=None, gt=0, le=2000)
+    meter_start_kwh: float = Field(default=12345.6789, ge=0, le=10_000_000)
+    meter_factor: float = Field(default=1.0, gt=0, le=10)
+    clock_offset_s: float = Field(default=0.0, ge=-MAX_SECONDS, le=MAX_SECONDS)
     quirks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="quirk parameters overriding (or adding to) the profile's"
     )
@@ -118,12 +147,12 @@ class PileDef(_Model):
 
 class VehicleDef(_Model):
     name: str
-    capacity_kwh: float = Field(default=60.0, gt=0)
+    capacity_kwh: float = Field(default=60.0, ge=1, le=2000)
     initial_soc: float = Field(default=30.0, ge=0, le=100)
     target_soc: float = Field(default=100.0, ge=0, le=100)
-    max_power_kw: float = Field(default=60.0, gt=0)
+    max_power_kw: float = Field(default=60.0, gt=0, le=2000)
     cv_knee_soc: float = Field(default=80.0, ge=0, le=100)
-    handshake_s: float = Field(default=30.0, ge=0)
+    handshake_s: float = Field(default=30.0, ge=0, le=3600)
     handshake_failure: str | None = None
     vin: str = Field(default="LSVAU2180N2183294", min_length=17, max_length=17)
 
@@ -145,7 +174,7 @@ class UserDef(_Model):
     account: str = Field(default="", description="app account id (default: the name)")
     card: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{16}$")
     logical_card: str | None = Field(default=None, pattern=r"^\d{1,16}$")
-    balance: float = 100.0
+    balance: float = Field(default=100.0, ge=-MAX_YUAN, le=MAX_YUAN)
 
 
 Action = Literal[
@@ -181,12 +210,23 @@ class Step(_Model):
     vehicle: str | None = None
     user: str | None = None
     repeat: int = Field(default=1, ge=1, le=10, description="app_stop sent this many times")
-    every: float = Field(default=10.0, ge=0, description="seconds between repeats")
+    every: float = Field(default=10.0, ge=0, le=86400, description="seconds between repeats")
     target: str | None = Field(default=None, description="upgrade: the new profile name")
-    energy_target_kwh: float | None = Field(default=None, gt=0, description="app_start: stop at")
-    amount_target_yuan: float | None = Field(default=None, gt=0, description="app_start: stop at")
-    time_target_min: int | None = Field(default=None, ge=1, description="app_start: stop after")
-    yuan: float | None = Field(default=None, description="top_up: amount; set_balance: balance")
+    energy_target_kwh: float | None = Field(
+        default=None, gt=0, le=10_000, description="app_start: stop at"
+    )
+    amount_target_yuan: float | None = Field(
+        default=None, gt=0, le=MAX_YUAN, description="app_start: stop at"
+    )
+    time_target_min: int | None = Field(
+        default=None, ge=1, le=65_535, description="app_start: stop after"
+    )
+    yuan: float | None = Field(
+        default=None,
+        ge=-MAX_YUAN,
+        le=MAX_YUAN,
+        description="top_up: amount; set_balance: balance",
+    )
 
 
 def parse_frame_type(value: str | int) -> int:
@@ -271,8 +311,8 @@ class EventOutageDef(_Model):
 class NetworkDef(_Model):
     pile: str | None = Field(default=None, description="a pile number, or every pile")
     outages: tuple[tuple[float, float], ...] = ()
-    latency_ms: float = Field(default=20.0, ge=0)
-    jitter_ms: float = Field(default=0.0, ge=0)
+    latency_ms: float = Field(default=20.0, ge=0, le=600_000)
+    jitter_ms: float = Field(default=0.0, ge=0, le=600_000)
     loss: float = Field(default=0.0, ge=0, le=1)
     duplicate: float = Field(default=0.0, ge=0, le=1)
     corrupt: float = Field(default=0.0, ge=0, le=1)
@@ -308,17 +348,25 @@ class NetworkDef(_Model):
 
 class Expectation(_Model):
     pile: str = Field(pattern=r"^\d{14}$")
-    gun: int = 1
-    session: int = Field(default=1, ge=1, description="1-based plug-in number on that gun")
+    gun: int = Field(default=1, ge=1, le=2)
+    session: int = Field(
+        default=1, ge=1, le=1_000_000, description="1-based plug-in number on that gun"
+    )
     codes: tuple[int, ...] = Field(default=(), description="anomaly codes expected (exactly)")
     false_notifications: tuple[str, ...] = ()
     billed: bool | None = Field(default=None, description="platform holds a bill for it")
-    min_overcharge_yuan: float | None = None
+    min_overcharge_yuan: float | None = Field(default=None, ge=-MAX_YUAN, le=MAX_YUAN)
     balance_below_yuan: float | None = Field(
-        default=None, description="the account balance after the bill is below this"
+        default=None,
+        ge=-MAX_YUAN,
+        le=MAX_YUAN,
+        description="the account balance after the bill is below this",
     )
     refused_starts: int | None = Field(
-        default=None, description="start attempts the platform refused (0x32 failure)"
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="start attempts the platform refused (0x32 failure)",
     )
 
     @field_validator("codes")

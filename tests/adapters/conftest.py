@@ -59,3 +59,6 @@ class SocketPile(ScriptedPile):
 @pytest.fixture
 def socket_pile():
     return SocketPile
+
+
+from ..postgres_server import postgres_server  # noqa: E402, F401 - a shared fixture

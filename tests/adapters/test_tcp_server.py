@@ -14,6 +14,7 @@ from simrig.protocol.ykc import (
     AckResult,
     CardAuthReply,
     Confirm,
+    DemandOutput,
     GunStatus,
     HeartbeatReply,
     LoginReply,
@@ -31,6 +32,10 @@ CONFIG = """
 [rules]
 malformed_frame_budget = 2
 """
+
+
+TOKEN = "t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class Running:
@@ -56,6 +61,7 @@ class Running:
                 http=("127.0.0.1", 0),
                 ready=on_ready,
                 stop=self.stop,
+                api_token=TOKEN,
             )
         )
         await asyncio.wait_for(ready.wait(), 10)
@@ -84,12 +90,15 @@ async def test_full_card_session_over_tcp_and_http(tmp_path):
         serial = auth.serial
         await pile.send(pile.realtime(serial, energy=0.0))
         await pile.send(pile.realtime(serial, energy=2.0, amount=3.0))
+        await pile.send(pile.frame(DemandOutput(serial=serial, pile_no=pile.pile_no, soc=42)))
         await pile.send(pile.realtime(serial, status=GunStatus.IDLE, energy=4.0, amount=6.0))
         now = datetime.now().replace(microsecond=0)
         await pile.send(pile.bill(serial, now, now, 4.0, trade=now))
         ack = await pile.expect(RecordAck)
         assert ack.result == AckResult.OK and ack.serial == serial
-        async with httpx.AsyncClient(base_url=srv.http, timeout=5) as client:
+        async with httpx.AsyncClient(base_url=srv.http, timeout=5, headers=AUTH) as client:
+            [bms] = (await client.get(f"/sessions/{serial}/bms")).json()
+            assert bms["kind"] == "demand_output" and bms["values"]["soc"] == 42
             bills = (await client.get("/bills")).json()
             assert [b["serial"] for b in bills] == [serial]
             assert bills[0]["charged_total"] == 60_000

@@ -58,7 +58,9 @@ class Backend:
         self.url = f"tcp://127.0.0.1:{self.process.port}"
 
     def get(self, path: str) -> list[dict[str, object]]:
-        rows: list[dict[str, object]] = httpx.get(self.api + path, timeout=5).json()
+        rows: list[dict[str, object]] = httpx.get(
+            self.api + path, timeout=5, headers=self.process.api_headers
+        ).json()
         return rows
 
     def rig_options(self) -> list[str]:

@@ -140,12 +140,14 @@ def test_serial_backend_needs_one_port_per_pile():
         run_scenario(load_scenario("basic_card_session"), backend="serial:", speed=600)
 
 
-def test_backend_driver_plugin_reads_the_platform_view_over_http():
-    """``--view MODULE:CALLABLE``: here the built-in HTTP driver of the reference platform."""
+def test_backend_driver_plugin_reads_the_platform_view_over_http(monkeypatch):
+    """``--view MODULE:CALLABLE``: here the built-in HTTP driver of the reference platform
+    (its bearer token from ``SIMRIG_API_TOKEN``, as the CLI user gives it)."""
     from simrig.sim.runner import load_view_factory
 
     scenario = load_scenario("basic_card_session")
     with EmbeddedServer(scenario, speed=600) as server:
+        monkeypatch.setenv("SIMRIG_API_TOKEN", server.api_token or "")
         factory = load_view_factory(
             "simrig.adapters.http_view:make_view", f"http://127.0.0.1:{server.http_port}"
         )

@@ -66,7 +66,7 @@ def test_scenario_file_with_app_steps_runs_on_tcp_with_a_control(pytester, tmp_p
             *("--simrig-backend-control", str(TEMPLATE)),
         )
         result.assert_outcomes(passed=1)
-        sessions = httpx.get(f"{api}/sessions", timeout=5).json()
+        sessions = httpx.get(f"{api}/sessions", timeout=5, headers=server.api_headers).json()
         assert [(s["pile_no"], s["source"]) for s in sessions] == [("44030400030023", "app")]
     finally:
         server.stop()

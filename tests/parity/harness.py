@@ -158,7 +158,7 @@ class _RecordsUntil:
 def view_until(api: str, until: datetime) -> RepositoryView:
     """The platform's HTTP view (:func:`~simrig.adapters.http_view.http_view`) as of
     ``until`` (its wall time at the scenario's end)."""
-    return RepositoryView(_RecordsUntil(http_view(api).repo, until))
+    return RepositoryView(_RecordsUntil(http_view(api, token=TOKEN).repo, until))
 
 
 class ReferencePlatform:

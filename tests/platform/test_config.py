@@ -66,3 +66,29 @@ def test_errors_are_one_line(text, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
         parse_config(text, source="p.toml")
     assert "\n" not in str(err.value) and str(err.value).startswith("p.toml")
+
+
+def test_config_on_an_existing_database_never_rewrites_balances_or_state():
+    """A restart with ``--config``: debits stay, the pile keeps what the platform learnt;
+    settings (name, frozen, guns, power) follow the file; a second apply changes nothing."""
+    import dataclasses
+    from datetime import datetime
+
+    repo = MemoryRepository()
+    apply_config(repo, parse_config(TOML))
+    account = repo.get_account("partner-1")
+    repo.put_account(dataclasses.replace(account, balance=account.balance - 4_000))  # a bill
+    seen = datetime(2026, 1, 1, 8, 0)
+    pile = repo.get_pile("44030400030000")
+    repo.put_pile(dataclasses.replace(pile, firmware="2090104", last_login=seen))
+    changed = TOML.replace("guns = 1", "guns = 2").replace(
+        'account_id = "partner-1"\nbalance', 'account_id = "partner-1"\nname = "P1"\nbalance'
+    )
+    apply_config(repo, parse_config(changed))
+    after = repo.get_account("partner-1")
+    assert after.balance == 9_900 - 4_000 and after.name == "P1"
+    pile = repo.get_pile("44030400030000")
+    assert pile.guns == 2 and pile.firmware == "2090104" and pile.last_login == seen
+    snapshot = (repo.list_accounts(), repo.list_piles(), repo.list_cards())
+    apply_config(repo, parse_config(changed))
+    assert (repo.list_accounts(), repo.list_piles(), repo.list_cards()) == snapshot

@@ -1,4 +1,4 @@
-"""One repository suite, run against the in-memory and the SQLite implementation."""
+"""One repository suite, run against the in-memory, SQLite and PostgreSQL implementations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from simrig.adapters.postgres_store import PostgresRepository
 from simrig.adapters.sqlite_store import SqliteRepository
 from simrig.domain import default_tariff
 from simrig.platform import (
@@ -26,14 +27,17 @@ from simrig.platform import (
 T0 = datetime(2019, 10, 29, 18, 6, 31, 796000)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def repo(request, tmp_path):
     if request.param == "memory":
         yield MemoryRepository()
-    else:
+        return
+    if request.param == "sqlite":
         store = SqliteRepository(tmp_path / "platform.sqlite")
-        yield store
-        store.close()
+    else:
+        store = PostgresRepository(request.getfixturevalue("postgres_server").fresh_url())
+    yield store
+    store.close()
 
 
 def _bill(serial: str, start: datetime, minutes: int = 30, **kw) -> Bill:
@@ -164,3 +168,43 @@ def test_update_writes_all(repo):
     assert repo.list_cards()[0].physical == "AB"
     repo.put_pile(RegisteredPile("32010200000001"))
     assert repo.get_pile("nope") is None
+
+
+def test_bms_samples_roundtrip_in_order(repo):
+    from simrig.platform import BmsSample
+
+    values = {"demand_voltage": 400.5, "soc": 55}
+    repo.add_bms(BmsSample("S1", "32010200000001", 1, T0, "demand_output", values))
+    repo.add_bms(BmsSample("S2", "32010200000001", 2, T0, "bms_info", {"flags": 3}))
+    repo.add_bms(BmsSample("S1", "32010200000001", 1, T0 + timedelta(seconds=15), "bms_info"))
+    got = repo.list_bms("S1")
+    assert [(s.kind, s.at) for s in got] == [
+        ("demand_output", T0),
+        ("bms_info", T0 + timedelta(seconds=15)),
+    ]
+    assert got[0].values == values and repo.list_bms("none") == []
+
+
+def test_realtime_batches_are_seen_at_once_and_written_in_order(tmp_path):
+    """A batch stays in memory until flushed (reads see its session), is written in one
+    transaction, and any other write flushes it first."""
+    path = tmp_path / "p.sqlite"
+    store = SqliteRepository(path)
+    opened: list[int] = []
+    store.on_batch = lambda: opened.append(1)
+    s = Session("2" * 32, "32010200000001", 1, "card", "a", created_at=T0)
+    store.put_session(s)
+    charging = replace_state(s, SessionState.CHARGING)
+    for i in range(3):
+        sample = RealtimeSample(s.serial, s.pile_no, 1, T0, 3, True, 0.0, 0.0, 0, 0, i, i, i)
+        store.add_realtime(sample, charging)
+    assert opened == [1] and store.batched == 3
+    assert store.get_session(s.serial).state is SessionState.CHARGING  # seen before the write
+    other = SqliteRepository(path)
+    assert other.get_session(s.serial).state is SessionState.STARTING  # not written yet
+    store.put_session(replace_state(charging, SessionState.FINISHED))  # flushes first
+    assert store.batched == 0 and store.batches == 1
+    assert other.get_session(s.serial).state is SessionState.FINISHED
+    assert len(other.list_realtime(s.serial)) == 3
+    other.close()
+    store.close()

@@ -211,6 +211,8 @@ class Bytes(Kind):
 
 #: encoded BCD strings kept per field kind before the cache starts over
 _BCD_CACHE_SIZE = 4096
+#: what a BCD string may hold when encoded: digits, and the hex nibbles tolerated on decode
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 class Bcd(Bytes):
@@ -231,10 +233,12 @@ class Bcd(Bytes):
         return f"(_t if (_t := {var}.hex()).isdigit() else {fn}({var}, _NAME_, tolerant, devs))"
 
     def to_raw(self, value: Any) -> bytes:
+        """Digits, or the hex nibbles the tolerant decoder let through (field piles send hex
+        in an ICCID or serial): what was decoded is echoed byte for byte."""
         if type(value) is str and (cached := self._encoded.get(value)) is not None:
             return cached
         text = str(value)
-        if len(text) > 2 * self.size or not text.isdigit():
+        if len(text) > 2 * self.size or not _HEX_DIGITS.issuperset(text):
             raise FieldError(f"{text!r} is not a BCD number of at most {2 * self.size} digits")
         raw = bytes.fromhex(text.rjust(2 * self.size, "0"))
         if type(value) is str:
@@ -249,6 +253,11 @@ _BCD_BYTE = [
 ]
 
 
+class RawBcdByte(int):
+    """A BCD byte with a non-digit nibble, decoded tolerantly: its value is the raw byte,
+    and the encoder echoes that byte unchanged."""
+
+
 class BcdByte(UInt):
     """One BCD byte as an int (gun number ``01`` → 1, §1.5)."""
 
@@ -260,13 +269,15 @@ class BcdByte(UInt):
         value = _BCD_BYTE[raw]
         if value < 0:
             _reject_or_note(f"bcd_non_digit byte 0x{raw:02X}", name, tolerant, devs)
-            return int(raw)
+            return RawBcdByte(raw)
         return value
 
     def inline(self, var: str, fn: str) -> str:
         return f"(_b if (_b := _BCD_BYTE[{var}]) >= 0 else {fn}({var}, _NAME_, tolerant, devs))"
 
     def to_raw(self, value: Any) -> int:
+        if type(value) is RawBcdByte:
+            return int(value)
         number = int(value)
         if not 0 <= number <= 99:
             raise FieldError(f"{number} does not fit one BCD byte")
