@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime tshark demo test lint bench captures dissector clean
+.PHONY: setup faketime tshark demo test lint bench captures dissector docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ captures: $(STAMP)
 # regenerate the shipped Wireshark dissector from the message declarations
 dissector: $(STAMP)
 	$(BIN)/python -m simrig.wireshark.generate
+
+# regenerate docs/scenario-format.md and docs/scenario.schema.json from the scenario schema
+docs: $(STAMP)
+	$(BIN)/python -m simrig.report.scenario_format
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out
