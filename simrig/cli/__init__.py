@@ -5,10 +5,14 @@ Exit codes of every command: :class:`simrig.exit_codes.ExitCode`.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 app = typer.Typer(
     name="simrig",
+    # usage errors as plain one-liners in logs (a rich box breaks up when narrow or piped)
+    rich_markup_mode="rich" if sys.stderr.isatty() else None,
     help="Charging-pile firmware simulator and test rig (YKC v1.5/v1.6).",
     no_args_is_help=True,
     add_completion=False,

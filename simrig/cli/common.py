@@ -6,7 +6,9 @@ input, 3 backend unreachable or incompatible, 4 interrupted by Ctrl-C or SIGTERM
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,12 +19,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from simrig.exit_codes import ExitCode
+from simrig.report.text import FORMATS
 
 if TYPE_CHECKING:
     from simrig.control import BackendControl
     from simrig.oracle.views import PlatformView
+    from simrig.scenarios import Scenario
     from simrig.sim.results import RunResult
 
 DEFAULT_OUT = Path("out")
@@ -62,8 +67,41 @@ EpochOption = Annotated[
 ]
 
 
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Console output: rich (colour, boxes) | plain (CI logs: no colour, ASCII, "
+        "tables stacked rather than cut) | json (results.json's document on stdout). "
+        "Default: rich on a terminal, plain otherwise.",
+    ),
+]
+
+
+def output_format(text: str) -> str:
+    """``--format``: plain | rich | json; empty = rich on a terminal, plain otherwise."""
+    from simrig.scenarios import ScenarioError
+
+    if not text:
+        return "rich" if Console().is_terminal else "plain"
+    if text not in FORMATS:
+        raise ScenarioError(f"--format {text}: expected plain, rich or json")
+    return text
+
+
+def make_console(fmt: str) -> Console:
+    """The report console of ``--format``: json reports go to stdout as JSON, so its
+    console (status lines) is stderr; plain has no colour, markup or highlighting."""
+    if fmt == "json":
+        return Console(stderr=True, color_system=None, highlight=False)
+    if fmt == "plain":
+        return Console(color_system=None, highlight=False, emoji=False)
+    return Console()
+
+
 def progress_bar(console: Console) -> Progress:
-    """The transient progress bar of a run."""
+    """The transient progress bar of a run (kept for callers not yet on :func:`progress`:
+    it shows nothing on a non-terminal console)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -74,20 +112,38 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def finish(results: list[RunResult], out: Path, console: Console, capture: str = "all") -> NoReturn:
+def finish(
+    results: list[RunResult],
+    out: Path,
+    console: Console,
+    capture: str = "all",
+    fmt: str = "rich",
+) -> NoReturn:
     """Print and write the report (with the wire capture: ``all``, ``sample`` or
-    ``none``), then exit by :func:`simrig.report.exit_code`."""
+    ``none``), then exit by :func:`simrig.report.exit_code`. ``fmt`` json prints the
+    results document on stdout instead of the tables."""
     from simrig.report import exit_code, print_report, write_report
+    from simrig.report.results_json import results_document
 
-    print_report(results, console)
+    if fmt != "json":
+        print_report(results, console, plain=fmt == "plain")
     folder = write_report(results, out, capture=capture)
-    console.print(f"report: {folder}")
+    if fmt == "json":
+        document = {**results_document(results), "report": str(folder)}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        console.print(Text(f"report: {folder}"), overflow="fold")
     raise typer.Exit(exit_code(results))
+
+
+def error_line(message: str) -> Text:
+    """``error: message`` as text: brackets in the message (``[[users]]``) are not markup."""
+    return Text.assemble(("error:", "red"), " ", message)
 
 
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit 2 (bad input)."""
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(message))
     raise typer.Exit(ExitCode.BAD_INPUT)
 
 
@@ -118,6 +174,34 @@ def check_capture(capture: str) -> None:
 
     if capture not in ("all", "sample", "none"):
         raise ScenarioError(f"--capture {capture}: expected all, sample or none")
+
+
+def check_piles(scenario: Scenario, name_or_path: str, profile_dirs: tuple[Path, ...]) -> None:
+    """Every pile's firmware profile and quirk overrides load, or a one-line error naming
+    the scenario file, line and field (``case.toml:14: piles[0].profile: ...``)."""
+    from simrig.firmware_models.profile import ProfileError
+    from simrig.scenarios import ScenarioError
+    from simrig.scenarios.loader import locate_error, scenario_file
+    from simrig.sim.world import pile_profile
+
+    for i, pile in enumerate(scenario.piles):
+        try:
+            pile_profile(pile, profile_dirs)
+        except (ProfileError, ValueError) as exc:
+            path = scenario_file(name_or_path)
+            prefix = f"piles[{pile.pile_no}]."
+            detail = str(exc)
+            if detail.startswith(prefix):  # piles[N].quirks.NAME: quirks.NAME.param: why
+                field, _, reason = detail.removeprefix(prefix).partition(": ")
+                if reason.startswith(f"{field}."):
+                    field, _, reason = reason.partition(": ")
+                loc: tuple[object, ...] = ("piles", i, *field.split("."))
+            else:
+                loc, reason = ("piles", i, "profile"), detail
+            if path is None:
+                raise ScenarioError(f"{name_or_path}: {detail}") from None
+            text = path.read_text(encoding="utf-8")
+            raise ScenarioError(locate_error(text, str(path), loc, reason)) from None
 
 
 def parse_epoch(text: str | None) -> datetime | None:

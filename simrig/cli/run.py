@@ -12,12 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simrig.report.progress import progress
+
 from .common import (
     DEFAULT_OUT,
     BackendOption,
     CaptureOption,
     ControlOption,
     EpochOption,
+    FormatOption,
     OutOption,
     ProfileDirOption,
     SpeedOption,
@@ -25,11 +28,13 @@ from .common import (
     ViewOption,
     backend_driver,
     check_capture,
+    check_piles,
     fail,
     finish,
     interruptible,
+    make_console,
+    output_format,
     parse_epoch,
-    progress_bar,
 )
 
 __all__ = ["register"]
@@ -63,6 +68,7 @@ def run(
     backend_control: ControlOption = None,
     backend_epoch: EpochOption = None,
     capture: CaptureOption = "all",
+    fmt: FormatOption = "",
 ) -> None:
     """Run one scenario, judge every session, write the report.
 
@@ -71,46 +77,50 @@ def run(
     from simrig.scenarios import ScenarioError, load_scenario
     from simrig.sim.runner import BackendError, run_scenario
 
-    console = Console()
     try:
+        fmt = output_format(fmt)
+        console = make_console(fmt)
         check_capture(capture)
         sc = load_scenario(scenario)
+        check_piles(sc, scenario, tuple(profile_dir or ()))
         pinned = parse_epoch(backend_epoch)
         if clock:
             if clock not in ("virtual", "realtime"):
                 raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
             sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": clock})})
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
-        with interruptible(), progress_bar(console) as bar:
-            task = bar.add_task(sc.meta.name, total=1.0)
+        with interruptible(), progress(console, sc.meta.name) as bar:
             result = run_scenario(
                 sc,
                 backend=backend,
                 speed=speed,
                 profile_dirs=tuple(profile_dir or ()),
-                progress=lambda f: bar.update(task, completed=f),
+                progress=bar.update,
                 view_factory=view_factory,
                 control=control,
                 backend_epoch=pinned,
             )
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
-    finish([result], out, console, capture)
+    finish([result], out, console, capture, fmt)
 
 
-def demo(out: OutOption = DEFAULT_OUT) -> None:
+def demo(out: OutOption = DEFAULT_OUT, fmt: FormatOption = "") -> None:
     """Run the whole incident library on the embedded reference platform; write the report."""
-    from simrig.scenarios import library_names, load_scenario
+    from simrig.scenarios import ScenarioError, library_names, load_scenario
     from simrig.sim.runner import run_scenario
 
-    console = Console()
+    try:
+        fmt = output_format(fmt)
+    except ScenarioError as exc:
+        fail(str(exc))
+    console = make_console(fmt)
     results = []
-    with interruptible(), progress_bar(console) as bar:
-        task = bar.add_task("incident library", total=len(library_names()))
+    with interruptible(), progress(console, "incident library", len(library_names())) as bar:
         for name in library_names():
             results.append(run_scenario(load_scenario(name)))
-            bar.advance(task)
-    finish(results, out, console)
+            bar.advance()
+    finish(results, out, console, fmt=fmt)
 
 
 def register(app: typer.Typer) -> None:

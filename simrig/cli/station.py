@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .common import (
     DEFAULT_OUT,
@@ -13,6 +12,7 @@ from .common import (
     CaptureOption,
     ControlOption,
     EpochOption,
+    FormatOption,
     OutOption,
     ProfileDirOption,
     SpeedOption,
@@ -22,6 +22,8 @@ from .common import (
     check_capture,
     fail,
     finish,
+    make_console,
+    output_format,
     parse_epoch,
 )
 from .workload import (
@@ -61,6 +63,7 @@ def station(
     profile_dir: ProfileDirOption = None,
     out: OutOption = DEFAULT_OUT,
     capture: CaptureOption = "all",
+    fmt: FormatOption = "",
 ) -> None:
     """One station workload (card and app sessions) on any backend; judge every session.
 
@@ -70,8 +73,9 @@ def station(
     from simrig.scenarios import ScenarioError
     from simrig.sim.runner import BackendError
 
-    console = Console()
     try:
+        fmt = output_format(fmt)
+        console = make_console(fmt)
         check_capture(capture)
         pinned = parse_epoch(backend_epoch)
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
@@ -97,7 +101,7 @@ def station(
         results = run_workloads(specs_for([profile], spec, backend), how)
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
-    finish(results, out, console, capture="none")  # a workload: no capture by default
+    finish(results, out, console, capture="none", fmt=fmt)  # a workload: no capture by default
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,8 @@ from .backend import deviations_table, diagnostic_lines
 from .plots import RunIndex, compare_bar_png, session_timeline_png
 from .results_json import write_results_json
 from .stats import stats_by_profile
-from .tables import compare_table, session_table, summary_table
+from .tables import compare_table, run_label, session_table, summary_table
+from .text import print_table
 
 __all__ = [
     "CAPTURE_MODES",
@@ -84,33 +85,34 @@ def print_diagnostics(results: Sequence[RunResult], console: Console) -> None:
             console.print()
 
 
-def print_report(results: Sequence[RunResult], console: Console) -> None:
+def print_report(results: Sequence[RunResult], console: Console, plain: bool = False) -> None:
     """Per-run session tables, the summary per firmware and code, the A/B table when the
     runs cover several profiles, and the failed expectations. Diagnostics come first,
-    backend deviations after each run's sessions."""
+    backend deviations after each run's sessions. A table wider than the console is
+    stacked, never cut (:func:`simrig.report.text.print_table`); ``plain``: ASCII borders."""
     print_diagnostics(results, console)
     for result in results:
-        console.print(session_table(result))
+        print_table(console, session_table(result), plain)
         console.print()
         deviations = deviations_table(result)
         if deviations is not None:
-            console.print(deviations)
+            print_table(console, deviations, plain)
             console.print()
-    console.print(summary_table(results))
+    print_table(console, summary_table(results), plain)
     stats = stats_by_profile(results)
     if len(stats) > 1:
         console.print()
-        console.print(compare_table(stats))
+        print_table(console, compare_table(stats), plain)
     failed = [(r, e) for r in results for e in r.expectations if not e.passed]
     console.print()
     if failed:
         console.print(Text(f"{len(failed)} expectation(s) failed:", style="bold red"))
         for result, e in failed:
             console.print(
-                f"  {result.scenario_name} [{result.case}] {e.key}: "
-                f"expected {e.expected}, got {e.actual}",
-                markup=False,
-                highlight=False,
+                Text(
+                    f"  {run_label(result)} {e.key}: expected {e.expected}, got {e.actual}",
+                ),
+                overflow="fold",
             )
     else:
         checked = sum(len(r.expectations) for r in results)
