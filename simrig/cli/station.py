@@ -98,7 +98,7 @@ def station(
             profile_dirs=tuple(profile_dir or ()),
             drain_s=None if drain_minutes is None else 60 * drain_minutes,
         )
-        results = run_workloads(specs_for([profile], spec, backend), how)
+        results = run_workloads(specs_for([profile], spec, backend), how, console=console)
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
     finish(results, out, console, capture="none", fmt=fmt)  # a workload: no capture by default
