@@ -21,10 +21,11 @@ faketime:
 
 # tshark checks the pcapng captures (tests/capture/) and the Wireshark dissector (Lua 5.2
 # on Debian 12); Lua 5.4 runs the dissector through a stand-in of the Lua API (tests/wireshark/)
+# curl: the README's HTTP API example (tests/cli/test_readme_examples.py runs every example)
 tshark:
-	@(command -v tshark && command -v lua5.4) >/dev/null 2>&1 || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4)
+	@(command -v tshark && command -v lua5.4 && command -v curl) >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl)
 
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
