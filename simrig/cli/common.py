@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -151,17 +152,48 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass
+class PartialReport:
+    """Where an interrupted run writes its partial report: the runs done so far
+    (``done``, appended by the command) plus the run cut short, if it could be judged."""
+
+    out: Path
+    console: Console
+    capture: str = "all"
+    fmt: str = "rich"
+    done: list[RunResult] = field(default_factory=list)
+
+    def write(self, cut: RunResult | None) -> None:
+        from simrig.report import print_report, write_report
+        from simrig.report.results_json import results_document
+
+        results = [*self.done, *([cut] if cut is not None else [])]
+        folder = write_report(results, self.out, capture=self.capture, interrupted=True)
+        if self.fmt == "json":
+            document = {**results_document(results, interrupted=True), "report": str(folder)}
+            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+            return
+        print_report(results, self.console, plain=self.fmt == "plain", interrupted=True)
+        self.console.print(Text(f"partial report: {folder}"), overflow="fold")
+
+
 @contextmanager
-def interruptible() -> Iterator[None]:
-    """Ctrl-C or SIGTERM during a run: say so and exit 4 (ExitCode.INTERRUPTED)."""
+def interruptible(report: PartialReport | None = None) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a run: say so, write ``report`` (a partial report, marked
+    so, of the runs done and the one cut short) and exit 4 (ExitCode.INTERRUPTED).
+
+    Child processes (the ``embedded-tcp`` platform) are stopped by the run's orderly end
+    before this sees the interruption."""
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread: leave SIGTERM alone
         previous = None
     try:
         yield
-    except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/yellow]")
+    except KeyboardInterrupt as stop:
+        Console(stderr=True).print(Text("interrupted", style="yellow"))
+        if report is not None:
+            report.write(getattr(stop, "result", None))
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     finally:
         if previous is not None:

@@ -22,6 +22,7 @@ from .common import (
     EpochOption,
     FormatOption,
     OutOption,
+    PartialReport,
     ProfileDirOption,
     SpeedOption,
     ViewArgOption,
@@ -89,7 +90,8 @@ def run(
                 raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
             sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": clock})})
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
-        with interruptible(), progress(console, sc.meta.name) as bar:
+        report = PartialReport(out, console, capture, fmt)
+        with interruptible(report), progress(console, sc.meta.name) as bar:
             result = run_scenario(
                 sc,
                 backend=backend,
@@ -115,8 +117,9 @@ def demo(out: OutOption = DEFAULT_OUT, fmt: FormatOption = "") -> None:
     except ScenarioError as exc:
         fail(str(exc))
     console = make_console(fmt)
-    results = []
-    with interruptible(), progress(console, "incident library", len(library_names())) as bar:
+    report = PartialReport(out, console, fmt=fmt)
+    results = report.done
+    with interruptible(report), progress(console, "incident library", len(library_names())) as bar:
         for name in library_names():
             results.append(run_scenario(load_scenario(name)))
             bar.advance()

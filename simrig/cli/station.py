@@ -14,6 +14,7 @@ from .common import (
     EpochOption,
     FormatOption,
     OutOption,
+    PartialReport,
     ProfileDirOption,
     SpeedOption,
     ViewArgOption,
@@ -98,7 +99,10 @@ def station(
             profile_dirs=tuple(profile_dir or ()),
             drain_s=None if drain_minutes is None else 60 * drain_minutes,
         )
-        results = run_workloads(specs_for([profile], spec, backend), how, console=console)
+        report = PartialReport(out, console, "none", fmt)
+        results = run_workloads(
+            specs_for([profile], spec, backend), how, console=console, report=report
+        )
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
     finish(results, out, console, capture="none", fmt=fmt)  # a workload: no capture by default

@@ -23,7 +23,7 @@ from simrig.report.progress import progress
 from simrig.scenarios import Scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
 
-from .common import interruptible
+from .common import PartialReport, interruptible
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -221,10 +221,12 @@ def run_workloads(
     *,
     together: bool = False,
     console: Console | None = None,
+    report: PartialReport | None = None,
 ) -> list[RunResult]:
     """Generate each spec's station workload and run them in turn with a progress bar (a
     status line every 10 s off a terminal) on ``console``; ``together``: all in one run,
-    side by side (one real-time run against one backend)."""
+    side by side (one real-time run against one backend). ``report``: Ctrl-C or SIGTERM
+    write a partial report there (the workloads done and the one cut short)."""
     from simrig.sim.runner import run_scenario
 
     scenarios = [station_workload(s, random.Random(s.seed)) for s in specs]
@@ -238,8 +240,8 @@ def run_workloads(
         scenarios = [users_in_use(s) for s in scenarios]
     if run.drain_s is not None:
         scenarios = [drained(s, run.drain_s) for s in scenarios]
-    results: list[RunResult] = []
-    with interruptible():
+    results: list[RunResult] = [] if report is None else report.done
+    with interruptible(report):
         for scenario in scenarios:
             with progress(console or Console(), scenario.meta.name) as bar:
                 results.append(

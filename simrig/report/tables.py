@@ -14,7 +14,7 @@ from rich.text import Text
 
 from simrig.domain.anomaly import combo_label
 from simrig.oracle.judge import SessionVerdict
-from simrig.sim.results import ExpectationResult, RunResult
+from simrig.sim.results import INTERRUPTED, ExpectationResult, RunResult
 
 from .stats import ProfileStats, label_description, ordered_labels, profile_of, stats_by_profile
 
@@ -97,6 +97,8 @@ def run_label(result: RunResult) -> str:
 def session_table(result: RunResult) -> Table:
     """One row per session (plug-in) of a run, with its codes and expectation outcome."""
     status = "PASS" if result.passed else "FAIL"
+    if result.stopped_early == INTERRUPTED:
+        status = "PARTIAL (interrupted)"
     table = Table(
         title=Text(
             f"{run_label(result)} · backend {result.backend} · seed {result.seed} · {status}",

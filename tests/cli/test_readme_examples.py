@@ -37,7 +37,7 @@ from simrig.scenarios import library_path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-BOUND_S = 2.0
+BOUND_S = 1.5
 #: examples that run for minutes or hours as written: interrupted after BOUND_S
 LONG = (
     re.compile(r"--clock realtime"),  # an hour of scenario time at speed 1
