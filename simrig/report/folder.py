@@ -6,7 +6,8 @@
       results.json                    (simrig.report.results_json)
       summary.txt                     the tables below as plain text
       compare.png                     only when the runs cover two or more profiles
-      sessions/<scenario>/<key>.png   one timeline per anomalous session
+      sessions/<scenario>/<key>.png   one timeline per anomalous session and per session
+                                      that failed its expectation
       capture.pcapng, frames.jsonl    the run's wire capture (one run; several runs:
                                       captures/<scenario>/capture.pcapng, frames.jsonl)
 
@@ -26,6 +27,7 @@ from rich.text import Text
 
 from simrig.capture import Chunk
 from simrig.exit_codes import ExitCode
+from simrig.oracle.judge import SessionVerdict
 from simrig.sim.results import INTERRUPTED, RunResult
 
 from .backend import deviations_table, diagnostic_lines
@@ -209,6 +211,14 @@ def clear_previous_report(out: Path) -> list[Path]:
     return removed
 
 
+def sessions_to_draw(result: RunResult) -> list[SessionVerdict]:
+    """The sessions that get a timeline: every anomalous one and every one that failed
+    its expectation (a missing anomaly is a finding too), in run order."""
+    failed = {e.key for e in result.expectations if not e.passed}
+    anomalous = {id(v) for v in result.anomalous}
+    return [v for v in result.verdicts if id(v) in anomalous or v.key in failed]
+
+
 def write_report(
     results: Sequence[RunResult],
     out_dir: str | Path,
@@ -255,7 +265,7 @@ def write_report(
         used[folder] = used.get(folder, 0) + 1
         if used[folder] > 1:
             folder = folder.with_name(f"{folder.name}-{used[folder]}")
-        anomalous = result.anomalous
+        anomalous = sessions_to_draw(result)
         if not anomalous:
             continue
         if max_timelines is not None:
