@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime tshark demo test lint bench captures dissector docs clean
+.PHONY: setup faketime tshark chromium demo test lint bench captures dissector docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) faketime tshark
+setup: $(STAMP) faketime tshark chromium
 
 # libfaketime scales the clock of a backend that has no speed option (tests/adapters/test_faketime.py)
 faketime:
@@ -27,6 +27,12 @@ tshark:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl)
 
+# headless Debian chromium opens the HTML report in a test (tests/report/test_html_browser.py)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
 demo: $(STAMP)
 	$(BIN)/simrig demo --out out/demo
 
@@ -35,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check simrig tests benchmarks tools
 	$(BIN)/mypy
 
-test: lint faketime tshark
+test: lint faketime tshark chromium
 	$(BIN)/pytest
 
 bench: $(STAMP)

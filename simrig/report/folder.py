@@ -5,6 +5,7 @@
     out_dir/
       results.json                    (simrig.report.results_json)
       summary.txt                     the tables below as plain text
+      report.html                     one self-contained page (simrig.report.html)
       compare.png                     only when the runs cover two or more profiles
       sessions/<scenario>/<key>.png   one timeline per anomalous session and per session
                                       that failed its expectation
@@ -31,6 +32,7 @@ from simrig.oracle.judge import SessionVerdict
 from simrig.sim.results import INTERRUPTED, RunResult
 
 from .backend import deviations_table, diagnostic_lines
+from .html import write_html_report
 from .plots import RunIndex, compare_bar_png, session_timeline_png
 from .results_json import is_partial, write_results_json
 from .stats import stats_by_profile
@@ -259,7 +261,8 @@ def write_report(
             on_png(out / "compare.png")
     used: dict[Path, int] = {}
     skipped = 0
-    for result in results:
+    drawn: dict[tuple[int, str], Path] = {}
+    for run_index, result in enumerate(results):
         folder = session_png_path(out, result.scenario_name, "x").parent
         # the same scenario twice (several cases or seeds): number the later folders
         used[folder] = used.get(folder, 0) + 1
@@ -275,6 +278,7 @@ def write_report(
         for verdict in anomalous:
             path = folder / f"{safe_name(verdict.key)}.png"
             session_timeline_png(result, verdict, path, index)
+            drawn[run_index, verdict.key] = path
             if on_png is not None:
                 on_png(path)
     console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
@@ -282,4 +286,12 @@ def write_report(
     if skipped:
         console.print(f"{skipped} anomalous session(s) without a timeline (max_timelines)")
     (out / "summary.txt").write_text(console.export_text(), encoding="utf-8")
+    banner = partial_banner(results, interrupted)
+    write_html_report(
+        results,
+        out,
+        drawn,
+        exit_code=ExitCode.INTERRUPTED if interrupted else exit_code(results),
+        banner=banner.plain if banner is not None else None,
+    )
     return out
