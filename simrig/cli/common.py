@@ -7,6 +7,7 @@ input, 3 backend unreachable or incompatible, 4 interrupted by Ctrl-C or SIGTERM
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -209,31 +210,53 @@ def check_capture(capture: str) -> None:
 
 
 def check_piles(scenario: Scenario, name_or_path: str, profile_dirs: tuple[Path, ...]) -> None:
-    """Every pile's firmware profile and quirk overrides load, or a one-line error naming
-    the scenario file, line and field (``case.toml:14: piles[0].profile: ...``)."""
+    """What the scenario names beyond its own schema — every pile's firmware profile and
+    quirk overrides, the ``[platform]`` rules, the ``[tariff]`` — loads, or a one-line
+    error naming the scenario file, line and field (``case.toml:14: piles[0].profile: ...``)."""
+    from simrig.domain import tariff_from_mapping
     from simrig.firmware_models.profile import ProfileError
-    from simrig.scenarios import ScenarioError
-    from simrig.scenarios.loader import locate_error, scenario_file
+    from simrig.platform.rules import rules_from_mapping
     from simrig.sim.world import pile_profile
 
     for i, pile in enumerate(scenario.piles):
         try:
             pile_profile(pile, profile_dirs)
         except (ProfileError, ValueError) as exc:
-            path = scenario_file(name_or_path)
             prefix = f"piles[{pile.pile_no}]."
             detail = str(exc)
             if detail.startswith(prefix):  # piles[N].quirks.NAME: quirks.NAME.param: why
                 field, _, reason = detail.removeprefix(prefix).partition(": ")
                 if reason.startswith(f"{field}."):
                     field, _, reason = reason.partition(": ")
-                loc: tuple[object, ...] = ("piles", i, *field.split("."))
-            else:
-                loc, reason = ("piles", i, "profile"), detail
-            if path is None:
-                raise ScenarioError(f"{name_or_path}: {detail}") from None
-            text = path.read_text(encoding="utf-8")
-            raise ScenarioError(locate_error(text, str(path), loc, reason)) from None
+                _refuse(name_or_path, ("piles", i, *field.split(".")), reason, detail)
+            _refuse(name_or_path, ("piles", i, "profile"), detail, detail)
+    try:
+        rules_from_mapping(scenario.platform, source="platform")
+    except ValueError as exc:
+        detail = str(exc)
+        unknown = re.match(r"^platform: unknown rule '(\w+)' (.*)$", detail)
+        field, _, reason = detail.partition(": ")
+        if unknown:
+            field, reason = f"platform.{unknown.group(1)}", f"unknown rule {unknown.group(2)}"
+        _refuse(name_or_path, tuple(field.split(".")), reason, detail)
+    if scenario.tariff is not None:
+        try:
+            tariff_from_mapping(scenario.tariff, source="")
+        except ValueError as exc:
+            field, _, reason = str(exc).removeprefix(": ").partition(": ")
+            _refuse(name_or_path, tuple(field.split(".")), reason, str(exc))
+
+
+def _refuse(name_or_path: str, loc: tuple[object, ...], reason: str, detail: str) -> NoReturn:
+    """Raise the one-line ScenarioError for field ``loc`` of the scenario file."""
+    from simrig.scenarios import ScenarioError
+    from simrig.scenarios.loader import locate_error, scenario_file
+
+    path = scenario_file(name_or_path)
+    if path is None:
+        raise ScenarioError(f"{name_or_path}: {detail}")
+    text = path.read_text(encoding="utf-8")
+    raise ScenarioError(locate_error(text, str(path), loc, reason))
 
 
 def parse_epoch(text: str | None) -> datetime | None:

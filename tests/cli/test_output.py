@@ -104,3 +104,16 @@ def test_a_bad_option_is_a_plain_error_in_a_log() -> None:
     assert proc.returncode == 2
     assert "╭" not in proc.stderr and "│" not in proc.stderr
     assert "Error: Invalid value for '--speed'" in proc.stderr
+
+
+def test_unknown_platform_rule_names_file_line_and_field(tmp_path: Path) -> None:
+    text = BASIC.replace("[[piles]]", "[platform]\nbalance_stopp = true\n\n[[piles]]", 1)
+    path, line = _run_file(tmp_path, text)
+    where = _line_of(text, "balance_stopp")
+    assert line.startswith(f"error: {path}:{where}: platform.balance_stopp: unknown rule (known:")
+
+
+def test_bad_tariff_names_file_line_and_field(tmp_path: Path) -> None:
+    text = BASIC + '\n[tariff]\nmodel_no = "0100"\nrates = { peak = [1, 0.8] }\nperiods = []\n'
+    path, line = _run_file(tmp_path, text)
+    assert line == f"error: {path}:{_line_of(text, 'rates =')}: tariff.rates.sharp: missing"
