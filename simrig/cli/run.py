@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from simrig.report.progress import progress
+from simrig.report.text import print_table
 
 from .common import (
     DEFAULT_OUT,
@@ -54,7 +54,8 @@ def scenarios_list() -> None:
         profiles = ", ".join(sorted({p.profile for p in sc.piles}))
         api = "needed" if sc.meta.needs_backend_api else "not needed"
         table.add_row(sc.meta.name, sc.meta.case or "-", profiles, api, sc.meta.description)
-    Console().print(table)
+    console = make_console(output_format(""))
+    print_table(console, table, plain=not console.is_terminal)  # stacked, never cut
 
 
 def run(
