@@ -306,7 +306,8 @@ def session_timeline_png(
             grid[0][0].text(
                 0.01, 1.02, text, transform=grid[0][0].transAxes, fontsize=7, color="red"
             )
-        fig.suptitle(_title(result, verdict), fontsize=11)
+        title = _title(result, verdict)
+        fig.suptitle(title, fontsize=11)
         handles += [
             Patch(facecolor=LANES[LANE_OF["0x03"]][1], alpha=0.3, label="0x03 on paper"),
             Patch(facecolor="#bdbdbd", alpha=0.5, hatch="//", label="link offline"),
@@ -322,7 +323,7 @@ def session_timeline_png(
         fig.subplots_adjust(
             left=0.12,
             right=0.83,
-            top=1 - 0.85 / height,
+            top=1 - (0.45 + 0.2 * title.count("\n")) / height,
             bottom=bottom_in / height,
             hspace=0.12,
             wspace=0.04,
@@ -401,7 +402,7 @@ def _title(result: RunResult, verdict: SessionVerdict) -> str:
     notices = len(verdict.false_notifications)
     extra = f" · {notices} false notice(s)" if notices else ""
     case = f" · {result.case}" if result.case and result.case != result.scenario_name else ""
-    head = textwrap.shorten(f"{verdict.key} · {codes}{extra}", 150, placeholder=" …")
+    head = "\n".join(textwrap.wrap(f"{verdict.key} · {codes}{extra}", 120))  # wrapped, not cut
     return f"{head}\n{result.scenario_name}{case} · {profile_of(result, verdict)}"
 
 
