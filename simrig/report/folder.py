@@ -101,6 +101,8 @@ def partial_banner(results: Sequence[RunResult], interrupted: bool = False) -> T
         return None
     cut = [run_label(r) for r in results if r.stopped_early == INTERRUPTED]
     detail = f"; cut short: {', '.join(cut)}" if cut else ""
+    if not results:
+        detail = "; no run finished"
     return Text(
         f"PARTIAL REPORT: the run was interrupted (Ctrl-C or SIGTERM){detail}; "
         "sessions are judged up to the interruption, expectations of a cut run are not checked",
