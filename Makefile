@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup faketime tshark postgresql demo test lint bench captures dissector clean
+.PHONY: setup faketime tshark postgresql chromium demo test lint bench captures dissector docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,locust]'
 	touch $(STAMP)
 
-setup: $(STAMP) faketime tshark postgresql
+setup: $(STAMP) faketime tshark postgresql chromium
 
 # libfaketime scales the clock of a backend that has no speed option (tests/adapters/test_faketime.py)
 faketime:
@@ -21,10 +21,17 @@ faketime:
 
 # tshark checks the pcapng captures (tests/capture/) and the Wireshark dissector (Lua 5.2
 # on Debian 12); Lua 5.4 runs the dissector through a stand-in of the Lua API (tests/wireshark/)
+# curl: the README's HTTP API example (tests/cli/test_readme_examples.py runs every example)
 tshark:
-	@(command -v tshark && command -v lua5.4) >/dev/null 2>&1 || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4)
+	@(command -v tshark && command -v lua5.4 && command -v curl) >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tshark lua5.4 curl)
+
+# headless Debian chromium opens the HTML report in a test (tests/report/test_html_browser.py)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 # a real PostgreSQL server for the PostgreSQL store's tests (tests/postgres_server.py starts
 # it from Debian's versioned folder, as the postgres user when root; no systemd)
@@ -45,7 +52,7 @@ lint: $(STAMP)
 # (servers at 100-600x), so a third worker fills the idle; a test file is one unit of
 # work (the parity file, first in the queue, on one worker that waits on its runs)
 TEST_WORKERS ?= 3
-test: lint faketime tshark postgresql
+test: lint faketime tshark postgresql chromium
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: $(STAMP)
@@ -57,6 +64,10 @@ captures: $(STAMP)
 # regenerate the shipped Wireshark dissector from the message declarations
 dissector: $(STAMP)
 	$(BIN)/python -m simrig.wireshark.generate
+
+# regenerate docs/scenario-format.md and docs/scenario.schema.json from the scenario schema
+docs: $(STAMP)
+	$(BIN)/python -m simrig.report.scenario_format
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

@@ -5,20 +5,35 @@ Exit codes of every command: :class:`simrig.exit_codes.ExitCode`.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 
 import typer
 
 app = typer.Typer(
     name="simrig",
+    # usage errors as plain one-liners in logs (a rich box breaks up when narrow or piped)
+    rich_markup_mode="rich" if sys.stderr.isatty() else None,
     help="Charging-pile firmware simulator and test rig (YKC v1.5/v1.6).",
     no_args_is_help=True,
     add_completion=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from simrig import __version__
+
+        typer.echo(f"simrig {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
     """Charging-pile firmware simulator and test rig (YKC v1.5/v1.6)."""
 
 

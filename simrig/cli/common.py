@@ -6,9 +6,13 @@ input, 3 backend unreachable or incompatible, 4 interrupted by Ctrl-C or SIGTERM
 
 from __future__ import annotations
 
+import json
+import re
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -17,12 +21,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from simrig.exit_codes import ExitCode
+from simrig.report.text import FORMATS
 
 if TYPE_CHECKING:
     from simrig.control import BackendControl
     from simrig.oracle.views import PlatformView
+    from simrig.scenarios import Scenario
     from simrig.sim.results import RunResult
 
 DEFAULT_OUT = Path("out")
@@ -62,8 +69,41 @@ EpochOption = Annotated[
 ]
 
 
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Console output: rich (colour, boxes) | plain (CI logs: no colour, ASCII, "
+        "tables stacked rather than cut) | json (results.json's document on stdout). "
+        "Default: rich on a terminal, plain otherwise.",
+    ),
+]
+
+
+def output_format(text: str) -> str:
+    """``--format``: plain | rich | json; empty = rich on a terminal, plain otherwise."""
+    from simrig.scenarios import ScenarioError
+
+    if not text:
+        return "rich" if Console().is_terminal else "plain"
+    if text not in FORMATS:
+        raise ScenarioError(f"--format {text}: expected plain, rich or json")
+    return text
+
+
+def make_console(fmt: str) -> Console:
+    """The report console of ``--format``: json reports go to stdout as JSON, so its
+    console (status lines) is stderr; plain has no colour, markup or highlighting."""
+    if fmt == "json":
+        return Console(stderr=True, color_system=None, highlight=False)
+    if fmt == "plain":
+        return Console(color_system=None, highlight=False, emoji=False)
+    return Console()
+
+
 def progress_bar(console: Console) -> Progress:
-    """The transient progress bar of a run."""
+    """The transient progress bar of a run (kept for callers not yet on :func:`progress`:
+    it shows nothing on a non-terminal console)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -74,20 +114,38 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def finish(results: list[RunResult], out: Path, console: Console, capture: str = "all") -> NoReturn:
+def finish(
+    results: list[RunResult],
+    out: Path,
+    console: Console,
+    capture: str = "all",
+    fmt: str = "rich",
+) -> NoReturn:
     """Print and write the report (with the wire capture: ``all``, ``sample`` or
-    ``none``), then exit by :func:`simrig.report.exit_code`."""
+    ``none``), then exit by :func:`simrig.report.exit_code`. ``fmt`` json prints the
+    results document on stdout instead of the tables."""
     from simrig.report import exit_code, print_report, write_report
+    from simrig.report.results_json import results_document
 
-    print_report(results, console)
+    if fmt != "json":
+        print_report(results, console, plain=fmt == "plain")
     folder = write_report(results, out, capture=capture)
-    console.print(f"report: {folder}")
+    if fmt == "json":
+        document = {**results_document(results), "report": str(folder)}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        console.print(Text(f"report: {folder}"), overflow="fold")
     raise typer.Exit(exit_code(results))
+
+
+def error_line(message: str) -> Text:
+    """``error: message`` as text: brackets in the message (``[[users]]``) are not markup."""
+    return Text.assemble(("error:", "red"), " ", message)
 
 
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit 2 (bad input)."""
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(message))
     raise typer.Exit(ExitCode.BAD_INPUT)
 
 
@@ -95,17 +153,48 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass
+class PartialReport:
+    """Where an interrupted run writes its partial report: the runs done so far
+    (``done``, appended by the command) plus the run cut short, if it could be judged."""
+
+    out: Path
+    console: Console
+    capture: str = "all"
+    fmt: str = "rich"
+    done: list[RunResult] = field(default_factory=list)
+
+    def write(self, cut: RunResult | None) -> None:
+        from simrig.report import print_report, write_report
+        from simrig.report.results_json import results_document
+
+        results = [*self.done, *([cut] if cut is not None else [])]
+        folder = write_report(results, self.out, capture=self.capture, interrupted=True)
+        if self.fmt == "json":
+            document = {**results_document(results, interrupted=True), "report": str(folder)}
+            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+            return
+        print_report(results, self.console, plain=self.fmt == "plain", interrupted=True)
+        self.console.print(Text(f"partial report: {folder}"), overflow="fold")
+
+
 @contextmanager
-def interruptible() -> Iterator[None]:
-    """Ctrl-C or SIGTERM during a run: say so and exit 4 (ExitCode.INTERRUPTED)."""
+def interruptible(report: PartialReport | None = None) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a run: say so, write ``report`` (a partial report, marked
+    so, of the runs done and the one cut short) and exit 4 (ExitCode.INTERRUPTED).
+
+    Child processes (the ``embedded-tcp`` platform) are stopped by the run's orderly end
+    before this sees the interruption."""
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread: leave SIGTERM alone
         previous = None
     try:
         yield
-    except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/yellow]")
+    except KeyboardInterrupt as stop:
+        Console(stderr=True).print(Text("interrupted", style="yellow"))
+        if report is not None:
+            report.write(getattr(stop, "result", None))
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     finally:
         if previous is not None:
@@ -130,6 +219,56 @@ def check_out(out: Path) -> None:
     parent = next((p for p in (out, *out.parents) if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ScenarioError(f"--out {out}: {parent} is a file, not a folder")
+
+
+def check_piles(scenario: Scenario, name_or_path: str, profile_dirs: tuple[Path, ...]) -> None:
+    """What the scenario names beyond its own schema — every pile's firmware profile and
+    quirk overrides, the ``[platform]`` rules, the ``[tariff]`` — loads, or a one-line
+    error naming the scenario file, line and field (``case.toml:14: piles[0].profile: ...``)."""
+    from simrig.domain import tariff_from_mapping
+    from simrig.firmware_models.profile import ProfileError
+    from simrig.platform.rules import rules_from_mapping
+    from simrig.sim.world import pile_profile
+
+    for i, pile in enumerate(scenario.piles):
+        try:
+            pile_profile(pile, profile_dirs)
+        except (ProfileError, ValueError) as exc:
+            prefix = f"piles[{pile.pile_no}]."
+            detail = str(exc)
+            if detail.startswith(prefix):  # piles[N].quirks.NAME: quirks.NAME.param: why
+                field, _, reason = detail.removeprefix(prefix).partition(": ")
+                if reason.startswith(f"{field}."):
+                    field, _, reason = reason.partition(": ")
+                _refuse(name_or_path, ("piles", i, *field.split(".")), reason, detail)
+            _refuse(name_or_path, ("piles", i, "profile"), detail, detail)
+    try:
+        rules_from_mapping(scenario.platform, source="platform")
+    except ValueError as exc:
+        detail = str(exc)
+        unknown = re.match(r"^platform: unknown rule '(\w+)' (.*)$", detail)
+        field, _, reason = detail.partition(": ")
+        if unknown:
+            field, reason = f"platform.{unknown.group(1)}", f"unknown rule {unknown.group(2)}"
+        _refuse(name_or_path, tuple(field.split(".")), reason, detail)
+    if scenario.tariff is not None:
+        try:
+            tariff_from_mapping(scenario.tariff, source="")
+        except ValueError as exc:
+            field, _, reason = str(exc).removeprefix(": ").partition(": ")
+            _refuse(name_or_path, tuple(field.split(".")), reason, str(exc))
+
+
+def _refuse(name_or_path: str, loc: tuple[object, ...], reason: str, detail: str) -> NoReturn:
+    """Raise the one-line ScenarioError for field ``loc`` of the scenario file."""
+    from simrig.scenarios import ScenarioError
+    from simrig.scenarios.loader import locate_error, scenario_file
+
+    path = scenario_file(name_or_path)
+    if path is None:
+        raise ScenarioError(f"{name_or_path}: {detail}")
+    text = path.read_text(encoding="utf-8")
+    raise ScenarioError(locate_error(text, str(path), loc, reason))
 
 
 def parse_epoch(text: str | None) -> datetime | None:

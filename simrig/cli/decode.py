@@ -14,35 +14,66 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from simrig.capture.record import Chunk, LinkEvent
 from simrig.exit_codes import ExitCode
 from simrig.protocol.ykc import ErrorKind, Frame, FrameError, Framer
 from simrig.protocol.ykc.jsonview import error_to_json, frame_to_json, json_value
 
+from .common import fail
+
 _HEX = set(string.hexdigits + string.whitespace + ":-")
+#: characters between hex digits that carry no meaning (``68 0C``, ``68:0C``, ``68-0C``)
+_SEPARATORS = set(string.whitespace + ":-,")
+
+
+class HexError(ValueError):
+    """Hex input with a character that is not a hex digit or separator (one line, with
+    its position), or an odd number of digits."""
+
+
+def join_hex(tokens: list[str], what: str = "the arguments") -> bytes:
+    """The hex arguments as one byte stream: tokens are joined, so one frame may be
+    written in several (``680C…2305 00DA4C``); the framer finds where each frame ends.
+
+    A character that is neither a hex digit nor a separator (space, ``:``, ``-``, ``,``)
+    is refused with its argument and column; a ``0x`` prefix on a token is allowed."""
+    digits: list[str] = []
+    for n, token in enumerate(tokens, 1):
+        start = 2 if token[:2] in ("0x", "0X") else 0
+        for column, ch in enumerate(token[start:], start + 1):
+            if ch in string.hexdigits:
+                digits.append(ch)
+            elif ch not in _SEPARATORS:
+                raise HexError(
+                    f"argument {n}, character {column}: {ch!r} is not a hex digit "
+                    f"(in {token[:40]!r})"
+                )
+    if len(digits) % 2:
+        raise HexError(f"odd number of hex digits ({len(digits)}) in {what}")
+    return bytes.fromhex("".join(digits))
 
 
 def split_input(hex_frames: list[str], file: Path | None) -> list[bytes]:
-    """The byte chunks to decode: one per argument / hex line, or the whole raw file."""
+    """The byte chunks to decode: the arguments joined (:func:`join_hex`), then one per
+    hex line of ``file`` or the whole raw file."""
     chunks: list[bytes] = []
-    for item in hex_frames:
-        chunks.append(_unhex(item))
+    if hex_frames:
+        chunks.append(join_hex(hex_frames))
     if file is not None:
         data = file.read_bytes()
         text = data.decode("latin-1")
         if data and set(text) <= _HEX:
-            chunks += [_unhex(line) for line in text.splitlines() if line.strip()]
+            for number, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        chunks.append(join_hex([line], "this line"))
+                    except HexError as exc:
+                        raise HexError(f"{file}:{number}: {exc}") from None
         else:
             chunks.append(data)
     return chunks
-
-
-def _unhex(text: str) -> bytes:
-    cleaned = "".join(ch for ch in text if ch in string.hexdigits)
-    if len(cleaned) % 2:
-        raise typer.BadParameter(f"odd number of hex digits in {text[:40]!r}")
-    return bytes.fromhex(cleaned)
 
 
 #: suffixes whose lines carry when, which pile and which way (printed with each frame)
@@ -115,9 +146,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give HEX frames or --file FILE")
         if file is not None and not file.is_file():
             raise typer.BadParameter(f"{file}: no such file")
-        results: list[tuple[Chunk | None, Frame | FrameError]] = [
-            (None, f) for f in decode_chunks(split_input(hex_frames or [], None), tolerant)
-        ]
+        try:
+            results: list[tuple[Chunk | None, Frame | FrameError]] = [
+                (None, f) for f in decode_chunks(split_input(hex_frames or [], None), tolerant)
+            ]
+        except HexError as exc:
+            fail(str(exc))
         if file is not None:
             try:
                 if file.suffix.lower() in (*_CAPTURES, ".hex"):
@@ -125,22 +159,21 @@ def register(app: typer.Typer) -> None:
                 else:
                     results += [(None, f) for f in decode_chunks(split_input([], file), tolerant)]
             except ValueError as exc:
-                raise typer.BadParameter(str(exc)) from None
+                fail(str(exc))
         console = Console(highlight=False)
         failed = False
         for chunk, item in results:
             where = _where(chunk, file)
             if where and not as_json:
                 console.print(
-                    f"[dim]{where['at']} {where['pile']} {where['direction']}[/dim]",
-                    markup=True,
+                    Text(f"{where['at']} {where['pile']} {where['direction']}", style="dim")
                 )
             if isinstance(item, FrameError):
                 failed = True
                 if as_json:
                     print(json.dumps(where | error_to_json(item), ensure_ascii=False))
                 else:
-                    console.print(f"[red]error[/red] {item}")
+                    console.print(Text.assemble(("error", "red"), f" {item}"))
                 continue
             if as_json:
                 print(json.dumps(where | frame_to_json(item), ensure_ascii=False))
@@ -165,12 +198,13 @@ def _where(chunk: Chunk | None, file: Path | None) -> dict[str, str]:
 
 
 def _print_frame(console: Console, frame: Frame) -> None:
-    devs = (
-        f"  [yellow]deviations: {', '.join(frame.deviations)}[/yellow]" if frame.deviations else ""
+    """Header and one line per field; values are text, never markup (``[1, 2]`` stays)."""
+    line = Text.assemble(
+        (f"0x{frame.type:02X} {frame.name}", "bold"),
+        f" seq={frame.seq:04x} ({frame.message.SECTION})",
     )
-    console.print(
-        f"[bold]0x{frame.type:02X} {frame.name}[/bold] seq={frame.seq:04x} "
-        f"({frame.message.SECTION}){devs}"
-    )
+    if frame.deviations:
+        line.append(f"  deviations: {', '.join(frame.deviations)}", style="yellow")
+    console.print(line)
     for key, value in frame.message.as_dict().items():
-        console.print(f"    {key:<24} {json_value(value)}")
+        console.print(Text(f"    {key:<24} {json_value(value)}"), overflow="fold")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from simrig.report.progress import progress
+from simrig.report.text import print_table
 
 from .common import (
     DEFAULT_OUT,
@@ -18,7 +20,9 @@ from .common import (
     CaptureOption,
     ControlOption,
     EpochOption,
+    FormatOption,
     OutOption,
+    PartialReport,
     ProfileDirOption,
     SpeedOption,
     ViewArgOption,
@@ -26,11 +30,13 @@ from .common import (
     backend_driver,
     check_capture,
     check_out,
+    check_piles,
     fail,
     finish,
     interruptible,
+    make_console,
+    output_format,
     parse_epoch,
-    progress_bar,
 )
 
 __all__ = ["register"]
@@ -49,7 +55,8 @@ def scenarios_list() -> None:
         profiles = ", ".join(sorted({p.profile for p in sc.piles}))
         api = "needed" if sc.meta.needs_backend_api else "not needed"
         table.add_row(sc.meta.name, sc.meta.case or "-", profiles, api, sc.meta.description)
-    Console().print(table)
+    console = make_console(output_format(""))
+    print_table(console, table, plain=not console.is_terminal)  # stacked, never cut
 
 
 def run(
@@ -64,6 +71,7 @@ def run(
     backend_control: ControlOption = None,
     backend_epoch: EpochOption = None,
     capture: CaptureOption = "all",
+    fmt: FormatOption = "",
 ) -> None:
     """Run one scenario, judge every session, write the report.
 
@@ -72,51 +80,54 @@ def run(
     from simrig.scenarios import ScenarioError, load_scenario
     from simrig.sim.runner import BackendError, run_scenario
 
-    console = Console()
     try:
+        fmt = output_format(fmt)
+        console = make_console(fmt)
         check_capture(capture)
         check_out(out)
         sc = load_scenario(scenario)
+        check_piles(sc, scenario, tuple(profile_dir or ()))
         pinned = parse_epoch(backend_epoch)
         if clock:
             if clock not in ("virtual", "realtime"):
                 raise ScenarioError(f"--clock {clock}: expected virtual or realtime")
             sc = sc.model_copy(update={"meta": sc.meta.model_copy(update={"clock": clock})})
         control, view_factory = backend_driver(backend, backend_control, view, view_arg)
-        with interruptible(), progress_bar(console) as bar:
-            task = bar.add_task(sc.meta.name, total=1.0)
+        report = PartialReport(out, console, capture, fmt)
+        with interruptible(report), progress(console, sc.meta.name) as bar:
             result = run_scenario(
                 sc,
                 backend=backend,
                 speed=speed,
                 profile_dirs=tuple(profile_dir or ()),
-                progress=lambda f: bar.update(task, completed=f),
+                progress=bar.update,
                 view_factory=view_factory,
                 control=control,
                 backend_epoch=pinned,
             )
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
-    finish([result], out, console, capture)
+    finish([result], out, console, capture, fmt)
 
 
-def demo(out: OutOption = DEFAULT_OUT) -> None:
+def demo(out: OutOption = DEFAULT_OUT, fmt: FormatOption = "") -> None:
     """Run the whole incident library on the embedded reference platform; write the report."""
     from simrig.scenarios import ScenarioError, library_names, load_scenario
     from simrig.sim.runner import run_scenario
 
     try:
         check_out(out)
+        fmt = output_format(fmt)
     except ScenarioError as exc:
         fail(str(exc))
-    console = Console()
-    results = []
-    with interruptible(), progress_bar(console) as bar:
-        task = bar.add_task("incident library", total=len(library_names()))
+    console = make_console(fmt)
+    report = PartialReport(out, console, fmt=fmt)
+    results = report.done
+    with interruptible(report), progress(console, "incident library", len(library_names())) as bar:
         for name in library_names():
             results.append(run_scenario(load_scenario(name)))
-            bar.advance(task)
-    finish(results, out, console)
+            bar.advance()
+    finish(results, out, console, fmt=fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .common import (
     DEFAULT_OUT,
@@ -13,7 +12,9 @@ from .common import (
     CaptureOption,
     ControlOption,
     EpochOption,
+    FormatOption,
     OutOption,
+    PartialReport,
     ProfileDirOption,
     SpeedOption,
     ViewArgOption,
@@ -23,6 +24,8 @@ from .common import (
     check_out,
     fail,
     finish,
+    make_console,
+    output_format,
     parse_epoch,
 )
 from .workload import (
@@ -62,6 +65,7 @@ def station(
     profile_dir: ProfileDirOption = None,
     out: OutOption = DEFAULT_OUT,
     capture: CaptureOption = "all",
+    fmt: FormatOption = "",
 ) -> None:
     """One station workload (card and app sessions) on any backend; judge every session.
 
@@ -71,8 +75,9 @@ def station(
     from simrig.scenarios import ScenarioError
     from simrig.sim.runner import BackendError
 
-    console = Console()
     try:
+        fmt = output_format(fmt)
+        console = make_console(fmt)
         check_capture(capture)
         check_out(out)
         pinned = parse_epoch(backend_epoch)
@@ -96,10 +101,13 @@ def station(
             profile_dirs=tuple(profile_dir or ()),
             drain_s=None if drain_minutes is None else 60 * drain_minutes,
         )
-        results = run_workloads(specs_for([profile], spec, backend), how)
+        report = PartialReport(out, console, "none", fmt)
+        results = run_workloads(
+            specs_for([profile], spec, backend), how, console=console, report=report
+        )
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
-    finish(results, out, console, capture="none")  # a workload: no capture by default
+    finish(results, out, console, capture="none", fmt=fmt)  # a workload: no capture by default
 
 
 def register(app: typer.Typer) -> None:

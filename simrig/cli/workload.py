@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import TaskID
 
+from simrig.report.progress import progress
 from simrig.scenarios import Scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
 
-from .common import interruptible, progress_bar
+from .common import PartialReport, interruptible
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -217,9 +217,14 @@ def users_in_use(scenario: Scenario) -> Scenario:
 
 
 def run_workloads(
-    specs: Sequence[WorkloadSpec], run: WorkloadRun, *, together: bool = False
+    specs: Sequence[WorkloadSpec],
+    run: WorkloadRun,
+    *,
+    together: bool = False,
+    console: Console | None = None,
+    report: PartialReport | None = None,
 ) -> list[RunResult]:
-    """Generate each spec's station workload and run them in turn with a progress bar;
+    """Generate each spec's station workload and run them in turn (:func:`run_scenarios`);
     ``together``: all in one run, side by side (one real-time run against one backend)."""
     scenarios = [station_workload(s, random.Random(s.seed)) for s in specs]
     for spec, scenario in zip(specs, scenarios, strict=True):
@@ -232,32 +237,36 @@ def run_workloads(
         scenarios = [users_in_use(s) for s in scenarios]
     if run.drain_s is not None:
         scenarios = [drained(s, run.drain_s) for s in scenarios]
-    return run_scenarios(scenarios, run)
+    return run_scenarios(scenarios, run, console=console, report=report)
 
 
-def run_scenarios(scenarios: Sequence[Scenario], run: WorkloadRun) -> list[RunResult]:
-    """Run prepared workload scenarios in turn with a progress bar."""
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    run: WorkloadRun,
+    *,
+    console: Console | None = None,
+    report: PartialReport | None = None,
+) -> list[RunResult]:
+    """Run prepared workload scenarios in turn with a progress bar (a status line every
+    10 s off a terminal) on ``console``. ``report``: Ctrl-C or SIGTERM write a partial
+    report there (the workloads done and the one cut short)."""
     from simrig.sim.runner import run_scenario
 
-    results: list[RunResult] = []
-    with interruptible(), progress_bar(Console()) as bar:
+    results: list[RunResult] = [] if report is None else report.done
+    with interruptible(report):
         for scenario in scenarios:
-            task = bar.add_task(scenario.meta.name, total=1.0)
-
-            def advance(fraction: float, task: TaskID = task) -> None:
-                bar.update(task, completed=fraction)
-
-            results.append(
-                run_scenario(
-                    scenario,
-                    backend=run.backend,
-                    speed=run.speed,
-                    profile_dirs=run.profile_dirs,
-                    progress=advance,
-                    view_factory=run.view_factory,
-                    control=run.control,
-                    start_monotonic=run.start_monotonic,
-                    backend_epoch=run.backend_epoch,
+            with progress(console or Console(), scenario.meta.name) as bar:
+                results.append(
+                    run_scenario(
+                        scenario,
+                        backend=run.backend,
+                        speed=run.speed,
+                        profile_dirs=run.profile_dirs,
+                        progress=bar.update,
+                        view_factory=run.view_factory,
+                        control=run.control,
+                        start_monotonic=run.start_monotonic,
+                        backend_epoch=run.backend_epoch,
+                    )
                 )
-            )
     return results

@@ -5,8 +5,10 @@
     out_dir/
       results.json                    (simrig.report.results_json)
       summary.txt                     the tables below as plain text
+      report.html                     one self-contained page (simrig.report.html)
       compare.png                     only when the runs cover two or more profiles
-      sessions/<scenario>/<key>.png   one timeline per anomalous session
+      sessions/<scenario>/<key>.png   one timeline per anomalous session and per session
+                                      that failed its expectation
       capture.pcapng, frames.jsonl    the run's wire capture (one run; several runs:
                                       captures/<scenario>/capture.pcapng, frames.jsonl)
 
@@ -26,17 +28,21 @@ from rich.text import Text
 
 from simrig.capture import Chunk
 from simrig.exit_codes import ExitCode
-from simrig.sim.results import RunResult
+from simrig.oracle.judge import SessionVerdict
+from simrig.sim.results import INTERRUPTED, RunResult
 
 from .backend import deviations_table, diagnostic_lines
+from .html import write_html_report
 from .plots import RunIndex, compare_bar_png, session_timeline_png
-from .results_json import write_results_json
+from .results_json import is_partial, write_results_json
 from .stats import stats_by_profile
-from .tables import compare_table, session_table, summary_table
+from .tables import compare_table, run_label, session_table, summary_table
+from .text import print_table
 
 __all__ = [
     "CAPTURE_MODES",
     "SAMPLE_PILES",
+    "clear_previous_report",
     "exit_code",
     "print_diagnostics",
     "print_report",
@@ -47,6 +53,8 @@ __all__ = [
 
 #: what a report captures: every pile, the first SAMPLE_PILES piles, or nothing
 CAPTURE_MODES = ("all", "sample", "none")
+#: the capture files of a run (:func:`write_capture_files`)
+CAPTURE_FILES = ("capture.pcapng", "frames.jsonl")
 SAMPLE_PILES = 4
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._#@+-]")
@@ -62,8 +70,11 @@ def session_png_path(out_dir: str | Path, scenario: str, key: str) -> Path:
 
 
 def exit_code(results: Sequence[RunResult]) -> ExitCode:
-    """Process exit code (:mod:`simrig.exit_codes`): 3 when a backend was unreachable or
-    incompatible, else 1 when any expectation failed, else 0."""
+    """Process exit code (:mod:`simrig.exit_codes`): 4 when a run was interrupted, else 3
+    when a backend was unreachable or incompatible, else 1 when any expectation failed,
+    else 0."""
+    if is_partial(results):
+        return ExitCode.INTERRUPTED
     if not all(r.backend_ok for r in results):
         return ExitCode.BACKEND_UNAVAILABLE
     return ExitCode.PASS if all(r.passed for r in results) else ExitCode.EXPECTATIONS_FAILED
@@ -84,34 +95,60 @@ def print_diagnostics(results: Sequence[RunResult], console: Console) -> None:
             console.print()
 
 
-def print_report(results: Sequence[RunResult], console: Console) -> None:
+def partial_banner(results: Sequence[RunResult], interrupted: bool = False) -> Text | None:
+    """The first line of a report whose run was ended by Ctrl-C or SIGTERM (else None)."""
+    if not is_partial(results, interrupted):
+        return None
+    cut = [run_label(r) for r in results if r.stopped_early == INTERRUPTED]
+    detail = f"; cut short: {', '.join(cut)}" if cut else ""
+    if not results:
+        detail = "; no run finished"
+    return Text(
+        f"PARTIAL REPORT: the run was interrupted (Ctrl-C or SIGTERM){detail}; "
+        "sessions are judged up to the interruption, expectations of a cut run are not checked",
+        style="bold yellow",
+    )
+
+
+def print_report(
+    results: Sequence[RunResult], console: Console, plain: bool = False, interrupted: bool = False
+) -> None:
     """Per-run session tables, the summary per firmware and code, the A/B table when the
     runs cover several profiles, and the failed expectations. Diagnostics come first,
-    backend deviations after each run's sessions."""
+    backend deviations after each run's sessions. A table wider than the console is
+    stacked, never cut (:func:`simrig.report.text.print_table`); ``plain``: ASCII borders.
+    A partial report (``interrupted``, or a run cut short) starts by saying so."""
+    banner = partial_banner(results, interrupted)
+    if banner is not None:
+        console.print(banner, overflow="fold")
+        console.print()
     print_diagnostics(results, console)
     for result in results:
-        console.print(session_table(result))
+        print_table(console, session_table(result), plain)
         console.print()
         deviations = deviations_table(result)
         if deviations is not None:
-            console.print(deviations)
+            print_table(console, deviations, plain)
             console.print()
-    console.print(summary_table(results))
+    print_table(console, summary_table(results), plain)
     stats = stats_by_profile(results)
     if len(stats) > 1:
         console.print()
-        console.print(compare_table(stats))
+        print_table(console, compare_table(stats), plain)
     failed = [(r, e) for r in results for e in r.expectations if not e.passed]
     console.print()
     if failed:
         console.print(Text(f"{len(failed)} expectation(s) failed:", style="bold red"))
         for result, e in failed:
             console.print(
-                f"  {result.scenario_name} [{result.case}] {e.key}: "
-                f"expected {e.expected}, got {e.actual}",
-                markup=False,
-                highlight=False,
+                Text(
+                    f"  {run_label(result)} {e.key}: expected {e.expected}, got {e.actual}",
+                ),
+                overflow="fold",
             )
+    elif banner is not None:
+        checked = sum(len(r.expectations) for r in results)
+        console.print(Text(f"PARTIAL: {checked} expectation(s) checked, all passed", style="bold"))
     else:
         checked = sum(len(r.expectations) for r in results)
         console.print(Text(f"all {checked} expectation(s) passed", style="bold green"))
@@ -154,6 +191,38 @@ def write_capture_files(
     return paths
 
 
+#: the files a report writes at the top of its folder (and removes before writing anew)
+OWN_FILES = ("results.json", "summary.txt", "compare.png", "report.html", *CAPTURE_FILES)
+
+
+def clear_previous_report(out: Path) -> list[Path]:
+    """Remove what an earlier report wrote into ``out`` — only its own files
+    (:data:`OWN_FILES`, ``sessions/*/*.png``, ``captures/*/`` capture files), then the
+    folders that left empty — so results of two runs never mix. Returns what it removed."""
+    removed = [out / name for name in OWN_FILES if (out / name).is_file()]
+    removed += sorted((out / "sessions").glob("*/*.png"))
+    removed += [p for name in CAPTURE_FILES for p in sorted((out / "captures").glob(f"*/{name}"))]
+    for path in removed:
+        path.unlink()
+    for parent in ("sessions", "captures"):
+        folder = out / parent
+        if folder.is_dir():
+            for sub in sorted(folder.iterdir()):
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+    return removed
+
+
+def sessions_to_draw(result: RunResult) -> list[SessionVerdict]:
+    """The sessions that get a timeline: every anomalous one and every one that failed
+    its expectation (a missing anomaly is a finding too), in run order."""
+    failed = {e.key for e in result.expectations if not e.passed}
+    anomalous = {id(v) for v in result.anomalous}
+    return [v for v in result.verdicts if id(v) in anomalous or v.key in failed]
+
+
 def write_report(
     results: Sequence[RunResult],
     out_dir: str | Path,
@@ -161,18 +230,22 @@ def write_report(
     max_timelines: int | None = None,
     on_png: Callable[[Path], None] | None = None,
     capture: str = "all",
+    interrupted: bool = False,
 ) -> Path:
-    """Write the report folder for ``results`` and return it.
+    """Write the report folder for ``results`` and return it, after removing the previous
+    report's own files from it (:func:`clear_previous_report`; other files stay).
 
     ``max_timelines`` caps the session PNGs per run (None: every anomalous session; a
     timeline takes about 0.3 s); ``on_png`` is called after each PNG (progress bars);
-    ``capture`` is one of :data:`CAPTURE_MODES` (:func:`write_capture_files`).
+    ``capture`` is one of :data:`CAPTURE_MODES` (:func:`write_capture_files`);
+    ``interrupted``: Ctrl-C or SIGTERM ended the run (a partial report, marked so).
     """
     if capture not in CAPTURE_MODES:
         raise ValueError(f"capture {capture!r}: expected one of {', '.join(CAPTURE_MODES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_results_json(results, out / "results.json")
+    clear_previous_report(out)
+    write_results_json(results, out / "results.json", interrupted)
     if capture != "none":
         for i, result in enumerate(results):
             folder = (
@@ -190,13 +263,14 @@ def write_report(
             on_png(out / "compare.png")
     used: dict[Path, int] = {}
     skipped = 0
-    for result in results:
+    drawn: dict[tuple[int, str], Path] = {}
+    for run_index, result in enumerate(results):
         folder = session_png_path(out, result.scenario_name, "x").parent
         # the same scenario twice (several cases or seeds): number the later folders
         used[folder] = used.get(folder, 0) + 1
         if used[folder] > 1:
             folder = folder.with_name(f"{folder.name}-{used[folder]}")
-        anomalous = result.anomalous
+        anomalous = sessions_to_draw(result)
         if not anomalous:
             continue
         if max_timelines is not None:
@@ -206,11 +280,20 @@ def write_report(
         for verdict in anomalous:
             path = folder / f"{safe_name(verdict.key)}.png"
             session_timeline_png(result, verdict, path, index)
+            drawn[run_index, verdict.key] = path
             if on_png is not None:
                 on_png(path)
     console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
-    print_report(results, console)
+    print_report(results, console, interrupted=interrupted)
     if skipped:
         console.print(f"{skipped} anomalous session(s) without a timeline (max_timelines)")
     (out / "summary.txt").write_text(console.export_text(), encoding="utf-8")
+    banner = partial_banner(results, interrupted)
+    write_html_report(
+        results,
+        out,
+        drawn,
+        exit_code=ExitCode.INTERRUPTED if interrupted else exit_code(results),
+        banner=banner.plain if banner is not None else None,
+    )
     return out

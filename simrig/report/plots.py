@@ -9,7 +9,9 @@ backend is left alone. Each figure is dropped (and its canvas cleared) after sav
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +44,7 @@ from simrig.protocol.ykc import (
 )
 from simrig.sim.results import RunResult, TruthSample
 
-from .stats import ProfileStats, ordered_labels, profile_of
+from .stats import ProfileStats, label_description, ordered_labels, profile_of
 
 __all__ = ["RunIndex", "compare_bar_png", "session_timeline_png"]
 
@@ -238,9 +240,13 @@ def session_timeline_png(
 
     Panels sharing the time axis: gun state (truth plugged/charging vs 0x13 status and
     plugged flag), true power, energy (true metered since plug vs 0x13 energy vs billed),
-    the wire (heartbeats, 0x31/0x32/0x34/0x36 commands, 0x3B/0x40, false notices). Offline
-    windows are shaded; true plug/charge/unplug and bill start/end/trade times are
-    vertical lines. Pass a shared ``index`` when drawing many sessions of one run.
+    the wire (heartbeats, 0x31/0x32/0x34/0x36 commands, 0x3B/0x40, false notices; a frame
+    sent again within a moment is marked ``×n``). Offline windows are shaded; true
+    plug/charge/unplug and bill start/end/trade times are vertical lines. The title names
+    the codes; the oracle's notes and the session's expectation are written under the
+    panels. A session whose events are hours apart (a charge, then a bill 10 hours later)
+    gets a broken time axis: the charge and the late events each at a readable scale.
+    Pass a shared ``index`` when drawing many sessions of one run.
     """
     index = index or RunIndex(result)
     truth = verdict.truth
@@ -253,38 +259,55 @@ def session_timeline_png(
     frames = [
         (c, f) for c, f in index.frames_between(pile, start, end) if _concerns(f, gun, serials)
     ]
+    segments = _time_segments(start, end, _event_times(verdict, marks, frames, samples, result))
+    notes = _note_lines(result, verdict)
 
-    fig = Figure(figsize=(13, 9.5), dpi=dpi)
+    height = 9.5 + 0.16 * len(notes)
+    fig = Figure(figsize=(13, height), dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [1.1, 1, 1.3, 1.4]})
-    ax_state, ax_power, ax_energy, ax_wire = axes
+    widths = [1.0] if len(segments) == 1 else [2.2, 1.0]
+    grid = fig.subplots(
+        4,
+        len(segments),
+        sharex="col",
+        sharey="row",
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.1, 1, 1.3, 1.4], "width_ratios": widths},
+    )
     try:
-        _draw_state(ax_state, result, samples, frames, end)
-        _draw_power(ax_power, result, samples)
-        _draw_energy(ax_energy, result, verdict, samples, frames)
         ticks = [result.wall(t) for t in index.paper_heartbeats(pile, t0, t1)]
         bands: list[datetime] = []
         if len(ticks) > MAX_PAPER_TICKS:  # hours of them: a band reads better
             ticks, bands = [], [result.wall(t) for t in index.paper_spans(pile, t0, t1)]
-        _draw_wire(ax_wire, frames, (ticks, bands), verdict, start, end)
-        _draw_offline(axes, result, pile, start, end)
-        handles: list[Artist] = list(_draw_marks(axes, marks, start, end))
-        off_axis = [m for m in marks if not start <= m.at <= end]
+        handles: list[Artist] = []
+        for col, (a, b) in enumerate(segments):
+            ax_state, ax_power, ax_energy, ax_wire = (grid[row][col] for row in range(4))
+            axes = [ax_state, ax_power, ax_energy, ax_wire]
+            _draw_state(ax_state, result, samples, frames, end)
+            _draw_power(ax_power, result, samples)
+            _draw_energy(ax_energy, result, verdict, samples, frames, legend=col == 0)
+            _draw_wire(ax_wire, frames, (ticks, bands), verdict, a, b)
+            _draw_offline(axes, result, pile, a, b)
+            drawn = _draw_marks(axes, marks, a, b)
+            known = {h.get_label() for h in handles}
+            handles += [h for h in drawn if h.get_label() not in known]
+            ax_wire.set_xlim(date2num(a), date2num(b))
+            locator = AutoDateLocator(minticks=2, maxticks=8 if col == 0 else 5)
+            if col > 0:
+                for ax in axes:
+                    ax.set_ylabel("")
+            ax_wire.xaxis.set_major_locator(locator)
+            ax_wire.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        if len(segments) > 1:
+            _break_marks(grid)
+        off_axis = [m for m in marks if not any(a <= m.at <= b for a, b in segments)]
         if off_axis:
             text = "off-axis: " + "; ".join(f"{m.label} {m.at:%Y-%m-%d %H:%M:%S}" for m in off_axis)
-            ax_state.text(0.01, 1.02, text, transform=ax_state.transAxes, fontsize=7, color="red")
-        ax_wire.set_xlim(date2num(start), date2num(end))
-        locator = AutoDateLocator()
-        ax_wire.xaxis.set_major_locator(locator)
-        ax_wire.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        codes = combo_label(verdict.codes) or "none"
-        notices = len(verdict.false_notifications)
-        fig.suptitle(
-            f"{verdict.key} · codes {codes}"
-            + (f" · {notices} false notice(s)" if notices else "")
-            + f" · {result.case}\n{result.scenario_name} · {profile_of(result, verdict)}",
-            fontsize=11,
-        )
+            grid[0][0].text(
+                0.01, 1.02, text, transform=grid[0][0].transAxes, fontsize=7, color="red"
+            )
+        title = _title(result, verdict)
+        fig.suptitle(title, fontsize=11)
         handles += [
             Patch(facecolor=LANES[LANE_OF["0x03"]][1], alpha=0.3, label="0x03 on paper"),
             Patch(facecolor="#bdbdbd", alpha=0.5, hatch="//", label="link offline"),
@@ -294,13 +317,113 @@ def session_timeline_png(
             ),
         ]
         fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
-        fig.subplots_adjust(left=0.12, right=0.83, top=0.91, bottom=0.06, hspace=0.12)
+        bottom_in = 0.55 + 0.16 * len(notes)
+        if notes:
+            fig.text(0.01, 0.01, "\n".join(notes), fontsize=8, va="bottom", family="monospace")
+        fig.subplots_adjust(
+            left=0.12,
+            right=0.83,
+            top=1 - (0.45 + 0.2 * title.count("\n")) / height,
+            bottom=bottom_in / height,
+            hspace=0.12,
+            wspace=0.04,
+        )
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png")
     finally:
         fig.clear()
     return path
+
+
+#: a session spanning more than this with most of it empty gets a broken time axis
+BREAK_SPAN = timedelta(hours=2)
+#: ... when its largest quiet gap is at least this share of the span
+BREAK_GAP_SHARE = 0.5
+
+
+#: frames that are events on a timeline (commands, bills); heartbeats and 0x13 are not
+_EVENT_FRAMES = (CardStart, CardAuthReply, RemoteStart, RemoteStop, TransactionRecord, RecordAck)
+
+
+def _event_times(
+    verdict: SessionVerdict, marks: list[_Mark], frames, samples, result: RunResult
+) -> list[datetime]:
+    """The moments worth seeing: marks, commands and bills on the wire, false notices,
+    the true charge (heartbeats and idle 0x13 are not events)."""
+    times = [m.at for m in marks] + [n.at for n in verdict.false_notifications]
+    times += [c.at for c, f in frames if isinstance(f.message, _EVENT_FRAMES)]
+    times += [result.wall(s.t) for s in samples if s.charging]
+    return sorted(times)
+
+
+def _time_segments(
+    start: datetime, end: datetime, times: list[datetime]
+) -> list[tuple[datetime, datetime]]:
+    """``[(start, end)]``, or two segments around the largest quiet gap when the session
+    spans hours and that gap is most of it (igo_case#29: a charge, a bill 10 h later)."""
+    inside = [t for t in times if start <= t <= end]
+    if end - start < BREAK_SPAN or len(inside) < 2:
+        return [(start, end)]
+    gap, at = max((b - a, i) for i, (a, b) in enumerate(itertools.pairwise(inside)))
+    if gap < BREAK_GAP_SHARE * (end - start):
+        return [(start, end)]
+    left_end, right_start = inside[at] + MARGIN, inside[at + 1] - MARGIN
+    return [(start, left_end), (right_start, end)]
+
+
+def _break_marks(grid) -> None:
+    """Hide the spines where the time axis is broken and draw the usual diagonal cuts."""
+    for row in grid:
+        left, right = row[0], row[1]
+        left.spines["right"].set_visible(False)
+        right.spines["left"].set_visible(False)
+        right.tick_params(axis="y", left=False, labelleft=False)
+        kwargs = dict(marker=[(-1, -1), (1, 1)], markersize=8, ls="none", color="k", mec="k")
+        kwargs["clip_on"] = False
+        left.plot([1, 1], [0, 1], transform=left.transAxes, **kwargs)
+        right.plot([0, 0], [0, 1], transform=right.transAxes, **kwargs)
+    row = grid[0]
+    row[1].text(
+        0.5, 1.02, "time axis broken: hours later", transform=row[1].transAxes,
+        fontsize=8, ha="center", color="#555555",
+    )  # fmt: skip
+
+
+def _title(result: RunResult, verdict: SessionVerdict) -> str:
+    """``key · codes 6+10: occupancy … · case`` and the scenario and firmware."""
+    if not verdict.judged:
+        codes = f"not judged ({verdict.not_judged})"
+    elif verdict.codes:
+        label = combo_label(verdict.codes)
+        codes = f"codes {label}: {label_description(label)}"
+    else:
+        codes = "no anomaly"
+    notices = len(verdict.false_notifications)
+    extra = f" · {notices} false notice(s)" if notices else ""
+    case = f" · {result.case}" if result.case and result.case != result.scenario_name else ""
+    head = "\n".join(textwrap.wrap(f"{verdict.key} · {codes}{extra}", 120))  # wrapped, not cut
+    return f"{head}\n{result.scenario_name}{case} · {profile_of(result, verdict)}"
+
+
+#: at most this many lines of notes under a timeline (the rest are in results.json)
+MAX_NOTE_LINES = 10
+
+
+def _note_lines(result: RunResult, verdict: SessionVerdict) -> list[str]:
+    """The oracle's notes (why these codes), false notices and the expectation outcome."""
+    lines: list[str] = []
+    for note in verdict.notes:
+        lines += textwrap.wrap(f"• {note}", 150, subsequent_indent="  ")
+    for notice in verdict.false_notifications:
+        lines.append(f"• false notice {notice.kind} at {notice.at:%Y-%m-%d %H:%M:%S}")
+    for e in result.expectations:
+        if e.key == verdict.key:
+            outcome = "met" if e.passed else "FAILED"
+            lines.append(f"• expectation {outcome}: wanted {e.expected}, got {e.actual}")
+    if len(lines) > MAX_NOTE_LINES:
+        lines = [*lines[: MAX_NOTE_LINES - 1], f"… {len(lines) - MAX_NOTE_LINES + 1} more"]
+    return lines
 
 
 def _concerns(frame: Frame, gun: int, serials: set[str]) -> bool:
@@ -347,7 +470,9 @@ def _draw_power(ax: Any, result, samples) -> None:
     ax.grid(alpha=0.3)
 
 
-def _draw_energy(ax: Any, result, verdict: SessionVerdict, samples, frames) -> None:
+def _draw_energy(
+    ax: Any, result, verdict: SessionVerdict, samples, frames, legend: bool = True
+) -> None:
     truth = verdict.truth
     plug_t = result.seconds(truth.plug_at)
     base = None
@@ -398,7 +523,7 @@ def _draw_energy(ax: Any, result, verdict: SessionVerdict, samples, frames) -> N
     ax.set_ylabel("energy kWh", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left")
 
 
@@ -440,15 +565,45 @@ def _draw_wire(
         ax.plot(date2num([a, b]), [row, row], color=colour, lw=6, alpha=0.3)
     if ticks:
         ax.plot(date2num(ticks), [row] * len(ticks), "|", color=colour, ms=10, alpha=0.3)
+    close = (end - start) / REPEAT_SHARE
     for row, times in points.items():
         _, colour, marker = LANES[row]
         size = 10 if marker == "|" else 6
         ax.plot(date2num(times), [row] * len(times), marker, color=colour, ms=size, ls="none")
+        if marker == "|":
+            continue
+        for first, count in _repeats(sorted(times), close):
+            ax.annotate(
+                f"×{count}", (date2num(first), row), xytext=(5, -9),
+                textcoords="offset points", fontsize=8, color=colour, fontweight="bold",
+            )  # fmt: skip
     ax.set_yticks(range(len(LANES)), [label for label, _, _ in LANES], fontsize=8)
     ax.set_ylim(-0.7, len(LANES) - 0.3)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     ax.set_ylabel("wire", fontsize=9)
+
+
+#: frames of one lane closer than the window / this are drawn as one marker: label ×n
+REPEAT_SHARE = 150
+
+
+def _repeats(times: list[datetime], close: timedelta) -> list[tuple[datetime, int]]:
+    """Runs of frames each within ``close`` of the previous: (first, count) for count > 1
+    (a stop sent three times in 20 s would otherwise look like one marker)."""
+    runs: list[tuple[datetime, int]] = []
+    first, last, count = None, None, 0
+    for t in times:
+        if last is not None and t - last <= close:
+            count += 1
+        else:
+            if first is not None and count > 1:
+                runs.append((first, count))
+            first, count = t, 1
+        last = t
+    if first is not None and count > 1:
+        runs.append((first, count))
+    return runs
 
 
 def _draw_offline(axes, result: RunResult, pile: str, start: datetime, end: datetime) -> None:

@@ -2,11 +2,13 @@
 
 Document shape (``version`` 1)::
 
-    {"version": 1, "passed": bool, "backend_ok": bool,
+    {"version": 1, "partial": bool, "passed": bool, "backend_ok": bool,
      "summary": [ProfileStats.to_dict(), ...],
      "runs": [result_to_dict(run), ...]}
 
+``partial`` is true for a run ended by Ctrl-C or SIGTERM (then ``passed`` is false).
 Each run carries ``backend_status`` (ok | unreachable | incompatible), ``stopped_early``,
+``partial``,
 ``diagnostics`` (one per pile: status, line, problems with evidence hex) and ``deviations``
 (per pile: counts per kind and the first items, :mod:`simrig.report.backend`); each
 session ``judged`` / ``not_judged``.
@@ -27,7 +29,7 @@ from typing import Any
 from simrig.domain.anomaly import combo_label
 from simrig.oracle.judge import SessionVerdict
 from simrig.oracle.views import DeviceBill, PlatformBill, PlatformSession, TruthRecord
-from simrig.sim.results import RunResult
+from simrig.sim.results import INTERRUPTED, RunResult
 
 from .backend import deviations_to_dict, diagnostics_to_dict
 from .stats import profile_of, stats_by_profile
@@ -112,6 +114,7 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
         "profiles": dict(result.profiles),
         "backend_status": result.backend_status,
         "stopped_early": result.stopped_early,
+        "partial": result.stopped_early == INTERRUPTED,
         "diagnostics": diagnostics_to_dict(result),
         "deviations": deviations_to_dict(result),
         "sessions": [_session(result, v) for v in result.verdicts],
@@ -127,21 +130,32 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
-def results_document(results: Sequence[RunResult]) -> dict[str, Any]:
+def is_partial(results: Sequence[RunResult], interrupted: bool = False) -> bool:
+    """A report of a run ended by Ctrl-C or SIGTERM: ``interrupted`` (runs that never
+    started are missing) or a run cut short (``stopped_early`` = INTERRUPTED)."""
+    return interrupted or any(r.stopped_early == INTERRUPTED for r in results)
+
+
+def results_document(results: Sequence[RunResult], interrupted: bool = False) -> dict[str, Any]:
+    """The whole document; ``"partial": true`` when the run was interrupted."""
+    partial = is_partial(results, interrupted)
     return {
         "version": VERSION,
-        "passed": all(r.passed for r in results),
+        "partial": partial,
+        "passed": all(r.passed for r in results) and not partial,
         "backend_ok": all(r.backend_ok for r in results),
         "summary": [s.to_dict() for s in stats_by_profile(results)],
         "runs": [result_to_dict(r) for r in results],
     }
 
 
-def write_results_json(results: Sequence[RunResult], path: str | Path) -> Path:
+def write_results_json(
+    results: Sequence[RunResult], path: str | Path, interrupted: bool = False
+) -> Path:
     """Write the results document of ``results`` to ``path`` (UTF-8, indented)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results_document(results), ensure_ascii=False, indent=1)
+    text = json.dumps(results_document(results, interrupted), ensure_ascii=False, indent=1)
     path.write_text(text + "\n", encoding="utf-8")
     return path
 

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from simrig.domain.anomaly import combo_label
 from simrig.oracle.judge import SessionVerdict
-from simrig.sim.results import ExpectationResult, RunResult
+from simrig.sim.results import INTERRUPTED, ExpectationResult, RunResult
 
 from .stats import ProfileStats, label_description, ordered_labels, profile_of, stats_by_profile
 
@@ -22,6 +22,7 @@ __all__ = [
     "billed_kwh",
     "compare_table",
     "expectations_for",
+    "run_label",
     "session_table",
     "summary_table",
 ]
@@ -86,13 +87,21 @@ def _codes_cell(verdict: SessionVerdict, codes: str) -> Text:
     return Text(codes or DASH, style="bold red" if codes else "dim")
 
 
+def run_label(result: RunResult) -> str:
+    """``name [case]``, or the name alone when the scenario has no case id (or is the case)."""
+    if not result.case or result.case == result.scenario_name:
+        return result.scenario_name
+    return f"{result.scenario_name} [{result.case}]"
+
+
 def session_table(result: RunResult) -> Table:
     """One row per session (plug-in) of a run, with its codes and expectation outcome."""
     status = "PASS" if result.passed else "FAIL"
+    if result.stopped_early == INTERRUPTED:
+        status = "PARTIAL (interrupted)"
     table = Table(
         title=Text(
-            f"{result.scenario_name} [{result.case}] · backend {result.backend} · "
-            f"seed {result.seed} · {status}",
+            f"{run_label(result)} · backend {result.backend} · seed {result.seed} · {status}",
             style="bold" if result.passed else "bold red",
         ),
         title_justify="left",

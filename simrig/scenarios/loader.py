@@ -177,6 +177,20 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
+def scenario_file(name_or_path: str | Path) -> Path | None:
+    """The file :func:`load_scenario` reads for ``name_or_path`` (None: no such file)."""
+    path = Path(name_or_path)
+    if not path.suffix and _file_stem(str(name_or_path)) in library_names():
+        path = library_path(str(name_or_path))
+    return path if path.is_file() else None
+
+
+def locate_error(text: str, source: str, loc: tuple[Any, ...], reason: str) -> str:
+    """A one-line error about field ``loc`` (``("piles", 0, "profile")``) of a scenario
+    read from ``text``: ``file:line: piles[0].profile: reason``."""
+    return _locate(text, source, loc, reason)
+
+
 def _locate(text: str, source: str, loc: tuple[Any, ...], reason: str) -> str:
     """``file:line: a.b[2].c: reason`` — the line of the field, or of its table header."""
     field = ""

@@ -30,7 +30,13 @@ from simrig.sim.world import World, build_world, required_operations, site_from_
 if TYPE_CHECKING:
     from simrig.control import BackendControl
 
-__all__ = ["START_LEAD_S", "RealtimeRun", "mapping_starting_now", "run_realtime"]
+__all__ = [
+    "START_LEAD_S",
+    "RealtimeInterrupted",
+    "RealtimeRun",
+    "mapping_starting_now",
+    "run_realtime",
+]
 
 #: scenario t=0 of a ``tcp://``/``serial:`` run: this long after the mapping is made
 START_LEAD_S = 0.2
@@ -45,6 +51,21 @@ class RealtimeRun:
     driver: RealtimeDriver
     view: PlatformView | None
     mapping: TimeMapping
+
+
+class RealtimeInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM ended the run in order (links closed, an embedded platform
+    stopped and read); ``partial`` is what ran until then."""
+
+    def __init__(self, partial: RealtimeRun) -> None:
+        super().__init__()
+        self.partial = partial
+
+
+def _ended(run: RealtimeRun, interrupted: bool) -> RealtimeRun:
+    if interrupted:
+        raise RealtimeInterrupted(run)
+    return run
 
 
 def mapping_starting_now(
@@ -92,8 +113,7 @@ def run_realtime(
         _provision(world, control, profile_dirs)
         driver = RealtimeDriver(world, opener=serial_opener(urls), mapping=mapping)
         driver.give_up = GiveUp(world.piles)
-        _drive(driver, until)
-        return RealtimeRun(world, driver, None, mapping)
+        return _ended(RealtimeRun(world, driver, None, mapping), _drive(driver, until))
     if backend.startswith("tcp://"):
         host, _, port = backend[len("tcp://") :].rpartition(":")
         if not host or not port.isdigit():
@@ -105,8 +125,7 @@ def run_realtime(
         _provision(world, control, profile_dirs)
         driver = RealtimeDriver(world, host, int(port), mapping=mapping)
         driver.give_up = GiveUp(world.piles)
-        _drive(driver, until)
-        return RealtimeRun(world, driver, None, mapping)
+        return _ended(RealtimeRun(world, driver, None, mapping), _drive(driver, until))
     if backend in ("embedded-tcp", "embedded"):
         epoch = backend_epoch or scenario.meta.epoch
         with EmbeddedServer(scenario, profile_dirs, speed, epoch=epoch) as server:
@@ -118,18 +137,18 @@ def run_realtime(
                 epoch=mapping.wall_epoch,
             )
             driver = RealtimeDriver(world, "127.0.0.1", server.port, mapping=mapping)
-            _drive(driver, until)
-        return RealtimeRun(world, driver, server.view(), mapping)
+            interrupted = _drive(driver, until)
+        return _ended(RealtimeRun(world, driver, server.view(), mapping), interrupted)
     raise BackendError(
         f"{backend}: unknown backend (embedded, embedded-tcp, tcp://host:port, serial:URL)"
     )
 
 
-def _drive(driver: RealtimeDriver, until: float) -> None:
-    """Run the driver; a run ended by Ctrl-C or SIGTERM surfaces as ``KeyboardInterrupt``."""
+def _drive(driver: RealtimeDriver, until: float) -> bool:
+    """Run the driver; True when Ctrl-C or SIGTERM ended it (the caller raises
+    :class:`RealtimeInterrupted` once the backend is stopped and read)."""
     asyncio.run(driver.run(until))
-    if driver.interrupted:
-        raise KeyboardInterrupt
+    return driver.interrupted
 
 
 def _provision(

@@ -41,6 +41,10 @@ class ExpectationResult:
     actual: str
 
 
+#: ``RunResult.stopped_early`` of a run ended by Ctrl-C or SIGTERM (a partial report)
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+
+
 @dataclass
 class RunResult:
     scenario_name: str

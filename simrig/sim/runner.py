@@ -34,8 +34,8 @@ from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
 from simrig.sim.diagnostics import assess_backend
 from simrig.sim.expectations import check_expectations, check_rates
-from simrig.sim.realtime_run import run_realtime
-from simrig.sim.results import RunResult
+from simrig.sim.realtime_run import RealtimeInterrupted, run_realtime
+from simrig.sim.results import INTERRUPTED, RunResult
 from simrig.sim.world import (
     World,
     build_world,
@@ -205,6 +205,7 @@ def _run_and_judge(
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
+    interrupted_at: float | None = None
     if backend == "embedded" and scenario.meta.clock == "virtual":
         from simrig.platform import MemoryRepository, PlatformCore
         from simrig.platform.rules import rules_from_mapping
@@ -224,15 +225,22 @@ def _run_and_judge(
         elided = driver.elided_heartbeats
         realtime = False
     else:
-        rt = run_realtime(
-            scenario, backend, speed, profile_dirs, start_monotonic, backend_epoch, control
-        )
+        try:
+            rt = run_realtime(
+                scenario, backend, speed, profile_dirs, start_monotonic, backend_epoch, control
+            )
+        except RealtimeInterrupted as stop:  # judge what ran, then say it was cut short
+            rt, interrupted_at = stop.partial, min(end, stop.partial.driver.now())
         world, events, chunks, view = rt.world, rt.driver.events, rt.driver.chunks, rt.view
         realtime = True
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
         samples, elided = rt.driver.samples, 0
+    if interrupted_at is not None:
+        end = interrupted_at
     verdicts, offline = judge(world, scenario, events, chunks, view, end)
+    if interrupted_at is not None:
+        verdicts = [_cut_short(v) for v in verdicts]
     result = RunResult(
         scenario_name=scenario.meta.name,
         case=scenario.meta.case,
@@ -242,7 +250,10 @@ def _run_and_judge(
         seed=scenario.meta.seed,
         profiles={p: f.firmware.name for p, f in world.piles.items()},
         verdicts=verdicts,
-        expectations=check_expectations(scenario, verdicts, chunks, frames_only=view is None)
+        # a run cut short is not held to the scenario's expectations (report: PARTIAL)
+        expectations=[]
+        if interrupted_at is not None
+        else check_expectations(scenario, verdicts, chunks, frames_only=view is None)
         + check_rates(scenario, verdicts),
         events=events,
         chunks=chunks,
@@ -252,10 +263,42 @@ def _run_and_judge(
         frames=len(chunks),
         elided_heartbeats=elided,
     )
-    if realtime:  # diagnostics and backend deviations (issue 11 items 4 and 5)
+    if realtime and interrupted_at is None:  # diagnostics, deviations (issue 11 items 4, 5)
         stopped = next((e.data["reason"] for e in events if e.kind == "gave_up"), "")
         assess_backend(result, scenario, stopped)
+    if interrupted_at is not None:
+        result.stopped_early = INTERRUPTED
+        raise RunInterrupted(result)
     return result
 
 
-__all__ = ["BACKENDS", "BackendError", "EmbeddedServer", "load_view_factory", "run_scenario"]
+def _cut_short(verdict: SessionVerdict) -> SessionVerdict:
+    """A session the interruption may have cut (not unplugged yet, or a bill not acked:
+    it could still come) is "not judged", so Ctrl-C never becomes a lost bill."""
+    settled = verdict.truth.unplug_at is not None and all(
+        o.device_bill is not None and o.device_bill.acked for o in verdict.orders
+    )
+    if settled or not verdict.judged:
+        return verdict
+    reason = "the run was interrupted before this session ended and was billed"
+    return dataclasses.replace(verdict.unjudged(reason), false_notifications=())
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM ended a real-time run in order; ``result`` is the partial run,
+    judged up to the interruption (``stopped_early`` = :data:`INTERRUPTED`, no expectations)."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+__all__ = [
+    "BACKENDS",
+    "INTERRUPTED",
+    "BackendError",
+    "EmbeddedServer",
+    "RunInterrupted",
+    "load_view_factory",
+    "run_scenario",
+]

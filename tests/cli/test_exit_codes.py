@@ -51,7 +51,9 @@ def test_run_against_a_dead_backend_exits_3_with_diagnostics_first(tmp_path: Pat
     assert result.exit_code == ExitCode.BACKEND_UNAVAILABLE, result.output
     out = result.output
     assert "never connected: connection refused" in out
-    assert out.index("never connected") < out.index("basic_card_session [")
+    assert out.index("never connected") < out.index(
+        "basic_card_session · backend tcp://127.0.0.1:1 · seed"
+    )
     [run] = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert run["backend_status"] == "unreachable"
     assert run["diagnostics"][0]["problems"][0]["kind"] == "connection refused"
