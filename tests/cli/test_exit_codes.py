@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -96,3 +97,17 @@ def test_sigterm_during_a_run_exits_4(tmp_path: Path):
             conn.close()
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert b"interrupted" in err
+
+
+def test_ctrl_c_while_the_command_line_starts_is_exit_4_without_a_traceback():
+    """Start-up (importing the command line) takes a second or more on a loaded machine; a
+    Ctrl-C then is an interrupted run too, not a KeyboardInterrupt traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simrig", "scenarios", "list"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.1)  # the interpreter is up, the command line not yet imported
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, (out, err)
+    assert err.strip() == "interrupted" and "Traceback" not in err
