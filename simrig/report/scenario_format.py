@@ -49,6 +49,18 @@ TABLES: tuple[tuple[str, type[BaseModel], bool, str], ...] = (
     ("users", sc.UserDef, True, "app accounts and cards used by `card` / `app_start` steps"),
     ("timeline", sc.Step, True, "what happens when (stimuli, faults, balance changes)"),
     ("network", sc.NetworkDef, True, "link faults per pile (or every pile)"),
+    (
+        "network.frame_rules",
+        sc.FrameRuleDef,
+        True,
+        "inside a `[[network]]`: drop, delay or duplicate the Nth frame of a type",
+    ),
+    (
+        "network.event_outages",
+        sc.EventOutageDef,
+        True,
+        "inside a `[[network]]`: an outage opened by a protocol event (zpd_case#12)",
+    ),
     ("expect", sc.Expectation, True, "the expected verdict of one session"),
     ("expect_rate", sc.RateExpectation, True, "workloads: the share of sessions with a code"),
 )
@@ -117,6 +129,27 @@ FIELD_NOTES: dict[str, tuple[str, str, str]] = {
     "NetworkDef.loss": ("probability", "0.01", "share of chunks lost"),
     "NetworkDef.duplicate": ("probability", "0.01", "share of chunks sent twice"),
     "NetworkDef.corrupt": ("probability", "0.001", "share of chunks with a flipped byte"),
+    "NetworkDef.frame_rules": (
+        "",
+        '[{ direction = "down", type = "0x40", action = "drop", times = 3 }]',
+        "frame rules (`[[network.frame_rules]]`)",
+    ),
+    "NetworkDef.event_outages": (
+        "",
+        '[{ on = "0x13", after = "5m", duration = "8m" }]',
+        "outages opened by protocol events (`[[network.event_outages]]`)",
+    ),
+    "FrameRuleDef.direction": ("", '"down"', "`up`: written by the pile; `down`: by the backend"),
+    "FrameRuleDef.type": ("", '"0x40"', ""),
+    "FrameRuleDef.action": ("", '"drop"', "what is done to the frames hit"),
+    "FrameRuleDef.nth": ("", "1", ""),
+    "FrameRuleDef.times": ("", "3", ""),
+    "FrameRuleDef.delay": ("s", '"20s"', ""),
+    "EventOutageDef.on": ("", '"0x13"', ""),
+    "EventOutageDef.direction": ("", '"up"', "the direction of the frame that opens it"),
+    "EventOutageDef.after": ("s", '"5m"', ""),
+    "EventOutageDef.duration": ("s", '"8m"', "how long the link is down (both ways)"),
+    "EventOutageDef.nth": ("", "0", ""),
     "Expectation.pile": ("", '"55031412782305"', "the pile"),
     "Expectation.gun": ("", "1", "the gun"),
     "Expectation.session": ("", "1", ""),
@@ -140,6 +173,8 @@ ACTIONS: dict[str, str] = {
     "app_start": "start from the app through the backend (optional energy/amount/time target)",
     "app_stop": "stop from the app; `repeat` times, `every` seconds apart",
     "stop_button": "the pile's stop button",
+    "charging_fault": "the power stage faults mid-charge: the pile stops with reason 0x75",
+    "bms_stop": "the vehicle's BMS stops actively before its target; the pile ends the session",
     "emergency_stop": "press the emergency stop",
     "emergency_release": "release the emergency stop",
     "power_cut": "the pile loses power",
@@ -184,6 +219,9 @@ FILE_TYPES: dict[str, str] = {
     "Step.at": "time",
     "Step.every": "duration",
     "NetworkDef.outages": "array of [time, time]",
+    "FrameRuleDef.delay": "duration",
+    "EventOutageDef.after": "duration",
+    "EventOutageDef.duration": "duration",
 }
 
 # --------------------------------------------------------------------------- field facts
@@ -328,7 +366,7 @@ def markdown() -> str:
     ]
     for key, model, many, what in TABLES:
         header = f"[[{key}]]" if many else f"[{key}]"
-        required = sc.Scenario.model_fields[key].is_required()
+        required = "." not in key and sc.Scenario.model_fields[key].is_required()
         out += [f"## `{header}`", "", f"{what[0].upper()}{what[1:]}"]
         out[-1] += " (required)." if required else " (optional)."
         if model.__doc__ and model is sc.RateExpectation:

@@ -94,6 +94,8 @@ _BASE: dict[type[BaseModel], dict[str, Any]] = {
     sc.UserDef: {"name": "alice"},
     sc.Step: {"at": 0.0, "do": "plug", "pile": "55031412782305"},
     sc.NetworkDef: {},
+    sc.FrameRuleDef: {"direction": "down", "type": 0x40, "action": "drop"},
+    sc.EventOutageDef: {"on": 0x13, "duration": 60.0},
     sc.Expectation: {"pile": "55031412782305"},
     sc.RateExpectation: {"codes": "1", "rate": 0.1},
 }
