@@ -26,10 +26,18 @@ class _SerialTransport:
         self.closed = threading.Event()
 
     def write(self, data: bytes) -> None:
+        """Write on the loop; after :meth:`close` (a run ending, Ctrl-C) bytes still
+        delayed by the link model are dropped. A port the reader thread closed (the line
+        was lost) is an OSError, as a lost socket is (pyserial's socket:// raises
+        TypeError when written after its close)."""
+        if self.closed.is_set():
+            return
+        if not self.port.is_open:
+            raise OSError("serial port closed (link lost)")
         try:
             self.port.write(data)
-        except serial.SerialException as exc:
-            raise OSError(str(exc)) from None
+        except (serial.SerialException, TypeError) as exc:
+            raise OSError(str(exc) or "serial port closed") from None
 
     def close(self) -> None:
         self.closed.set()

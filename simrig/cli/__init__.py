@@ -61,5 +61,22 @@ def _register() -> None:
 _register()
 
 
+#: the exit status click/typer give a KeyboardInterrupt outside a run (while a command
+#: still prepares); simrig's table says 4 (ExitCode.INTERRUPTED) for every Ctrl-C
+_CLICK_INTERRUPTED = 130
+
+
 def main() -> None:
-    app()
+    """``simrig``: the app, with Ctrl-C at any moment exiting 4 and saying so."""
+    from simrig.exit_codes import ExitCode
+
+    try:
+        app()
+        return
+    except SystemExit as stop:
+        if stop.code != _CLICK_INTERRUPTED:
+            raise
+    except KeyboardInterrupt:
+        pass
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(ExitCode.INTERRUPTED)

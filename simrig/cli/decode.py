@@ -55,6 +55,19 @@ def join_hex(tokens: list[str], what: str = "the arguments") -> bytes:
     return bytes.fromhex("".join(digits))
 
 
+#: a file is hex text (not raw bytes) when this share of its visible characters are hex
+HEX_TEXT_SHARE = 0.9
+
+
+def _hex_text(text: str) -> bool:
+    """Hex lines, perhaps with a stray character (refused with its line and column by
+    :func:`join_hex`), rather than a raw byte stream (which has unprintable bytes)."""
+    visible = [ch for ch in text if not ch.isspace()]
+    if not visible or any(not (ch.isprintable() or ch in "\r\n\t") for ch in text):
+        return False
+    return sum(ch in _HEX for ch in visible) >= HEX_TEXT_SHARE * len(visible)
+
+
 def split_input(hex_frames: list[str], file: Path | None) -> list[bytes]:
     """The byte chunks to decode: the arguments joined (:func:`join_hex`), then one per
     hex line of ``file`` or the whole raw file."""
@@ -64,13 +77,14 @@ def split_input(hex_frames: list[str], file: Path | None) -> list[bytes]:
     if file is not None:
         data = file.read_bytes()
         text = data.decode("latin-1")
-        if data and set(text) <= _HEX:
+        if data and _hex_text(text):
             for number, line in enumerate(text.splitlines(), 1):
                 if line.strip():
                     try:
                         chunks.append(join_hex([line], "this line"))
                     except HexError as exc:
-                        raise HexError(f"{file}:{number}: {exc}") from None
+                        reason = str(exc).replace("argument 1, ", "")
+                        raise HexError(f"{file}:{number}: {reason}") from None
         else:
             chunks.append(data)
     return chunks

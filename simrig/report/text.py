@@ -15,7 +15,6 @@ from typing import Literal
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -105,4 +104,6 @@ def print_table(console: Console, table: Table, plain: bool = False) -> None:
     for line in stacked(table, console.width):
         indent = len(line.plain) - len(line.plain.lstrip(" "))
         body = line[indent:] if indent else line
-        console.print(Padding(body, (0, 0, 0, indent), expand=False), overflow="fold", crop=False)
+        for piece in body.wrap(console, max(10, console.width - indent), overflow="fold"):
+            piece.rstrip()
+            console.print(Text(" " * indent) + piece, soft_wrap=True)

@@ -51,3 +51,14 @@ def test_an_incomplete_frame_is_an_error_not_silence() -> None:
     result = runner.invoke(app, ["decode", "--json", "680C00000002550314127823"])
     assert result.exit_code == 2
     assert "error" in json.loads(result.stdout.splitlines()[0])
+
+
+def test_a_stray_character_in_a_hex_file_is_refused_with_line_and_column(tmp_path) -> None:
+    hex_file = tmp_path / "frames.txt"
+    hex_file.write_text(f"{LOGIN_REPLY}\n680C00000002550314127823Z5 00DA4C\n")
+    result = runner.invoke(app, ["decode", "--file", str(hex_file)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {hex_file}:2: character 25: 'Z' is not a hex digit "
+        "(in '680C00000002550314127823Z5 00DA4C')"
+    )

@@ -35,7 +35,7 @@ from simrig.scenarios import library_path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-BOUND_S = 3.0
+BOUND_S = 4.0
 #: examples that run for minutes or hours as written: interrupted after BOUND_S
 LONG = (
     re.compile(r"--clock realtime"),  # an hour of scenario time at speed 1
