@@ -41,6 +41,8 @@ runner = CliRunner()
 SPEED = 600.0
 #: of the recording: a pile drops its link after three unanswered heartbeats, 150 ms of a
 #: loaded 2-core machine at 200× (tests/cli/backend_process.py)
+API_TOKEN = "replay-test-token"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 RECORD_SPEED = 200.0
 PILE = "55031412782305"
 NEW_PILE = "55031412780077"
@@ -81,6 +83,9 @@ def fresh_platform(tmp: Path, missed_heartbeats: int = 20) -> Iterator[PlatformP
     (tmp / "platform.toml").write_text(platform_toml(site))
     options = ["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--db", str(tmp / "p.sqlite")]
     options += ["--config", str(tmp / "platform.toml"), "--epoch", FRESH_EPOCH.isoformat()]
+    # as fast as replies, a pile's frames come far faster than the platform's per-connection
+    # caps allow a real pile (200 frames/s): a replay target runs with them off (0)
+    options += ["--api-token", API_TOKEN, "--max-frames-per-s", "0", "--max-bytes-per-s", "0"]
     server = start_platform([*options, "--speed", repr(SPEED)])
     try:
         yield server
@@ -111,12 +116,13 @@ def test_replay_reproduces_the_bills_on_a_platform_with_another_clock_and_serial
         # balance back where the recording had it (else 0x32 tells another balance)
         api = f"http://127.0.0.1:{server.http_port}"
         body = {"yuan": 100.0, "mode": "set"}
-        httpx.post(f"{api}/accounts/alice/balance", json=body, timeout=5).raise_for_status()
+        set_balance = httpx.post(f"{api}/accounts/alice/balance", json=body, headers=AUTH)
+        set_balance.raise_for_status()
         second = _replay(
             recording, server, tmp_path / "r2", "--speed", repr(SPEED),
             "--pile-map", f"{PILE}={NEW_PILE}",
         )  # fmt: skip
-        stored = httpx.get(f"{api}/bills", timeout=5).json()
+        stored = httpx.get(f"{api}/bills", headers=AUTH, timeout=5).json()
     for report in (first, second):
         assert report["exit_code"] == ExitCode.PASS, report["differences"]
         assert report["sent"] > 400 and report["replies"]["matched"] > 150
@@ -172,7 +178,8 @@ def test_a_platform_that_refuses_the_card_is_the_reported_difference(
 ):
     with fresh_platform(tmp_path / "server") as server:
         api = f"http://127.0.0.1:{server.http_port}/rules"
-        httpx.patch(api, json={"min_start_balance": 500}, timeout=5).raise_for_status()
+        patched = httpx.patch(api, json={"min_start_balance": 500}, headers=AUTH, timeout=5)
+        patched.raise_for_status()
         report = _replay(recording, server, tmp_path / "r", "--as-fast-as-replies")
     assert report["exit_code"] == ExitCode.EXPECTATIONS_FAILED
     found = {(d["kind"], d["what"], d["field"]) for d in report["differences"]}
