@@ -187,3 +187,12 @@ def test_warnings_are_rate_limited_per_kind_and_the_rest_counted(caplog) -> None
         "malformed_frame: 95 more lines suppressed",
         "next second",
     ]
+
+
+def test_the_open_file_limit_is_checked_against_max_connections() -> None:
+    from simrig.adapters.platform_service import _open_files_for
+
+    assert _open_files_for(100) == ""
+    assert _open_files_for(0) == ""
+    warning = _open_files_for(10**9)  # beyond any hard limit of this machine
+    assert warning.startswith("WARNING: open files are limited to") and "ulimit" in warning
