@@ -12,6 +12,7 @@ Binding it to a non-loopback address is announced as a loud warning.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import secrets
@@ -98,6 +99,9 @@ async def run_platform(
         rules = config.rules
     core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
     server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps)
+    shortfall = _open_files_for(server.caps.max_connections)
+    if shortfall:
+        announce(shortfall)
     stop = stop or asyncio.Event()
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -193,6 +197,29 @@ def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:
             "only; restrict sources (--allow-from) or terminate TLS in front"
         )
     return out
+
+
+def _open_files_for(connections: int) -> str:
+    """Raise this process's open-file limit to fit ``connections`` (and some files of its
+    own) when the hard limit allows; else the warning to print ("" when it fits)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return ""
+    needed = connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if connections == 0 or soft == resource.RLIM_INFINITY or soft >= needed:
+        return ""
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft >= needed:
+        return ""
+    return (
+        f"WARNING: open files are limited to {soft}: fewer than --max-connections "
+        f"{connections} piles can connect (raise `ulimit -n`)"
+    )
 
 
 def _api_token(given: str | None, auth: bool, announce: Callable[[str], None]) -> str | None:

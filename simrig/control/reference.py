@@ -74,12 +74,12 @@ class CoreControl(BaseControl):
         self.core.send_command(pile_no, message, now)
 
     def top_up(self, account: str, yuan: float, now: float) -> None:
-        self._change(account, yuan, add=True)
+        self._change(account, yuan, now, add=True)
 
     def set_balance(self, account: str, yuan: float, now: float) -> None:
-        self._change(account, yuan, add=False)
+        self._change(account, yuan, now, add=False)
 
-    def _change(self, account: str, yuan: float, *, add: bool) -> None:
+    def _change(self, account: str, yuan: float, now: float, *, add: bool) -> None:
         operation = "top_up" if add else "set_balance"
         if self.repo is None:
             raise ControlError(f"{operation}: no repository")
@@ -88,3 +88,6 @@ class CoreControl(BaseControl):
             raise ControlError(f"{operation}: unknown account {account}")
         balance = money_from_yuan(yuan) + (found.balance if add else 0)
         self.repo.put_account(dataclasses.replace(found, balance=balance))
+        push = getattr(self.core, "push_balance", None)  # as the HTTP API does (0x42)
+        if push is not None:
+            push(account, now)

@@ -9,6 +9,7 @@ from .connections import Conn, Connections
 from .events import EventSink
 from .repository import Repository
 from .routing import FrameHandlers, on
+from .rules import PlatformRules
 from .sessions import SessionBook
 
 __all__ = ["BalancePush"]
@@ -20,18 +21,25 @@ class BalancePush(FrameHandlers):
     """Tells the piles charging for an account its new balance."""
 
     def __init__(
-        self, repo: Repository, book: SessionBook, connections: Connections, events: EventSink
+        self,
+        repo: Repository,
+        rules: PlatformRules,
+        book: SessionBook,
+        connections: Connections,
+        events: EventSink,
     ) -> None:
         self._repo = repo
+        self.rules = rules
         self._book = book
         self._connections = connections
         self._events = events
 
     def push(self, account_id: str, now: float) -> int:
         """0x42 for each open order of the account on an online pile (the card of a card
-        order, zero for the current user otherwise, §4.17); how many were sent."""
+        order, zero for the current user otherwise, §4.17), if ``rules.balance_push``;
+        how many were sent."""
         account = self._repo.get_account(account_id)
-        if account is None:
+        if account is None or not self.rules.balance_push:
             return 0
         sent = 0
         for session in self._book.open_of(account_id):

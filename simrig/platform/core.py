@@ -98,7 +98,7 @@ class PlatformCore:
         )
         self._speed = PlatformSpeed(liveness, charging, timers, connections)
         telemetry = Telemetry(repo, clock, events)
-        balances = self._balances = BalancePush(repo, book, connections, events)
+        balances = self._balances = BalancePush(repo, rules, book, connections, events)
         routes = route_table(
             identity, liveness, configuration, orders, charging, settlement, telemetry, balances
         )
@@ -114,6 +114,7 @@ class PlatformCore:
             charging,
             identity,
             self._inbox,
+            balances,
         )
         # after a restart: no pile is connected; timers and gun bindings from storage
         directory.mark_all_offline()
@@ -218,7 +219,8 @@ class PlatformCore:
         )
 
     def push_balance(self, account_id: str, now: float) -> int:
-        """Send the account's balance (0x42) to the piles running its orders; how many."""
+        """Send the account's balance (0x42) to the piles running its orders
+        (``rules.balance_push``); how many."""
         return self._balances.push(account_id, now)
 
     def app_stop(self, pile_no: str, gun: int, now: float) -> None:

@@ -57,6 +57,10 @@ class PlatformRules:
     with reason ``idle_abnormal``. 0 = off, the field platform: a charging order ends at
     its first idle 0x13 with serial, a starting one waits for the start timeout.
     Acts: charging.Charging._count_idle."""
+    balance_push: bool = False
+    """Send 0x42 (S1 §4.17) to the pile running an account's order when its balance
+    changes (a top-up, a correction); the field platform did not. Acts:
+    balances.BalancePush.push."""
     close_on_offline: bool = True
     """Close the connection of a pile that went offline (it must log in again).
     Acts: identity.Identity.set_offline."""

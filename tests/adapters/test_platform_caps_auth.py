@@ -167,3 +167,32 @@ def test_a_non_loopback_bind_is_a_loud_warning() -> None:
     assert http.startswith("WARNING") and "0.0.0.0" in http
     [ykc] = bind_warnings("192.168.1.10", "127.0.0.1")
     assert ykc.startswith("WARNING") and "--allow-from" in ykc
+
+
+def test_warnings_are_rate_limited_per_kind_and_the_rest_counted(caplog) -> None:
+    import logging
+
+    from simrig.adapters.tcp_server import RateLimitedLog
+
+    log = RateLimitedLog(logging.getLogger("simrig.test.ratelimit"), per_s=5)
+    with caplog.at_level(logging.WARNING, logger="simrig.test.ratelimit"):
+        for i in range(100):
+            log.warning(10.2, "malformed_frame", "bad frame %d", i)
+        log.warning(10.9, "cap", "a cap")  # another kind has its own budget
+        log.warning(11.0, "malformed_frame", "next second")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        *(f"bad frame {i}" for i in range(5)),
+        "a cap",
+        "malformed_frame: 95 more lines suppressed",
+        "next second",
+    ]
+
+
+def test_the_open_file_limit_is_checked_against_max_connections() -> None:
+    from simrig.adapters.platform_service import _open_files_for
+
+    assert _open_files_for(100) == ""
+    assert _open_files_for(0) == ""
+    warning = _open_files_for(10**9)  # beyond any hard limit of this machine
+    assert warning.startswith("WARNING: open files are limited to") and "ulimit" in warning

@@ -84,7 +84,10 @@ def test_vin_start_is_the_account_that_registered_the_vin() -> None:
 
 
 def test_a_top_up_is_pushed_to_the_pile_running_the_order() -> None:
-    rig = PlatformRig()
+    off = PlatformRig()
+    off_serial = off.card_session()
+    assert off.core.push_balance(off.repo.get_session(off_serial).account_id, 20.0) == 0
+    rig = PlatformRig(PlatformRules(balance_push=True))
     serial = rig.card_session()
     account = rig.repo.get_session(serial).account_id
     topped = dataclasses.replace(rig.repo.get_account(account), balance=2_345_600)
