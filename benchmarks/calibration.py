@@ -4,7 +4,9 @@
 
     python benchmarks/calibration.py [--jobs 2] [--seeds 1 2 3] [--rows zpd_case#7 ...]
 
-Prints per row and seed the rig's count and rate against the field's acceptance interval
+Prints per fleet the oracle's labels and the reference platform's own flags (what an
+operator's platform counts), then per row and seed the rig's count and rate (the oracle's
+verdicts) against the field's acceptance interval
 (Wilson 95 % widened to ±20 % relative) and PASS / FAIL; rows the field itself cannot
 make consistent (a ``note``) print REPORTED instead of FAIL. Exit 1 if a required row
 fails.
@@ -16,7 +18,7 @@ import argparse
 import sys
 import time
 
-from simrig.cli.fleet import arm_stats, plan_fleet, run_fleet
+from simrig.cli.fleet import arm_stats, plan_fleet, platform_flags, run_fleet
 from simrig.report.field_rates import FIELD_RATES
 from simrig.scenarios.workload import WorkloadSpec
 
@@ -42,6 +44,9 @@ def main() -> int:
                 [fleets[key]] = arm_stats(results, [row.profile], spec.first_pile_no)
                 wall = time.perf_counter() - started
                 print(f"# {row.profile} {row.sessions} sessions seed {seed}: {wall:.1f} s wall")
+                print(f"#   oracle labels: {dict(fleets[key].by_label)}")  # type: ignore[attr-defined]
+                [flags] = platform_flags(results, [row.profile], spec.first_pile_no)
+                print(f"#   the platform's own flags: {dict(flags)}")
             stats = fleets[key]
             count = stats.count(row.label)  # type: ignore[attr-defined]
             n = stats.sessions  # type: ignore[attr-defined]
