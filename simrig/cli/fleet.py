@@ -146,7 +146,7 @@ def run_shard(job: ShardJob) -> RunResult:
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
     result = run_scenario(scenario, backend="embedded", profile_dirs=job.profile_dirs)
-    flags = [e for e in result.events if e.kind == "anomaly"]  # the platform's own flags
+    flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
     return replace(result, chunks=[], events=flags, samples=[])
 
 
@@ -251,16 +251,24 @@ def platform_flags(
     """Per compared profile: orders per label of the reference platform's *own* anomaly
     flags (its bill checks and lost-bill sweep: ``anomaly`` events, source = the pile) —
     what an operator's platform counts, as the field's tables do (the oracle's verdicts
-    also know the truth, so they add codes no platform could see)."""
+    also know the truth, so they add codes no platform could see). A lost-bill flag (1,
+    2) whose bill arrived later (a ``bill`` event) is withdrawn: the field counts bills
+    that never came."""
     from simrig.domain.anomaly import combo_label
 
     codes: dict[tuple[int, str], set[int]] = {}
+    billed: set[str] = set()
     for r in results:
         for e in r.events:
-            if e.kind == "anomaly":
+            if e.kind == "bill":
+                billed.add(str(e.data["serial"]))
+            elif e.kind == "anomaly":
                 arm = (int(e.source) - first_pile_no) // PILE_NO_STRIDE
                 codes.setdefault((arm, str(e.data["serial"])), set()).add(int(e.data["code"]))
     counts: list[Counter[str]] = [Counter() for _ in profiles]
-    for (arm, _), found in sorted(codes.items()):
-        counts[arm][combo_label(found)] += 1
+    for (arm, serial), found in sorted(codes.items()):
+        if serial in billed:
+            found = found - {1, 2}
+        if found:
+            counts[arm][combo_label(found)] += 1
     return counts

@@ -97,8 +97,12 @@ def test_platform_flags_count_orders_per_label_of_the_platforms_own_codes():
         flag(str(first), "s1", 11),
         flag(str(first), "s2", 1),
         flag(b_pile, "s3", 1),
-        Event(0.0, "bill", str(first), 1, {"serial": "s4", "anomalies": [3]}),
+        flag(b_pile, "s5", 1),  # flagged lost, then its bill came (late): not lost
+        flag(b_pile, "s5", 10),
+        Event(9.0, "bill", b_pile, 1, {"serial": "s5", "anomalies": [10]}),
+        flag(b_pile, "s6", 1),  # the same, with nothing else: no label at all
+        Event(9.0, "bill", b_pile, 1, {"serial": "s6", "anomalies": []}),
     ]
     result = replace(run_a(), events=events)
     a, b = platform_flags([result], ["A", "B"], first)
-    assert (dict(a), dict(b)) == ({"9+11": 1, "1": 1}, {"1": 1})
+    assert (dict(a), dict(b)) == ({"9+11": 1, "1": 1}, {"1": 1, "10": 1})
