@@ -16,6 +16,7 @@ samples, not one sample twice.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ __all__ = [
     "merge_shards",
     "pile_stream",
     "plan_fleet",
+    "platform_flags",
     "run_fleet",
 ]
 
@@ -138,13 +140,14 @@ class ShardJob:
 
 
 def run_shard(job: ShardJob) -> RunResult:
-    """One shard on its own embedded platform; the result without frames, events and
-    truth samples (the verdicts carry what the A/B needs)."""
+    """One shard on its own embedded platform; the result without frames, truth samples
+    and events but the platform's own anomaly flags (the verdicts carry the rest)."""
     from simrig.sim.runner import run_scenario
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
     result = run_scenario(scenario, backend="embedded", profile_dirs=job.profile_dirs)
-    return replace(result, chunks=[], events=[], samples=[])
+    flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
+    return replace(result, chunks=[], events=flags, samples=[])
 
 
 def merge_shards(results: Sequence[RunResult], name: str) -> RunResult:
@@ -158,6 +161,7 @@ def merge_shards(results: Sequence[RunResult], name: str) -> RunResult:
         verdicts=[v for r in results for v in r.verdicts],
         expectations=[e for r in results for e in r.expectations],
         offline={p: w for r in results for p, w in r.offline.items()},
+        events=[e for r in results for e in r.events],
         wall_s=sum(r.wall_s for r in results),
         frames=sum(r.frames for r in results),
         elided_heartbeats=sum(r.elided_heartbeats for r in results),
@@ -239,3 +243,32 @@ def arm_stats(
         for v in r.verdicts:
             stats[arm(v.truth.pile_no)].add(v)
     return stats
+
+
+def platform_flags(
+    results: Sequence[RunResult], profiles: Sequence[str], first_pile_no: int
+) -> list[Counter[str]]:
+    """Per compared profile: orders per label of the reference platform's *own* anomaly
+    flags (its bill checks and lost-bill sweep: ``anomaly`` events, source = the pile) —
+    what an operator's platform counts, as the field's tables do (the oracle's verdicts
+    also know the truth, so they add codes no platform could see). A lost-bill flag (1,
+    2) whose bill arrived later (a ``bill`` event) is withdrawn: the field counts bills
+    that never came."""
+    from simrig.domain.anomaly import combo_label
+
+    codes: dict[tuple[int, str], set[int]] = {}
+    billed: set[str] = set()
+    for r in results:
+        for e in r.events:
+            if e.kind == "bill":
+                billed.add(str(e.data["serial"]))
+            elif e.kind == "anomaly":
+                arm = (int(e.source) - first_pile_no) // PILE_NO_STRIDE
+                codes.setdefault((arm, str(e.data["serial"])), set()).add(int(e.data["code"]))
+    counts: list[Counter[str]] = [Counter() for _ in profiles]
+    for (arm, serial), found in sorted(codes.items()):
+        if serial in billed:
+            found = found - {1, 2}
+        if found:
+            counts[arm][combo_label(found)] += 1
+    return counts

@@ -70,7 +70,7 @@ class BillStore(Router):
         if delay is not None:
             self._add(BillRecord(session=s, due_at=now + delay))
             return
-        mode, late = self._hooks.bill_schedule(s, now)
+        mode, late, why = self._hooks.bill_schedule(s, now)
         if mode is None:
             mode = "at_unplug" if self._image.timings.bill_at_unplug else "at_stop"
         if mode == "at_unplug":
@@ -87,7 +87,7 @@ class BillStore(Router):
         else:  # never
             bill = BillRecord(session=s, due_at=_INF)
             self._add(bill)
-            self.drop(bill, now, s.quirks[-1] if s.quirks else mode)
+            self.drop(bill, now, why)
 
     @property
     def _bill_delay(self) -> tuple[float, float]:

@@ -159,22 +159,23 @@ class QuirkHooks:
         return q.tag
 
     @hook
-    def bill_schedule(self, s: SessionRecord, now: float) -> tuple[str | None, float]:
+    def bill_schedule(self, s: SessionRecord, now: float) -> tuple[str | None, float, str]:
         """When a finished session's bill is uploaded: bill_timing (zpd_case#4,
         igo_case#29, gdyc_case#15) picks ``at_stop`` / ``at_unplug`` / ``after_delay``
-        (with its delay) / ``next_login`` / ``never``; (None, 0) keeps the profile's."""
+        (with its delay) / ``next_login`` / ``never``; returns (mode, delay, the drop
+        reason of ``never``), (None, 0, "") to keep the profile's timing."""
         q = self._q.bill_timing
         if q is None:
-            return None, 0.0
+            return None, 0.0, ""
         kind = "charged" if s.charge_start_t is not None else "start_failure"
         if kind not in q.p["sessions"]:
-            return None, 0.0
+            return None, 0.0, ""
         mode = q.choose(self._rng)
         delay = uniform_span(self._rng, q.p["delay_s"]) if mode == "after_delay" else 0.0
         if mode is not None:
             text = f"bill {mode}" + (f" {delay:.0f}s" if mode == "after_delay" else "")
             self._fired(s, now, s.gun, q, text)
-        return mode, delay
+        return mode, delay, q.tag
 
     @hook
     def bill_upload(self, s: SessionRecord, now: float) -> str | None:

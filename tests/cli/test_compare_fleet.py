@@ -76,3 +76,33 @@ def test_bad_compare_input_is_one_line(tmp_path: Path):
     assert result.exit_code == ExitCode.BAD_INPUT and "unknown firmware profile" in result.output
     result = _compare(tmp_path, "--profile", A, "--backend", "tcp://127.0.0.1:9", "--jobs", "2")
     assert result.exit_code == ExitCode.BAD_INPUT and "--jobs 2" in result.output
+
+
+def test_platform_flags_count_orders_per_label_of_the_platforms_own_codes():
+    from dataclasses import replace
+
+    from simrig.cli.fleet import platform_flags
+    from simrig.endpoint import Event
+
+    from ..report.builders import run_a
+
+    first = 32010200000001
+    b_pile = str(first + 10_000)
+
+    def flag(pile: str, serial: str, code: int) -> Event:
+        return Event(0.0, "anomaly", pile, 1, {"code": code, "serial": serial})
+
+    events = [
+        flag(str(first), "s1", 9),
+        flag(str(first), "s1", 11),
+        flag(str(first), "s2", 1),
+        flag(b_pile, "s3", 1),
+        flag(b_pile, "s5", 1),  # flagged lost, then its bill came (late): not lost
+        flag(b_pile, "s5", 10),
+        Event(9.0, "bill", b_pile, 1, {"serial": "s5", "anomalies": [10]}),
+        flag(b_pile, "s6", 1),  # the same, with nothing else: no label at all
+        Event(9.0, "bill", b_pile, 1, {"serial": "s6", "anomalies": []}),
+    ]
+    result = replace(run_a(), events=events)
+    a, b = platform_flags([result], ["A", "B"], first)
+    assert (dict(a), dict(b)) == ({"9+11": 1, "1": 1}, {"1": 1, "10": 1})
