@@ -16,9 +16,9 @@ samples, not one sample twice.
 from __future__ import annotations
 
 import random
+import signal
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -172,6 +172,17 @@ def merge_shards(results: Sequence[RunResult], name: str) -> RunResult:
     return merged
 
 
+def _leave_sigint_to_the_parent() -> None:
+    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the
+    parent stops, reports, and terminates the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_numbered_shard(numbered: tuple[int, ShardJob]) -> tuple[int, RunResult]:
+    k, job = numbered
+    return k, run_shard(job)
+
+
 def run_fleet(
     plan: FleetPlan,
     profiles: Sequence[str],
@@ -197,18 +208,14 @@ def run_fleet(
             if progress:
                 progress(k + 1, len(todo))
     else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures: dict[Future[RunResult], int] = {
-                pool.submit(run_shard, j): k for k, j in enumerate(todo)
-            }
-            try:
-                for finished, future in enumerate(as_completed(futures), start=1):
-                    done[futures[future]] = future.result()
-                    if progress:
-                        progress(finished, len(todo))
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        # a Pool, not a ProcessPoolExecutor: leaving it (Ctrl-C, an error) terminates the
+        # workers at once instead of waiting for their shards to finish
+        with get_context("spawn").Pool(jobs, initializer=_leave_sigint_to_the_parent) as pool:
+            shards_done = pool.imap_unordered(_run_numbered_shard, enumerate(todo))
+            for finished, (k, result) in enumerate(shards_done, start=1):
+                done[k] = result
+                if progress:
+                    progress(finished, len(todo))
     results = [r for r in done if r is not None]
     return [
         merge_shards(

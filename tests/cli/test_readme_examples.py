@@ -18,6 +18,7 @@ runs this suite).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -40,6 +41,7 @@ BOUND_S = 4.0
 LONG = (
     re.compile(r"--clock realtime"),  # an hour of scenario time at speed 1
     re.compile(r"^simrig compare .*--days 30"),  # two station-months
+    re.compile(r"^simrig compare .*--sessions 25000"),  # two fleets of 25,000 sessions
     re.compile(r"^.*simrig run zshy_case#23 .*--speed 120"),  # 12 h of scenario at 120x
     re.compile(r"^simrig platform serve [^&]*$"),  # a server in the foreground
 )
@@ -75,12 +77,24 @@ def _short_case() -> str:
     return head.replace('name = "basic_card_session"', 'name = "my_case"') + timeline + expect
 
 
+@functools.cache
+def _next_version() -> str:
+    """``my-next-version.toml``: a vendor's profile file, as ``simrig firmware show`` starts
+    one (docs/profile-format.md), renamed to a version of its own."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "simrig", "firmware", "show", "sinexcel-dc@2090404"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return shown.replace('version = "2090404"', 'version = "2090500"', 1)
+
+
 def _scratch(folder: Path) -> Path:
     """A working folder as the README assumes: ``captures``, ``tests``, placeholders."""
     folder.mkdir(parents=True)
     for name in ("captures", "tests"):
         (folder / name).symlink_to(ROOT / name)
     (folder / "my_case.toml").write_text(_short_case(), encoding="utf-8")
+    (folder / "my-next-version.toml").write_text(_next_version(), encoding="utf-8")
     login = bytes.fromhex("680C0000000255031412782305 00DA4C".replace(" ", ""))
     (folder / "capture.bin").write_bytes(login * 2)
     return folder
