@@ -35,7 +35,7 @@ from simrig.oracle.deviations import PileDeviations
 from simrig.oracle.diagnostics import GiveUp
 
 from .frames import KIND_OF_REQUEST, REMOTE_KINDS, REPLY_TO, heads
-from .histograms import encode, new_histogram, record_s, summary_ms
+from .histograms import encode, new_histogram, new_interval_histogram, record_s, summary_ms
 
 __all__ = ["ANSWER_WITHIN_S", "DEVIATION_SAMPLE", "KINDS", "LoadObserver", "Snapshot"]
 
@@ -143,9 +143,9 @@ class LoadObserver:
         self.pile_seen = {k: new_histogram() for k in KINDS}
         self.timer_lag = new_histogram()
         # the interval histograms of the time series (reset at every snapshot)
-        self._interval_backend = new_histogram()
-        self._interval_heartbeat = new_histogram()
-        self._interval_lag = new_histogram()
+        self._interval_backend = new_interval_histogram()
+        self._interval_heartbeat = new_interval_histogram()
+        self._interval_lag = new_interval_histogram()
         self._deviations = {
             p: PileDeviations(p, link_corrupts) for p in list(self.piles)[:deviation_sample]
         }

@@ -26,7 +26,7 @@ from simrig.gc_policy import few_full_collections
 from simrig.sim.realtime_run import mapping_starting_now
 from simrig.sim.world import build_world, site_from_scenario
 
-from .histograms import encode, merge_into, new_histogram, summary_ms
+from .histograms import encode, merge_into, new_histogram, new_interval_histogram, summary_ms
 from .metrics import KINDS, Counters, LoadObserver
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ def merge_series(series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         for key in SUMMED:
             row[key] = sum(t[key] for t in ticks)
         for key in ("backend_all", "heartbeat", "timer_lag"):
-            h = new_histogram()
+            h = new_interval_histogram()
             for t in ticks:
                 merge_into(h, t[key])
             row[key] = encode(h)
