@@ -5,7 +5,8 @@ Each worker runs :func:`~simrig.load.runner.run_load` on its part of the plan
 CLOCK_MONOTONIC start for all), and sends its ticks and its final figures to the parent
 through a queue; the parent merges tick ``i`` of every worker into one live row and the
 figures into one result (:func:`~simrig.load.runner.merge`). Ctrl-C or SIGTERM in the
-parent asks every worker to end the same orderly way.
+parent asks every worker to end the same orderly way. ``--capture sample``: each worker
+writes the sampled piles it drives to its own files (``capture-wK.pcapng``).
 """
 
 from __future__ import annotations

@@ -39,9 +39,7 @@ def _decoded_frames(path: Path) -> list[tuple[str, str, str]]:
     return frames
 
 
-def test_capture_sample_holds_the_sampled_piles_only_and_none_writes_nothing(
-    platform, tmp_path
-):
+def test_capture_sample_holds_the_sampled_piles_only_and_none_writes_nothing(platform, tmp_path):
     """12 piles at 20×, 3 sampled (spread by pile number): capture.pcapng read back by
     ``read_capture`` holds exactly those piles' links (connects and frames both ways), its
     frames decode and are the same frames, in order, as frames.jsonl's; ``--capture
