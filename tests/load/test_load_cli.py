@@ -124,6 +124,7 @@ def test_dead_backend_exits_3_and_bad_input_exits_2(tmp_path):
         ["--profile", "no-such-profile@1"],
         ["--storm", "10%/60s"],
         ["--app-share", "0.5"],
+        ["--capture", "all"],
     ):
         args = ["load", "--backend", f"tcp://127.0.0.1:{port}", *bad]
         result = runner.invoke(app, args)
