@@ -9,7 +9,8 @@ to ``max_bytes`` (its chunks up and down, whole chunks: the first chunk past the
 and every later one of that pile are left out; its open stream is closed at the end).
 
 With ``--workers K`` each worker captures the sampled piles it drives into its own files
-(``capture-w0.pcapng``, ``frames-w0.jsonl``, ...): no file is shared between processes.
+(``capture-w0.pcapng``, ``frames-w0.jsonl``, ...): no file is shared between processes;
+a worker that drives no sampled pile writes none.
 """
 
 from __future__ import annotations

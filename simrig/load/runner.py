@@ -158,7 +158,7 @@ def run_load(
         control.provision(site_from_scenario(scenario, world.tariff))
     ramp = plan.ramp()
     tap = None
-    if capture is not None:
+    if capture is not None and set(capture.piles) & set(piles):  # no sampled pile: no files
         from .capture import CaptureTap
 
         tap = CaptureTap(observer, capture, piles, mapping.wall, worker)
@@ -224,7 +224,7 @@ def run_load(
         interrupted=driver.interrupted,
         stopped_early=observer.gave_up,
         errors=driver.errors[:20],
-        captures=[tap.summary()] if tap is not None and tap.piles else [],
+        captures=[tap.summary()] if tap is not None else [],
     )
     return figures
 
