@@ -19,6 +19,7 @@ from .common import ControlOption, fail
 
 if TYPE_CHECKING:
     from simrig.control import BackendControl
+    from simrig.load.capture import CaptureSpec
     from simrig.load.plan import LoadPlan, Storm
     from simrig.load.report import Thresholds
 
@@ -114,6 +115,19 @@ def load(
     live: Annotated[
         bool | None, typer.Option("--live/--no-live", help="Live dashboard (default on a TTY).")
     ] = None,
+    capture: Annotated[
+        str,
+        typer.Option(
+            help="none, or sample: capture.pcapng + frames.jsonl of --capture-piles piles "
+            "(with --workers: capture-wK.*, per worker)."
+        ),
+    ] = "none",
+    capture_piles: Annotated[
+        int, typer.Option(min=1, help="Piles captured, spread evenly by pile number.")
+    ] = 10,
+    capture_bytes: Annotated[
+        int, typer.Option(min=0, help="Bytes captured per sampled pile at most (0: no limit).")
+    ] = 1_000_000,
     out: Annotated[Path, typer.Option(help="Folder for load.json and load.png.")] = DEFAULT_OUT,
 ) -> None:
     """Load-test a YKC backend: N piles of the real firmware models, streamed metrics.
@@ -155,6 +169,10 @@ def load(
             _write_site(plan, site_toml)
             return
         parse_tcp(backend)
+        if capture not in ("none", "sample"):
+            raise ValueError(f"--capture {capture!r}: expected none or sample")
+        sampled = capture == "sample"
+        spec = _capture_spec(plan, out, capture_piles, capture_bytes) if sampled else None
         limits = Thresholds(parse_p99(max_p99_ms or []), max_lost_bills, max_login_failures)
         control = load_control(backend_control, backend) if backend_control else None
         if plan.app_share > 0 and control is None:
@@ -166,8 +184,14 @@ def load(
         fail(str(exc))
     show_live = sys.stdout.isatty() if live is None else live
     code = _run(plan, backend, control, backend_control, workers, limits, out,
-                show_live, status_every)  # fmt: skip
+                show_live, status_every, spec)  # fmt: skip
     raise typer.Exit(code)
+
+
+def _capture_spec(plan: LoadPlan, out: Path, piles: int, max_bytes: int) -> CaptureSpec:
+    from simrig.load.capture import CaptureSpec, sample_piles
+
+    return CaptureSpec(out, tuple(sample_piles(plan.pile_numbers(), piles)), max_bytes)
 
 
 def _scaled(storm: Storm, speed: float) -> Storm:
@@ -197,6 +221,7 @@ def _run(
     out: Path,
     show_live: bool,
     status_every: float,
+    capture: CaptureSpec | None = None,
 ) -> int:
     """Run, show, write, judge; the exit code."""
     import time
@@ -238,7 +263,9 @@ def _run(
             note = raise_open_files(plan.piles)
             if note:
                 notes.append(note)
-            figures: LoadFigures = run_load(plan, backend, control=control, on_tick=on_tick)
+            figures: LoadFigures = run_load(
+                plan, backend, control=control, on_tick=on_tick, capture=capture
+            )
         else:
             if control is not None:  # provision once, the workers only play the app
                 from datetime import datetime
@@ -247,8 +274,9 @@ def _run(
 
                 control.provision(site_from_scenario(plan.scenario(datetime.now(), all_users=True)))
             figures, worker_notes = run_workers(
-                plan, backend, workers, control_spec=control_spec, on_tick=on_tick
-            )
+                plan, backend, workers, control_spec=control_spec, on_tick=on_tick,
+                capture=capture,
+            )  # fmt: skip
             notes += worker_notes
     except (BackendError, OSError, RuntimeError) as exc:
         if rich_live is not None:
@@ -258,6 +286,7 @@ def _run(
         if rich_live is not None:
             rich_live.stop()
     failed = check_thresholds(figures, limits)
+    notes += figures.captures
     if plan.speed != 1:
         notes.append(f"speed {plan.speed:g}: the backend must run at the same --speed")
     data = summary(figures, failed, notes)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from simrig.control import BackendControl
     from simrig.protocol.ykc import Message
 
+    from .capture import CaptureSpec
     from .plan import LoadPlan
 
 __all__ = ["LoadFigures", "TimedControl", "merge", "parse_tcp", "run_load"]
@@ -116,6 +117,8 @@ class LoadFigures:
     interrupted: bool = False
     stopped_early: str = ""
     errors: list[str] = field(default_factory=list)
+    #: one line per process that wrote a sampled capture (``--capture sample``)
+    captures: list[str] = field(default_factory=list)
 
 
 def run_load(
@@ -128,8 +131,11 @@ def run_load(
     start_monotonic: float | None = None,
     provision: bool = True,
     backend_epoch: datetime | None = None,
+    capture: CaptureSpec | None = None,
+    worker: int | None = None,
 ) -> LoadFigures:
-    """Run ``plan`` against ``backend`` (``tcp://host:port``) in this process."""
+    """Run ``plan`` against ``backend`` (``tcp://host:port``) in this process; ``capture``:
+    the sampled piles this process drives are captured to its own files (``worker``'s)."""
     from simrig.adapters.tcp_server import install_uvloop
 
     host, port = parse_tcp(backend)
@@ -151,9 +157,14 @@ def run_load(
     if provision and control is not None:
         control.provision(site_from_scenario(scenario, world.tariff))
     ramp = plan.ramp()
+    tap = None
+    if capture is not None and set(capture.piles) & set(piles):  # no sampled pile: no files
+        from .capture import CaptureTap
+
+        tap = CaptureTap(observer, capture, piles, mapping.wall, worker)
     driver = RealtimeDriver(
-        world, mapping=mapping, sample_truth=False, recorder=observer, first_pump=ramp,
-        opener=tcp_protocol_opener(host, port),
+        world, mapping=mapping, sample_truth=False, recorder=tap or observer,
+        first_pump=ramp, opener=tcp_protocol_opener(host, port),
     )  # fmt: skip
     driver.give_up = observer.give_up
     starts = sorted(ramp.values())
@@ -188,8 +199,12 @@ def run_load(
             await tick
 
     install_uvloop()
-    with few_full_collections():  # the piles' heap, frozen: no full sweep walks it
-        asyncio.run(main())
+    try:
+        with few_full_collections():  # the piles' heap, frozen: no full sweep walks it
+            asyncio.run(main())
+    finally:
+        if tap is not None:
+            tap.close()
     now = time.monotonic()
     observer.expire(now)
     lost, in_flight = observer.bills_open(now)
@@ -209,6 +224,7 @@ def run_load(
         interrupted=driver.interrupted,
         stopped_early=observer.gave_up,
         errors=driver.errors[:20],
+        captures=[tap.summary()] if tap is not None else [],
     )
     return figures
 
@@ -239,6 +255,7 @@ def merge(parts: list[LoadFigures]) -> LoadFigures:
         out.bills_never_acked += p.bills_never_acked
         out.bills_in_flight += p.bills_in_flight
         out.errors += p.errors
+        out.captures += p.captures
     out.counters = counters
     for name in ("backend", "pile"):
         merged = {}

@@ -5,7 +5,8 @@ Each worker runs :func:`~simrig.load.runner.run_load` on its part of the plan
 CLOCK_MONOTONIC start for all), and sends its ticks and its final figures to the parent
 through a queue; the parent merges tick ``i`` of every worker into one live row and the
 figures into one result (:func:`~simrig.load.runner.merge`). Ctrl-C or SIGTERM in the
-parent asks every worker to end the same orderly way.
+parent asks every worker to end the same orderly way. ``--capture sample``: each worker
+writes the sampled piles it drives to its own files (``capture-wK.pcapng``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from .capture import CaptureSpec
 from .plan import LoadPlan
 from .runner import LoadFigures, merge, merge_series, run_load
 
@@ -55,6 +57,7 @@ def _worker(
     start_monotonic: float,
     tick_s: float,
     out: Any,
+    capture: CaptureSpec | None = None,
 ) -> None:  # pragma: no cover - runs in the worker process
     try:
         from simrig.control import load_control
@@ -64,7 +67,7 @@ def _worker(
         control = load_control(control_spec, backend) if control_spec else None
         figures = run_load(
             part, backend, control=control, start_monotonic=start_monotonic,
-            tick_s=tick_s, provision=False,
+            tick_s=tick_s, provision=False, capture=capture, worker=index,
             on_tick=lambda row: out.put(("tick", index, row)),
         )  # fmt: skip
         out.put(("done", index, (asdict(figures), note)))
@@ -81,6 +84,7 @@ def run_workers(
     on_tick: Callable[[dict[str, Any]], None] | None,
     tick_s: float = 1.0,
     lead_s: float = 5.0,
+    capture: CaptureSpec | None = None,
 ) -> tuple[LoadFigures, list[str]]:
     """Run ``plan`` in ``workers`` processes; the merged figures and the workers' notes."""
     ctx = multiprocessing.get_context("spawn")
@@ -89,7 +93,7 @@ def run_workers(
     procs = [
         ctx.Process(
             target=_worker,
-            args=(plan, i, workers, backend, control_spec, start, tick_s, out),
+            args=(plan, i, workers, backend, control_spec, start, tick_s, out, capture),
             daemon=True,
         )
         for i in range(workers)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from simrig.capture import Chunk
+from simrig.capture.formats import read_capture
 from simrig.cli import app
 from simrig.exit_codes import ExitCode
 
@@ -68,12 +70,14 @@ def test_workers_merge_and_storms_drop_piles(platform, tmp_path):
     """Two worker processes; 50 % of the piles lose their link for 50 scenario-s 80 s
     after the ramp (at 20×: 2.5 s every 4 s): the merged figures count every pile once,
     the dropped piles notice the dead link, their connects fail during the outage (the
-    link model's, not the backend's) and they reconnect and log in again after it."""
+    link model's, not the backend's) and they reconnect and log in again after it. With
+    ``--capture sample`` each worker captures its own sampled piles to its own files."""
     server = platform(10, 20.0)
     code, data, output = _load(
         server.port, tmp_path / "out",
         "--piles", "10", "--duration", "10s", "--ramp", "1s", "--speed", "20",
         "--sessions-per-pile-hour", "0", "--storm", "50%/2.5s/4s", "--workers", "2",
+        "--capture", "sample", "--capture-piles", "2",
     )  # fmt: skip
     assert code == ExitCode.PASS, output
     counters = data["counters"]
@@ -82,6 +86,10 @@ def test_workers_merge_and_storms_drop_piles(platform, tmp_path):
     assert counters["logins"] == counters["connects"] and counters["connect_failures"] == 0
     assert max(row["logged_in"] for row in data["series"]) == 10
     assert data["latency_ms"]["heartbeat"]["backend"]["count"] > 0
+    for worker, pile in enumerate(("32010200000001", "32010200000006")):  # one sampled each
+        items = list(read_capture(tmp_path / "out" / f"capture-w{worker}.pcapng"))
+        assert {i.pile_no for i in items} == {pile} and any(isinstance(i, Chunk) for i in items)
+        assert (tmp_path / "out" / f"frames-w{worker}.jsonl").stat().st_size > 0
 
 
 def test_a_reply_delay_moves_the_pile_seen_p50_and_not_the_backend_s(platform, tmp_path):
@@ -116,6 +124,7 @@ def test_dead_backend_exits_3_and_bad_input_exits_2(tmp_path):
         ["--profile", "no-such-profile@1"],
         ["--storm", "10%/60s"],
         ["--app-share", "0.5"],
+        ["--capture", "all"],
     ):
         args = ["load", "--backend", f"tcp://127.0.0.1:{port}", *bad]
         result = runner.invoke(app, args)
