@@ -256,7 +256,8 @@ class ABReport:
         (out / "summary.txt").write_text(text, encoding="utf-8")
         document = ab_document(stats, ab_rows(stats), partial)
         (out / "ab.json").write_text(json.dumps(document, indent=1) + "\n")
-        chart = ab_chart_png(stats, out / "compare.png") if sessions else None
+        title = "PARTIAL (interrupted): " + partial if partial else ""
+        chart = ab_chart_png(stats, out / "compare.png", title) if sessions else None
         total = sum(s.sessions for s in stats)
         if total <= RESULTS_JSON_MAX_SESSIONS:
             write_results_json(results, out / "results.json", interrupted=bool(partial))
