@@ -161,9 +161,9 @@ def compare(
             f"pile-day, seed {seed}), backend {backend}",
         )  # fmt: skip
         if backend == "embedded":
-            shards = len(plan.shards()) * len(profile)
-            label = f"{len(profile)} x {plan.sessions:,} sessions ({shards} shards)"
-            with interruptible(ab), progress(console, label, shards) as bar:
+            each = len(plan.shards())
+            label = f"{len(profile)} x {plan.sessions:,} sessions ({each} shards each)"
+            with interruptible(ab), progress(console, label, each * len(profile)) as bar:
                 results = run_fleet(
                     plan,
                     profile,
