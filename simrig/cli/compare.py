@@ -61,6 +61,8 @@ __all__ = ["ABReport", "ab_document", "compare", "register"]
 #: results.json holds every session; above this many it is not written (summary.txt and
 #: ab.json hold the A/B)
 RESULTS_JSON_MAX_SESSIONS = 5000
+#: a partial compare in which no shard was finished by every profile
+NO_AB = "No A/B: no shard was finished by every profile before the interruption."
 
 SessionsOption = Annotated[
     int | None,
@@ -162,7 +164,8 @@ def compare(
         )  # fmt: skip
         if backend == "embedded":
             each = len(plan.shards())
-            label = f"{len(profile)} x {plan.sessions:,} sessions ({each} shards each)"
+            shards = f"{each} shard" + ("s" if each > 1 else "")
+            label = f"{len(profile)} x {plan.sessions:,} sessions ({shards} each)"
             with interruptible(ab), progress(console, label, each * len(profile)) as bar:
                 results = run_fleet(
                     plan,
@@ -217,9 +220,13 @@ class ABReport:
             common = shards_every_arm_finished(self.profiles, self.shards)
             total = len(self.plan.shards())
             results = merge_arms(self.plan, self.profiles, self.shards, common)
+            each = ", ".join(
+                f"{name} {sum(1 for arm, _ in self.shards if arm == k)}"
+                for k, name in enumerate(self.profiles)
+            )
             what = (
                 f"{len(common)} of {total} shards of {SHARD_PILES} piles finished by every "
-                "profile (the A/B below holds these)"
+                f"profile (finished: {each}); the A/B below holds these"
             )
         else:
             results = [*self.done, *([cut] if cut is not None else [])]
@@ -249,14 +256,15 @@ class ABReport:
                 f"PARTIAL REPORT: the compare was interrupted (Ctrl-C or SIGTERM); {partial}.",
                 "",
             ]
-        text = summary_text(stats, header)
+        rows = ab_rows(stats) if sessions or not partial else []
+        text = summary_text(stats, header) if rows else "\n".join([*header, NO_AB, ""])
         out.mkdir(parents=True, exist_ok=True)
         for stale in ("summary.txt", "ab.json", "compare.png", "results.json"):
             (out / stale).unlink(missing_ok=True)  # a partial report never mixes with an old one
         (out / "summary.txt").write_text(text, encoding="utf-8")
-        document = ab_document(stats, ab_rows(stats), partial)
+        document = ab_document(stats, rows, partial)
         (out / "ab.json").write_text(json.dumps(document, indent=1) + "\n")
-        title = "PARTIAL (interrupted): " + partial if partial else ""
+        title = f"Firmware A/B, PARTIAL (interrupted): {partial}" if partial else ""
         chart = ab_chart_png(stats, out / "compare.png", title) if sessions else None
         total = sum(s.sessions for s in stats)
         if total <= RESULTS_JSON_MAX_SESSIONS:

@@ -20,6 +20,8 @@ __all__ = ["ab_chart_png"]
 
 #: characters per line of a label's meaning on the y axis (a 6-code combo wraps)
 MEANING_WIDTH = 30
+#: characters per line of the title (a partial compare's says what it holds)
+TITLE_WIDTH = 110
 #: a profile's row height in inches
 ROW_INCHES = 0.42
 
@@ -72,7 +74,9 @@ def ab_chart_png(stats: Sequence[ProfileStats], path: str | Path, title: str = "
             fontsize=10,
         )
         ax.grid(axis="x", alpha=0.3)
-        fig.suptitle(title or "Firmware A/B: anomalous sessions per anomaly code", fontsize=13)
+        heading = title or "Firmware A/B: anomalous sessions per anomaly code"
+        lines = textwrap.wrap(heading, TITLE_WIDTH, break_on_hyphens=False)
+        fig.suptitle("\n".join(lines), fontsize=13)
         ax.legend(
             fontsize=10, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(n, 2), frameon=False
         )
@@ -87,7 +91,7 @@ def ab_chart_png(stats: Sequence[ProfileStats], path: str | Path, title: str = "
 def _label_text(row: LabelRow) -> str:
     """``code 9+11`` over its meaning, wrapped."""
     code = "all codes" if row.label == "any" else f"code {row.label}"
-    return "\n".join([code, *textwrap.wrap(row.meaning, MEANING_WIDTH)])
+    return "\n".join([code, *textwrap.wrap(row.meaning, MEANING_WIDTH, break_on_hyphens=False)])
 
 
 def _verdict(comparison: Comparison | None, first: str) -> str:
