@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, Protocol
 
 import typer
 from rich.console import Console
@@ -178,8 +178,17 @@ class PartialReport:
         self.console.print(Text(f"partial report: {folder}"), overflow="fold")
 
 
+class WritesPartial(Protocol):
+    """What :func:`interruptible` writes on Ctrl-C/SIGTERM: :class:`PartialReport`, or a
+    command's own partial report (``compare``'s A/B)."""
+
+    done: list[RunResult]
+
+    def write(self, cut: RunResult | None) -> None: ...
+
+
 @contextmanager
-def interruptible(report: PartialReport | None = None) -> Iterator[None]:
+def interruptible(report: WritesPartial | None = None) -> Iterator[None]:
     """Ctrl-C or SIGTERM during a run: say so, write ``report`` (a partial report, marked
     so, of the runs done and the one cut short) and exit 4 (ExitCode.INTERRUPTED).
 

@@ -4,17 +4,25 @@ Wilson intervals, a significance verdict per anomaly label, ``summary.txt``, a c
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from simrig.report.progress import progress
+from simrig.sim.results import RunResult
 
 from .common import (
     DEFAULT_OUT,
     BackendOption,
     ControlOption,
     EpochOption,
+    FormatOption,
     OutOption,
     ProfileDirOption,
     SpeedOption,
@@ -24,10 +32,12 @@ from .common import (
     check_out,
     fail,
     interruptible,
+    make_console,
+    output_format,
     parse_epoch,
     print_throughput,
-    progress_bar,
 )
+from .fleet import SHARD_PILES, FleetPlan, merge_arms, shards_every_arm_finished
 from .workload import (
     AppShareOption,
     DaysOption,
@@ -46,11 +56,13 @@ from .workload import (
     workload_spec,
 )
 
-__all__ = ["compare", "register"]
+__all__ = ["ABReport", "ab_document", "compare", "register"]
 
 #: results.json holds every session; above this many it is not written (summary.txt and
 #: ab.json hold the A/B)
 RESULTS_JSON_MAX_SESSIONS = 5000
+#: a partial compare in which no shard was finished by every profile
+NO_AB = "No A/B: no shard was finished by every profile before the interruption."
 
 SessionsOption = Annotated[
     int | None,
@@ -94,10 +106,12 @@ def compare(
     view: ViewOption = None,
     view_arg: ViewArgOption = None,
     profile_dir: ProfileDirOption = None,
+    fmt: FormatOption = "",
 ) -> None:
     """Firmware A/B: the same fleet workload on each profile; per anomaly label the rate
     with its Wilson 95 % interval and each profile against the first (Newcombe interval,
-    Fisher's exact test, Holm-adjusted verdict). Writes summary.txt, ab.json, compare.png.
+    Fisher's exact test, Holm-adjusted verdict). Writes summary.txt, ab.json, compare.png;
+    --format json prints ab.json's document on stdout.
 
     Each profile's piles are numbered apart (+10000 per profile) and draw their own
     firmware randomness; every pile serves its own users. On embedded the fleet runs in
@@ -105,18 +119,16 @@ def compare(
     profiles run side by side in one real-time run at --speed. Exit 0 pass, 1
     expectations failed, 2 bad input, 3 backend unreachable or incompatible, 4
     interrupted."""
-    from simrig.cli.fleet import arm_scenarios, arm_stats, plan_fleet, run_fleet
+    from simrig.cli.fleet import arm_scenarios, plan_fleet, run_fleet
     from simrig.firmware_models import ProfileError, load_profile
-    from simrig.report import exit_code, write_results_json
-    from simrig.report.ab import ab_rows, summary_text
-    from simrig.report.ab_chart import ab_chart_png
-    from simrig.report.folder import print_diagnostics
+    from simrig.report import exit_code
     from simrig.scenarios import ScenarioError
     from simrig.sim.runner import BackendError
 
-    console = Console()
     dirs = tuple(profile_dir or ())
     try:
+        fmt = output_format(fmt)
+        console = make_console(fmt)
         check_out(out)
         if backend != "embedded" and jobs > 1:
             raise ValueError(f"--jobs {jobs}: shards run on the embedded platform only")
@@ -145,15 +157,24 @@ def compare(
             profile_dirs=dirs,
             drain_s=drain_s,
         )
+        ab = ABReport(
+            out, console, fmt, profile, spec.first_pile_no, plan, backend,
+            f"({plan.piles} piles x {days:g} days, {sessions_per_pile_day:g} sessions per "
+            f"pile-day, seed {seed}), backend {backend}",
+        )  # fmt: skip
         if backend == "embedded":
-            with interruptible(), progress_bar(console) as bar:
-                task = bar.add_task(f"{len(profile)} x {plan.sessions} sessions", total=1.0)
-
-                def advance(done: int, total: int) -> None:
-                    bar.update(task, completed=done / total)
-
+            each = len(plan.shards())
+            shards = f"{each} shard" + ("s" if each > 1 else "")
+            label = f"{len(profile)} x {plan.sessions:,} sessions ({shards} each)"
+            with interruptible(ab), progress(console, label, each * len(profile)) as bar:
                 results = run_fleet(
-                    plan, profile, jobs=jobs, drain_s=drain_s, profile_dirs=dirs, progress=advance
+                    plan,
+                    profile,
+                    jobs=jobs,
+                    drain_s=drain_s,
+                    profile_dirs=dirs,
+                    progress=lambda done, _total: bar.update(done),
+                    finished=ab.shards,
                 )
         else:
             scenarios = arm_scenarios(plan, profile, None)
@@ -161,39 +182,117 @@ def compare(
                 refuse_app_steps(scenario, how, app_share)
             name = f"fleet:{' vs '.join(profile)}:{plan.sessions}s"
             merged = users_in_use(side_by_side(scenarios, name))
-            results = run_scenarios([merged if drain_s is None else drained(merged, drain_s)], how)
+            results = run_scenarios(
+                [merged if drain_s is None else drained(merged, drain_s)],
+                how,
+                console=console,
+                report=ab,
+            )
     except (ScenarioError, BackendError, ProfileError, ValueError, OSError) as exc:
         fail(str(exc))
-    print_diagnostics(results, console)
-    stats = arm_stats(results, profile, spec.first_pile_no)
-    header = [
-        f"Firmware A/B: {plan.sessions} sessions per profile ({plan.piles} piles x "
-        f"{days:g} days, {sessions_per_pile_day:g} sessions per pile-day, seed {seed}), "
-        f"backend {backend}",
-        "",
-    ]
-    text = summary_text(stats, header)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.txt").write_text(text, encoding="utf-8")
-    (out / "ab.json").write_text(json.dumps(_ab_document(stats, ab_rows(stats)), indent=1) + "\n")
-    chart = ab_chart_png(stats, out / "compare.png")
-    Console(width=max(120, max(len(line) for line in text.splitlines()))).print(
-        text, highlight=False, markup=False
-    )
-    total = sum(s.sessions for s in stats)
-    if total <= RESULTS_JSON_MAX_SESSIONS:
-        write_results_json(results, out / "results.json")
-    else:
-        console.print(
-            f"results.json not written ({total} sessions; summary.txt and ab.json hold the A/B)"
-        )
-    print_throughput(results, console)
-    console.print(f"summary: {out / 'summary.txt'}  chart: {chart}")
+    ab.write_ab(results)
     raise typer.Exit(exit_code(results))
 
 
-def _ab_document(stats: Sequence, rows: Sequence) -> dict[str, object]:
+@dataclass
+class ABReport:
+    """Where ``compare`` writes its A/B — summary.txt, ab.json, compare.png, results.json
+    (small fleets) — at the end, or partial on Ctrl-C/SIGTERM (:func:`interruptible`):
+    then the shards every profile finished (embedded) or the run cut short (any other
+    backend), marked PARTIAL, and exit 4."""
+
+    out: Path
+    console: Console
+    fmt: str
+    profiles: Sequence[str]
+    first_pile_no: int
+    plan: FleetPlan
+    backend: str
+    workload: str
+    #: embedded: each finished shard's run as ``(arm, shard)`` (:func:`run_fleet`)
+    shards: dict[tuple[int, int], RunResult] = field(default_factory=dict)
+    #: any other backend: the runs done (:func:`run_scenarios` appends)
+    done: list[RunResult] = field(default_factory=list)
+
+    def write(self, cut: RunResult | None) -> None:
+        """The partial A/B (``cut``: the run cut short, judged as far as it got)."""
+        if self.backend == "embedded":
+            common = shards_every_arm_finished(self.profiles, self.shards)
+            total = len(self.plan.shards())
+            results = merge_arms(self.plan, self.profiles, self.shards, common)
+            each = ", ".join(
+                f"{name} {sum(1 for arm, _ in self.shards if arm == k)}"
+                for k, name in enumerate(self.profiles)
+            )
+            what = (
+                f"{len(common)} of {total} shards of {SHARD_PILES} piles finished by every "
+                f"profile (finished: {each}); the A/B below holds these"
+            )
+        else:
+            results = [*self.done, *([cut] if cut is not None else [])]
+            what = "the sessions judged before the run was cut short"
+        self.write_ab(results, partial=what)
+
+    def write_ab(self, results: Sequence[RunResult], partial: str = "") -> None:
+        """Write and print the A/B of ``results``; ``partial``: what a cut-short run holds."""
+        from simrig.cli.fleet import arm_stats
+        from simrig.report import write_results_json
+        from simrig.report.ab import ab_rows, summary_text
+        from simrig.report.ab_chart import ab_chart_png
+        from simrig.report.folder import print_diagnostics
+
+        out, console = self.out, self.console
+        if self.fmt != "json":
+            print_diagnostics(results, console)
+        stats = arm_stats(results, self.profiles, self.first_pile_no)
+        sessions = stats[0].sessions if stats else 0
+        header = [
+            f"Firmware A/B: {sessions if partial else self.plan.sessions} sessions per profile "
+            f"{self.workload}",
+            "",
+        ]
+        if partial:
+            header[:0] = [
+                f"PARTIAL REPORT: the compare was interrupted (Ctrl-C or SIGTERM); {partial}.",
+                "",
+            ]
+        rows = ab_rows(stats) if sessions or not partial else []
+        text = summary_text(stats, header) if rows else "\n".join([*header, NO_AB, ""])
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("summary.txt", "ab.json", "compare.png", "results.json"):
+            (out / stale).unlink(missing_ok=True)  # a partial report never mixes with an old one
+        (out / "summary.txt").write_text(text, encoding="utf-8")
+        document = ab_document(stats, rows, partial)
+        (out / "ab.json").write_text(json.dumps(document, indent=1) + "\n")
+        title = f"Firmware A/B, PARTIAL (interrupted): {partial}" if partial else ""
+        chart = ab_chart_png(stats, out / "compare.png", title) if sessions else None
+        total = sum(s.sessions for s in stats)
+        if total <= RESULTS_JSON_MAX_SESSIONS:
+            write_results_json(results, out / "results.json", interrupted=bool(partial))
+        if self.fmt == "json":
+            sys.stdout.write(json.dumps({**document, "report": str(out)}) + "\n")
+            return
+        if self.fmt == "plain":
+            console.print(Text(text.rstrip("\n")), crop=False, soft_wrap=True)
+        else:
+            width = max(120, max(len(line) for line in text.splitlines()))
+            Console(width=width).print(text, highlight=False, markup=False)
+        if total > RESULTS_JSON_MAX_SESSIONS:
+            console.print(
+                f"results.json not written ({total} sessions; summary.txt and ab.json hold the A/B)"
+            )
+        print_throughput(results, console)
+        where = f"summary: {out / 'summary.txt'}" + (f"  chart: {chart}" if chart else "")
+        console.print(Text(("partial " if partial else "") + where), overflow="fold")
+
+
+def ab_document(stats: Sequence, rows: Sequence, partial: str = "") -> dict[str, object]:
+    """ab.json (and ``--format json``'s stdout): per profile its sessions; per label the
+    counts, Wilson intervals and each profile against the first. ``partial``: what an
+    interrupted compare holds (empty: the whole fleet)."""
     return {
+        "partial": bool(partial),
+        **({"partial_holds": partial} if partial else {}),
         "profiles": [{"profile": s.profile, "sessions": s.sessions} for s in stats],
         "labels": [
             {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import signal
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,11 +38,13 @@ __all__ = [
     "FleetPlan",
     "arm_scenarios",
     "arm_stats",
+    "merge_arms",
     "merge_shards",
     "pile_stream",
     "plan_fleet",
     "platform_flags",
     "run_fleet",
+    "shards_every_arm_finished",
 ]
 
 #: piles per shard (fixed: the partition never depends on ``--jobs``)
@@ -191,20 +193,25 @@ def run_fleet(
     drain_s: float | None = None,
     profile_dirs: tuple[Path, ...] = (),
     progress: Callable[[int, int], None] | None = None,
+    finished: dict[tuple[int, int], RunResult] | None = None,
 ) -> list[RunResult]:
-    """Every profile's fleet, one merged run per profile (in ``profiles`` order)."""
+    """Every profile's fleet, one merged run per profile (in ``profiles`` order).
+
+    Shards run shard by shard, every profile's copy of a shard in turn, so that a run
+    cut short (Ctrl-C, SIGTERM) has the same shards done for each profile: ``finished``
+    receives each shard's result as ``(arm, shard)`` as it ends (:func:`merge_arms`)."""
     shards = len(plan.shards())
     todo = [
         ShardJob(plan, profile, arm, shard, drain_s, profile_dirs)
-        for arm, profile in enumerate(profiles)
         for shard in range(shards)
+        for arm, profile in enumerate(profiles)
     ]
     for arm, profile in enumerate(profiles):
         arm_spec(plan, profile, arm)  # numbering checked before any work
-    done: list[RunResult | None] = [None] * len(todo)
+    done = {} if finished is None else finished
     if jobs <= 1:
         for k, job in enumerate(todo):
-            done[k] = run_shard(job)
+            done[job.arm, job.shard] = run_shard(job)
             if progress:
                 progress(k + 1, len(todo))
     else:
@@ -212,16 +219,35 @@ def run_fleet(
         # workers at once instead of waiting for their shards to finish
         with get_context("spawn").Pool(jobs, initializer=_leave_sigint_to_the_parent) as pool:
             shards_done = pool.imap_unordered(_run_numbered_shard, enumerate(todo))
-            for finished, (k, result) in enumerate(shards_done, start=1):
-                done[k] = result
+            for count, (k, result) in enumerate(shards_done, start=1):
+                done[todo[k].arm, todo[k].shard] = result
                 if progress:
-                    progress(finished, len(todo))
-    results = [r for r in done if r is not None]
+                    progress(count, len(todo))
+    return merge_arms(plan, profiles, done, range(shards))
+
+
+def shards_every_arm_finished(
+    profiles: Sequence[str], finished: dict[tuple[int, int], RunResult]
+) -> list[int]:
+    """The shards (in order) that every profile finished: a cut-short A/B compares these
+    only, so both arms still serve the same sessions."""
+    shards = {shard for _, shard in finished}
+    return sorted(s for s in shards if all((a, s) in finished for a in range(len(profiles))))
+
+
+def merge_arms(
+    plan: FleetPlan,
+    profiles: Sequence[str],
+    finished: dict[tuple[int, int], RunResult],
+    shards: Iterable[int],
+) -> list[RunResult]:
+    """Per profile, its results of ``shards`` merged in shard order into one run (a
+    profile with none of them: an empty run is not made, the profile is left out)."""
+    order = list(shards)
     return [
-        merge_shards(
-            results[arm * shards : (arm + 1) * shards], f"fleet:{profile}:{plan.sessions}s"
-        )
+        merge_shards([finished[arm, s] for s in order], f"fleet:{profile}:{plan.sessions}s")
         for arm, profile in enumerate(profiles)
+        if order
     ]
 
 

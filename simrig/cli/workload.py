@@ -23,7 +23,7 @@ from simrig.report.progress import progress
 from simrig.scenarios import Scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
 
-from .common import PartialReport, interruptible
+from .common import PartialReport, WritesPartial, interruptible
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -245,7 +245,7 @@ def run_scenarios(
     run: WorkloadRun,
     *,
     console: Console | None = None,
-    report: PartialReport | None = None,
+    report: WritesPartial | None = None,
 ) -> list[RunResult]:
     """Run prepared workload scenarios in turn with a progress bar (a status line every
     10 s off a terminal) on ``console``. ``report``: Ctrl-C or SIGTERM write a partial
