@@ -159,8 +159,8 @@ def compare(
         )
         ab = ABReport(
             out, console, fmt, profile, spec.first_pile_no, plan, backend,
-            f"({plan.piles} piles x {days:g} days, {sessions_per_pile_day:g} sessions per "
-            f"pile-day, seed {seed}), backend {backend}",
+            f"({plan.piles} piles x {days:g} days, {sessions_per_pile_day:g} sessions/pile-day, "
+            f"seed {seed}), backend {backend}",
         )  # fmt: skip
         if backend == "embedded":
             each = len(plan.shards())
