@@ -29,6 +29,25 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _has_a_connection(pid: int) -> bool:
+    """Whether process ``pid`` holds an established TCP socket (the embedded-tcp platform
+    is provisioned from its config file, so its first one is the pile's)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:[") : -1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and fields[9] in inodes:  # 01: ESTABLISHED
+                return True
+    return False
+
+
 def test_sigterm_stops_the_platform_and_writes_a_partial_report(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -44,6 +63,9 @@ def test_sigterm_stops_the_platform_and_writes_a_partial_report(tmp_path: Path) 
             time.sleep(0.2)
             servers = _children(proc.pid)
         assert servers, "the platform process never started"
+        while not any(map(_has_a_connection, servers)) and time.monotonic() < deadline:
+            time.sleep(0.1)  # a loaded machine may take seconds to start the platform
+        assert any(map(_has_a_connection, servers)), "the pile never connected"
         time.sleep(2.5)  # the pile logs in and the session starts (scenario 10:01 at 30x)
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
