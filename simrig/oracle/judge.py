@@ -69,6 +69,9 @@ class Tolerances:
     start_before_plug_s: float = 120.0
     #: a notice this long before the true charge end counts as false
     notice_margin_s: float = 60.0
+    #: the platform's clock may be this far off the run's (its bill receipt vs the send)
+    #: before durations on its own record are not judged (a backend run unscaled)
+    platform_clock_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +350,7 @@ class Oracle:
         if p_bill is not None:
             self._occupancy(truth, p_bill, codes, notes)
         if p_bill is not None and p_session is not None:
-            self._against_platform_record(p_bill, p_session, codes)
+            self._against_platform_record(p_bill, p_session, d_bill, codes, notes)
         return OrderVerdict(
             order.serial, frozenset(codes), d_bill, p_bill, p_session, tuple(notes), bill_state
         )
@@ -417,12 +420,26 @@ class Oracle:
             )
 
     def _against_platform_record(
-        self, bill: PlatformBill, session: PlatformSession, codes: set[int]
+        self,
+        bill: PlatformBill,
+        session: PlatformSession,
+        sent: DeviceBill | None,
+        codes: set[int],
+        notes: list[str],
     ) -> None:
         tol = self.tol
         slack = max(tol.energy_kwh, tol.energy_ratio * bill.energy_kwh, 0.5)
         if session.last_energy_kwh and abs(bill.energy_kwh - session.last_energy_kwh) > slack:
             codes.add(C.ENERGY_MISMATCH)
+        offset = _seconds(sent.sent_at if sent else None, bill.received_at)
+        if offset is not None and abs(offset) > tol.platform_clock_s:
+            # its record is in its own clock, which does not run on the run's time mapping
+            # (e.g. a backend at 1x under a run at 120x): the rig cannot judge codes 9, 10
+            notes.append(
+                f"{bill.serial}: not judged against the platform's record (codes 9, 10): its "
+                f"clock is {offset:+.0f} s off the run's (bill received vs sent)"
+            )
+            return
         bill_duration = _seconds(bill.start, bill.end)
         record_duration = _seconds(session.charge_start, session.charge_end)
         if (

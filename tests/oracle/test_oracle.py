@@ -170,3 +170,15 @@ def test_fair_amount_counts_energy_and_true_occupancy():
     assert base > 0
     late = replace(TRUTH, unplug_at=at(21 + 15 + 10))  # 10 billable minutes at 0.8 yuan
     assert fair_amount(late, tariff) == pytest.approx(base + 8.0)
+
+
+def test_a_platform_clock_off_the_runs_is_not_blamed_for_durations_on_its_record():
+    """A backend whose clock does not follow the run (at 1x under a run at 120x) keeps its
+    record in its own time: the rig cannot judge codes 9 and 10 and says so."""
+    record = replace(PSESSION, charge_start=at(1.2), charge_end=at(12), service_end=at(45))
+    assert judge(session=record).codes == {9, 10}  # its clock on the run's: judged
+    unscaled = replace(PBILL, received_at=PBILL.received_at - timedelta(minutes=21))
+    verdict = judge(bill=unscaled, session=record)
+    assert verdict.codes == set()
+    [order] = verdict.orders
+    assert any("not judged against the platform's record" in n for n in order.notes)
