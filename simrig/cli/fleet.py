@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ from simrig.scenarios.workload import WorkloadSpec, fleet_scenario, pile_visit_c
 from simrig.sim.results import RunResult
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from simrig.report.stats import ProfileStats
 
 from .workload import MAX_PILE_NO, PILE_NO_STRIDE, drained
@@ -180,6 +183,29 @@ def _leave_sigint_to_the_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start_pool(jobs: int) -> Pool:
+    """``jobs`` spawned workers; Ctrl-C or SIGTERM meanwhile is acted on once all have
+    their start-up data. (Acted on at once, it could land between spawning a worker and
+    writing to it: the worker read an empty pipe and printed a traceback. A signal mask
+    is not enough: another thread, e.g. the progress display's, takes the signal.)"""
+    caught: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    ending = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, note) for signum in ending}
+    try:
+        pool = get_context("spawn").Pool(jobs, initializer=_leave_sigint_to_the_parent)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        pool.terminate()
+        signal.raise_signal(caught[0])
+    return pool
+
+
 def _run_numbered_shard(numbered: tuple[int, ShardJob]) -> tuple[int, RunResult]:
     k, job = numbered
     return k, run_shard(job)
@@ -217,7 +243,7 @@ def run_fleet(
     else:
         # a Pool, not a ProcessPoolExecutor: leaving it (Ctrl-C, an error) terminates the
         # workers at once instead of waiting for their shards to finish
-        with get_context("spawn").Pool(jobs, initializer=_leave_sigint_to_the_parent) as pool:
+        with _start_pool(jobs) as pool:
             shards_done = pool.imap_unordered(_run_numbered_shard, enumerate(todo))
             for count, (k, result) in enumerate(shards_done, start=1):
                 done[todo[k].arm, todo[k].shard] = result

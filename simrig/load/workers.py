@@ -98,14 +98,16 @@ def run_workers(
         )
         for i in range(workers)
     ]
-    for proc in procs:
-        proc.start()
+    stopping: list[int] = []
 
     def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
         for proc in procs:
             if proc.pid is not None and proc.is_alive():
                 os.kill(proc.pid, signal.SIGTERM)
 
+    # installed first: a signal while a worker is being spawned must not interrupt the
+    # hand-over of its start-up data (the worker would print a traceback)
     previous = [signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)]
     ticks: dict[int, dict[int, dict[str, Any]]] = {}
     counts: dict[int, int] = {}
@@ -113,6 +115,10 @@ def run_workers(
     notes: list[str] = []
     errors: list[str] = []
     try:
+        for proc in procs:
+            proc.start()
+        if stopping:
+            stop(stopping[0], None)
         while len(done) + len(errors) < workers:
             try:
                 kind, index, payload = out.get(timeout=1.0)
