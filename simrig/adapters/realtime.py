@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simrig.capture import Chunk
 from simrig.endpoint import Event, PileEndpoint
+from simrig.sim.lateness import Lateness
 from simrig.sim.results import TruthSample
 from simrig.sim.sampling import TruthSampler
 from simrig.sim.time_mapping import TimeMapping
@@ -278,6 +279,8 @@ class RealtimeDriver:
     recorder: Recorder | None = None
     #: per pile, the scenario time of its first pump (a load ramp); default: all at t=0
     first_pump: dict[str, float] | None = None
+    #: where the rig itself fired pile timers late (the verdicts it makes unknowable)
+    lateness: Lateness = field(default_factory=Lateness)
 
     def __post_init__(self) -> None:
         if self.mapping is None:
@@ -427,6 +430,10 @@ class RealtimeDriver:
         link = self._links[pile_no]
         if link.timer_at is not None:
             self._record.timer_fired(pile_no, link.timer_due)
+            # against the deadline the pile asked for, even if it was already past when
+            # armed: a stall between the cause and the arming is the rig's lateness too
+            assert self.mapping is not None
+            self.lateness.note(pile_no, link.timer_at, self.mapping.scenario_at(time.monotonic()))
         link.timer = None
         link.timer_at = None
         self.world.piles[pile_no].handle_timer(self.now())

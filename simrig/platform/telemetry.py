@@ -21,6 +21,13 @@ __all__ = ["Telemetry"]
 _KEYS = frozenset({"serial", "pile_no", "gun"})
 
 
+#: per BMS frame class, the fields kept as the sample's values
+_VALUE_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls) if f.name not in _KEYS)
+    for cls in (DemandOutput, BmsInfo)
+}
+
+
 class Telemetry(FrameHandlers):
     """Stores each BMS frame of an order as a :class:`BmsSample`."""
 
@@ -37,9 +44,7 @@ class Telemetry(FrameHandlers):
         assert isinstance(msg, DemandOutput | BmsInfo)
         if not msg.serial.strip("0"):
             return
-        values = {
-            f.name: getattr(msg, f.name) for f in dataclasses.fields(msg) if f.name not in _KEYS
-        }
+        values = {name: getattr(msg, name) for name in _VALUE_NAMES[type(msg)]}
         sample = BmsSample(msg.serial, msg.pile_no, msg.gun, self._wall(now), msg.NAME, values)
         self._repo.add_bms(sample)
         self.samples += 1

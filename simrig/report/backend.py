@@ -43,6 +43,7 @@ def diagnostic_lines(result: RunResult) -> list[Text]:
         if d.problems or d.status != "ok":
             style = "yellow" if d.status == "degraded" else "red"
             lines.append(Text(d.line(), style=style))
+    lines += [Text(line, style="yellow") for line in result.rig_late]
     return lines
 
 

@@ -116,6 +116,7 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
         "stopped_early": result.stopped_early,
         "partial": result.stopped_early == INTERRUPTED,
         "diagnostics": diagnostics_to_dict(result),
+        "rig_late": result.rig_late,
         "deviations": deviations_to_dict(result),
         "sessions": [_session(result, v) for v in result.verdicts],
         "expectations": _plain(result.expectations),

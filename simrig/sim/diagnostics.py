@@ -14,9 +14,10 @@ import dataclasses
 from simrig.oracle.deviations import backend_deviations
 from simrig.oracle.diagnostics import GiveUp, backend_status, diagnose
 from simrig.scenarios import Scenario
+from simrig.sim.lateness import Lateness, unjudge_where_late
 from simrig.sim.results import RunResult
 
-__all__ = ["GiveUp", "assess_backend"]
+__all__ = ["GiveUp", "assess_backend", "judge_rig_lateness"]
 
 
 def assess_backend(result: RunResult, scenario: Scenario, stopped_early: str = "") -> None:
@@ -36,3 +37,15 @@ def assess_backend(result: RunResult, scenario: Scenario, stopped_early: str = "
         dataclasses.replace(e, passed=False, actual=f"not judged ({reason})")
         for e in result.expectations
     ]
+
+
+def judge_rig_lateness(result: RunResult, lateness: Lateness, speed: float) -> None:
+    """Say where the rig itself ran late, and do not judge the sessions it blamed there
+    (:mod:`simrig.sim.lateness`)."""
+    result.rig_late = [
+        spell.text(pile, speed) for pile, spells in lateness.spells.items() for spell in spells
+    ]
+    if result.rig_late:
+        result.verdicts, result.expectations = unjudge_where_late(
+            result.verdicts, result.expectations, lateness, result.seconds, result.duration_s, speed
+        )

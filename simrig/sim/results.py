@@ -71,6 +71,9 @@ class RunResult:
     deviations: dict[str, list[BackendDeviation]] = field(default_factory=dict)
     #: why the run stopped before the scenario's end ("" = it ran to the end)
     stopped_early: str = ""
+    #: where the rig itself ran late (real-time runs; :mod:`simrig.sim.lateness`), one
+    #: line per late spell
+    rig_late: list[str] = field(default_factory=list)
 
     @property
     def backend_ok(self) -> bool:

@@ -32,7 +32,7 @@ from simrig.oracle.views import (
 )
 from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
-from simrig.sim.diagnostics import assess_backend
+from simrig.sim.diagnostics import assess_backend, judge_rig_lateness
 from simrig.sim.expectations import check_expectations, check_rates
 from simrig.sim.realtime_run import RealtimeInterrupted, run_realtime
 from simrig.sim.results import INTERRUPTED, RunResult
@@ -263,6 +263,8 @@ def _run_and_judge(
         frames=len(chunks),
         elided_heartbeats=elided,
     )
+    if realtime:  # the rig's own lateness is never the backend's fault
+        judge_rig_lateness(result, rt.driver.lateness, rt.driver.speed)
     if realtime and interrupted_at is None:  # diagnostics, deviations (issue 11 items 4, 5)
         stopped = next((e.data["reason"] for e in events if e.kind == "gave_up"), "")
         assess_backend(result, scenario, stopped)
