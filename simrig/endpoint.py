@@ -68,6 +68,7 @@ class PileEndpoint(Endpoint, Protocol):
 
     pile_no: str
     emit_frame_events: bool
+    telemetry_on_paper: bool
 
     @property
     def speed(self) -> PileSpeedHooks: ...

@@ -88,6 +88,7 @@ class VirtualDriver:
         elide_heartbeats: bool = True,
         sample_truth: bool = True,
         frame_events: bool = True,
+        telemetry_on_paper: bool = False,
     ) -> None:
         self.world = world
         if world.core is None:
@@ -114,6 +115,7 @@ class VirtualDriver:
         self.elided_heartbeats = 0
         for pile in world.piles.values():
             pile.emit_frame_events = frame_events
+            pile.telemetry_on_paper = telemetry_on_paper
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, order: EventPriority, fn: Callable[..., None], *args: Any) -> None:

@@ -146,11 +146,14 @@ class ShardJob:
 
 def run_shard(job: ShardJob) -> RunResult:
     """One shard on its own embedded platform; the result without frames, truth samples
-    and events but the platform's own anomaly flags (the verdicts carry the rest)."""
+    and events but the platform's own anomaly flags (the verdicts carry the rest). BMS
+    telemetry goes on paper: the shard keeps no frames, and the verdicts are the same."""
     from simrig.sim.runner import run_scenario
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
-    result = run_scenario(scenario, backend="embedded", profile_dirs=job.profile_dirs)
+    result = run_scenario(
+        scenario, backend="embedded", profile_dirs=job.profile_dirs, telemetry_on_paper=True
+    )
     flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
     return replace(result, chunks=[], events=flags, samples=[])
 

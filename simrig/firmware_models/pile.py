@@ -203,6 +203,23 @@ class PileFirmware(Router):
         self._wire.emit_frame_events = value
 
     @property
+    def telemetry_on_paper(self) -> bool:
+        """0x23 / 0x25 counted (sequence numbers taken) instead of sent: they get no reply
+        and no platform check reads them, so only a run that keeps no frames (a fleet
+        shard) may set it; every 0x23 / 0x25 goes with a 0x13 at the same instant, which
+        keeps the platform's liveness the same."""
+        return self._wire.telemetry_on_paper
+
+    @telemetry_on_paper.setter
+    def telemetry_on_paper(self, value: bool) -> None:
+        self._wire.telemetry_on_paper = value
+
+    @property
+    def paper_frames(self) -> int:
+        """Frames counted as sent on paper (:attr:`telemetry_on_paper`)."""
+        return self._wire.paper_frames
+
+    @property
     def wants_connection(self) -> bool:
         """Powered, booted, not connected and the reconnect backoff has elapsed."""
         return self._link.wants_connection(self._sched.now)

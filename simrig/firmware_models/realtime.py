@@ -176,6 +176,9 @@ class Telemetry:
         bms = r.bms
         if s is None or bms is None:
             return
+        if self._wire.telemetry_on_paper:  # no reply, read by no check (fleet shards)
+            self._wire.on_paper(2)
+            return
         serial = ZERO_SERIAL if s.no_bill else s.serial
         assert s.charge_start_t is not None
         remaining, volts, amps, battery_c = r.remaining, r.volts, r.amps_capped, r.battery_c

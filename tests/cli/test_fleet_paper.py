@@ -1,0 +1,44 @@
+"""Fleet shards send BMS telemetry on paper (0x23 / 0x25 counted, not encoded, framed,
+decoded and stored): the verdicts and the platform's own flags are the same as with every
+frame on the wire, for a clean profile and one with quirks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from simrig.cli.fleet import plan_fleet, shard_scenario
+from simrig.endpoint import Event
+from simrig.firmware_models.wire import Wire
+from simrig.scenarios.workload import WorkloadSpec
+from simrig.sim.runner import run_scenario
+
+
+@pytest.mark.parametrize("profile", ["sinexcel-dc@2090104", "sinexcel-dc@2090404"])
+def test_bms_on_paper_changes_no_verdict_and_no_platform_flag(
+    profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = WorkloadSpec(profile="", days=8, seed=5, sessions_per_pile_day=4.0)
+    scenario = shard_scenario(plan_fleet(spec, 120), profile, 0, 0, None)
+    counted: list[int] = []
+    on_paper = Wire.on_paper
+
+    def counting(wire: Wire, count: int) -> None:
+        counted.append(count)
+        on_paper(wire, count)
+
+    monkeypatch.setattr(Wire, "on_paper", counting)
+    wire = run_scenario(scenario)
+    assert counted == []
+    paper = run_scenario(scenario, telemetry_on_paper=True)
+    assert sum(counted) > 1000  # the BMS frames of every charging 15 s went on paper
+    assert len(paper.verdicts) == len(wire.verdicts) > 100
+    assert paper.verdicts == wire.verdicts
+    assert any(v.codes for v in wire.verdicts) or profile.endswith("0404")
+
+    def flags(events: list[Event]) -> list[tuple[object, ...]]:
+        return [dataclasses.astuple(e) for e in events if e.kind in ("anomaly", "bill")]
+
+    assert flags(paper.events) == flags(wire.events)
+    assert paper.chunks != wire.chunks  # the frames really differ on the wire
