@@ -147,12 +147,17 @@ class ShardJob:
 def run_shard(job: ShardJob) -> RunResult:
     """One shard on its own embedded platform; the result without frames, truth samples
     and events but the platform's own anomaly flags (the verdicts carry the rest). BMS
-    telemetry goes on paper: the shard keeps no frames, and the verdicts are the same."""
+    telemetry goes on paper and no truth is sampled: the shard keeps neither, and the
+    verdicts are the same (tests/cli/test_fleet_paper.py)."""
     from simrig.sim.runner import run_scenario
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
     result = run_scenario(
-        scenario, backend="embedded", profile_dirs=job.profile_dirs, telemetry_on_paper=True
+        scenario,
+        backend="embedded",
+        profile_dirs=job.profile_dirs,
+        telemetry_on_paper=True,
+        sample_truth=False,
     )
     flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
     return replace(result, chunks=[], events=flags, samples=[])

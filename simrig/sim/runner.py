@@ -170,6 +170,7 @@ def run_scenario(
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
     telemetry_on_paper: bool = False,
+    sample_truth: bool = True,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
@@ -182,6 +183,8 @@ def run_scenario(
     :class:`~simrig.sim.time_mapping.TimeMapping` then serves truth, device view and oracle.
     ``telemetry_on_paper``: virtual time only, piles count their BMS frames instead of
     sending them (a fleet shard, which keeps no frames; verdicts unchanged).
+    ``sample_truth``: virtual time only, False records no truth samples (the timelines'
+    truth lanes; verdicts read the plant's own record).
     """
     if backend_epoch is not None and backend == "embedded" and scenario.meta.clock == "virtual":
         meta = scenario.meta.model_copy(update={"epoch": backend_epoch})
@@ -190,6 +193,7 @@ def run_scenario(
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
             view_factory, start_monotonic, control, backend_epoch, telemetry_on_paper,
+            sample_truth,
         )  # fmt: skip
 
 
@@ -206,6 +210,7 @@ def _run_and_judge(
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
     telemetry_on_paper: bool = False,
+    sample_truth: bool = True,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -227,6 +232,7 @@ def _run_and_judge(
             elide_heartbeats=elide_heartbeats,
             frame_events=frame_events,
             telemetry_on_paper=telemetry_on_paper,
+            sample_truth=sample_truth,
         )
         driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
