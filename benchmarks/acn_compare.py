@@ -8,9 +8,10 @@ The arrivals, departures and energy demands come from simrig's own station workl
 (``station_workload``, the ``benchmarks/station_month.py`` month): one ACN EVSE per pile,
 each visit an EV arriving at the plug, leaving at the unplug, asking the energy from its
 initial to its target SOC at up to its max power; uncontrolled charging at ACN's usual
-5-minute period, synthetic events (ACN's data API needs the internet). The two run
-alternately in this process (imports excluded: not the issue's whole-process figure);
-prints each wall time, the medians and simrig / ACN.
+5-minute period, synthetic events (ACN's data API needs the internet). ``--lean``: simrig
+keeps verdicts only, as a fleet shard does. The two run alternately in this process
+(imports excluded: not the issue's whole-process figure); prints each wall time, the
+medians and simrig / ACN.
 """
 
 from __future__ import annotations
@@ -89,9 +90,12 @@ def run_acn(found: list[dict[str, Any]], piles: int, days: float) -> tuple[float
     return wall, float(acnsim.analysis.proportion_of_energy_delivered(sim))
 
 
-def run_simrig(scenario: Scenario) -> float:
+def run_simrig(scenario: Scenario, lean: bool) -> float:
+    """A full run (capture, truth samples, every frame), or ``lean``: verdicts only, as a
+    fleet shard runs (BMS telemetry on paper, no truth samples) — closer to what ACN-Sim
+    keeps."""
     started = time.perf_counter()
-    run_scenario(scenario)
+    run_scenario(scenario, telemetry_on_paper=lean, sample_truth=not lean)
     return time.perf_counter() - started
 
 
@@ -102,6 +106,9 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--lean", action="store_true", help="simrig keeps verdicts only (as a fleet shard)"
+    )
     args = parser.parse_args()
     spec = WorkloadSpec(profile=args.profile, piles=args.piles, days=args.days, seed=args.seed)
     scenario = station_workload(spec, random.Random(args.seed))
@@ -109,7 +116,7 @@ def main() -> None:
     print(f"{len(found)} visits on {args.piles} piles over {args.days:g} days")
     ours, theirs = [], []
     for k in range(args.repeat):
-        ours.append(run_simrig(scenario))
+        ours.append(run_simrig(scenario, args.lean))
         wall, delivered = run_acn(found, args.piles, args.days)
         theirs.append(wall)
         print(
@@ -117,7 +124,8 @@ def main() -> None:
             f"(delivered {100 * delivered:.0f} % of the demand)"
         )
     a, b = statistics.median(ours), statistics.median(theirs)
-    print(f"median: simrig {a:.1f} s, ACN-Sim {b:.1f} s, simrig / ACN-Sim = {a / b:.2f}")
+    mode = " (lean)" if args.lean else ""
+    print(f"median: simrig{mode} {a:.1f} s, ACN-Sim {b:.1f} s, simrig / ACN-Sim = {a / b:.2f}")
 
 
 if __name__ == "__main__":
