@@ -110,6 +110,15 @@ def test_the_truth_shows_no_power_from_the_piles_own_stop_during_an_outage(outag
     assert drawn(samples, 1, restart).power_kw == pytest.approx(60.0)  # restart: a step up
 
 
+def test_sampling_changes_nothing_of_the_run_and_can_be_switched_off(outage_run):
+    """The listener only reads the plant at the instant it changed: the frames and the
+    verdicts are those of a run that keeps no samples (the fleet A/B's shards)."""
+    bare = run_scenario(parse_scenario(OUTAGE.read_text(), source=str(OUTAGE)), sample_truth=False)
+    assert bare.samples == [] and len(outage_run.samples) > 100
+    assert [c.data for c in bare.chunks] == [c.data for c in outage_run.chunks]
+    assert bare.verdicts == outage_run.verdicts
+
+
 #: the outage scenario cut to its first charge: plug, card, an outage the pile stops in
 SHORT_OUTAGE = """
 [meta]
