@@ -150,9 +150,7 @@ def run_shard(job: ShardJob) -> RunResult:
     from simrig.sim.runner import run_scenario
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
-    result = run_scenario(
-        scenario, backend="embedded", profile_dirs=job.profile_dirs, sample_truth=False
-    )
+    result = run_scenario(scenario, backend="embedded", profile_dirs=job.profile_dirs)
     flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
     return replace(result, chunks=[], events=flags, samples=[])
 

@@ -169,7 +169,6 @@ def run_scenario(
     start_monotonic: float | None = None,
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
-    sample_truth: bool = True,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
@@ -180,8 +179,6 @@ def run_scenario(
     ``backend_epoch``: the backend's wall time at scenario t=0 (default: now for
     ``tcp://`` and ``serial:``, the scenario epoch for the reference platform); one
     :class:`~simrig.sim.time_mapping.TimeMapping` then serves truth, device view and oracle.
-    ``sample_truth=False``: a virtual run keeps no truth samples (no timelines: the
-    fleet A/B drops them anyway).
     """
     if backend_epoch is not None and backend == "embedded" and scenario.meta.clock == "virtual":
         meta = scenario.meta.model_copy(update={"epoch": backend_epoch})
@@ -189,7 +186,7 @@ def run_scenario(
     with few_full_collections():
         return _run_and_judge(
             scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory, start_monotonic, control, backend_epoch, sample_truth,
+            view_factory, start_monotonic, control, backend_epoch,
         )  # fmt: skip
 
 
@@ -205,7 +202,6 @@ def _run_and_judge(
     start_monotonic: float | None,
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
-    sample_truth: bool = True,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -222,12 +218,7 @@ def _run_and_judge(
         rules = dataclasses.replace(rules, emit_frame_events=frame_events)
         core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
         world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
-        driver = VirtualDriver(
-            world,
-            elide_heartbeats=elide_heartbeats,
-            sample_truth=sample_truth,
-            frame_events=frame_events,
-        )
+        driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, frame_events=frame_events)
         driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
         view: PlatformView | None = RepositoryView(repo)

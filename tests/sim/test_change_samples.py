@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from simrig.adapters.virtual import VirtualDriver
 from simrig.plant import PhysicalPile, PileSpec, Plant, VehicleSpec
 from simrig.scenarios import parse_scenario
 from simrig.sim.results import RunResult, TruthSample
@@ -110,13 +112,23 @@ def test_the_truth_shows_no_power_from_the_piles_own_stop_during_an_outage(outag
     assert drawn(samples, 1, restart).power_kw == pytest.approx(60.0)  # restart: a step up
 
 
-def test_sampling_changes_nothing_of_the_run_and_can_be_switched_off(outage_run):
-    """The listener only reads the plant at the instant it changed: the frames and the
-    verdicts are those of a run that keeps no samples (the fleet A/B's shards)."""
-    bare = run_scenario(parse_scenario(OUTAGE.read_text(), source=str(OUTAGE)), sample_truth=False)
-    assert bare.samples == [] and len(outage_run.samples) > 100
-    assert [c.data for c in bare.chunks] == [c.data for c in outage_run.chunks]
-    assert bare.verdicts == outage_run.verdicts
+def test_sampling_at_changes_alters_nothing_of_the_run(outage_run, monkeypatch):
+    """The listener only reads the plant at the instant it changed: frames and verdicts
+    are those of a run whose sampler samples at sends only."""
+    monkeypatch.setattr(TruthSampler, "watch", lambda self: None)
+    sends_only = run_scenario(parse_scenario(OUTAGE.read_text(), source=str(OUTAGE)))
+    assert len(sends_only.samples) < len(outage_run.samples)
+    assert [c.data for c in sends_only.chunks] == [c.data for c in outage_run.chunks]
+    assert sends_only.verdicts == outage_run.verdicts
+
+
+@pytest.mark.parametrize("sample_truth", [True, False])
+def test_the_virtual_driver_watches_the_plant_only_when_it_samples_truth(sample_truth):
+    plant = _plant(guns=1)
+    world = SimpleNamespace(core=object(), piles={}, pile_action_times={}, plant=plant)
+    driver = VirtualDriver(world, sample_truth=sample_truth)  # type: ignore[arg-type]
+    plant.gun(PILE, 1).plug(5.0, CAR)
+    assert len(driver.samples) == (1 if sample_truth else 0)
 
 
 #: the outage scenario cut to its first charge: plug, card, an outage the pile stops in
