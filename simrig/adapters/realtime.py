@@ -296,7 +296,9 @@ class RealtimeDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: list[Transport] = []
         self._next_conn = 1
-        self._sampler = TruthSampler(self.world.plant)
+        # plant changes are sampled only for the full record (a load run keeps none)
+        keep = self.sample_truth and self.recorder is None
+        self._sampler = TruthSampler(self.world.plant, watch=keep)
         if self.recorder is None:
             self.recorder = FullRecord(
                 self._wall,

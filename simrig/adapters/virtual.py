@@ -99,7 +99,7 @@ class VirtualDriver:
         self.sample_truth = sample_truth
         self.events: list[Event] = []
         self.chunks: list[Chunk] = []
-        self._sampler = TruthSampler(world.plant)
+        self._sampler = TruthSampler(world.plant, watch=sample_truth)
         self.samples: list[TruthSample] = self._sampler.samples
         self._conns: dict[str, _Conn | None] = {p: None for p in world.piles}
         self._next_conn = 1

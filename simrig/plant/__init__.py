@@ -10,7 +10,9 @@ Time is ``now`` in seconds since the scenario epoch, passed in by the caller; ea
 keeps its own clock and refuses to go backwards. State is integrated lazily and
 *analytically* (charging power is piecewise constant/linear in SOC, so SOC follows a
 line, then an exponential): a pile costs nothing while idle or charging steadily, and
-results do not depend on how often the caller reads or advances.
+results do not depend on how often the caller reads or advances. A listener
+(``Plant.add_listener``) is told every change at its own instant (the timelines' truth
+samples, ``simrig.sim.sampling``).
 
 Physics (deliberately simple, deterministic):
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from simrig.plant.gun import Gun
 from simrig.plant.physics import seconds_to_soc, soc_after
@@ -11,6 +11,9 @@ from simrig.plant.specs import HandshakeStatus, PileSpec, StopCause
 from simrig.plant.truth import Interval, TruthSession
 
 _INF = math.inf
+
+#: ``listener(pile, now)``: the pile's state changed at ``now`` (see ``Plant.add_listener``)
+ChangeListener = Callable[["PhysicalPile", float], None]
 
 
 class PhysicalPile:
@@ -28,6 +31,7 @@ class PhysicalPile:
         meter_start_kwh: float | Sequence[float] = 0.0,
         meter_factor: float | Sequence[float] = 1.0,
         sessions: list[TruthSession] | None = None,
+        listeners: list[ChangeListener] | None = None,
     ):
         self.pile_no = pile_no
         self.spec = spec
@@ -37,6 +41,8 @@ class PhysicalPile:
             Gun(self, n + 1, starts[n], factors[n]) for n in range(spec.guns)
         )
         self._sessions: list[TruthSession] = [] if sessions is None else sessions
+        #: told after every change (shared with the plant, which adds and removes them)
+        self._listeners: list[ChangeListener] = [] if listeners is None else listeners
         self._t = -_INF
         self._power = True
         self._estop = False
@@ -177,6 +183,8 @@ class PhysicalPile:
             self._fire(now)
 
     def _refresh(self, now: float, cause: StopCause | None) -> None:
+        """Re-derive who draws what at ``now`` (every command, stimulus and event ends
+        here), then tell the listeners: the state is already valid at ``now``."""
         self._version += 1
         n = 0
         for g in self.guns:
@@ -215,6 +223,9 @@ class PhysicalPile:
             else:
                 g._stop_at = _INF
         self._next_evt = nxt
+        if self._listeners:
+            for listener in self._listeners:
+                listener(self, now)
 
     def _project_stop(self, gun: Gun) -> float:
         """Absolute time ``gun``'s BMS stops if no command/stimulus intervenes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from simrig.plant.gun import Gun
-from simrig.plant.pile import PhysicalPile
+from simrig.plant.pile import ChangeListener, PhysicalPile
 from simrig.plant.specs import PileSpec
 from simrig.plant.truth import TruthSession
 
@@ -16,6 +16,7 @@ class Plant:
     def __init__(self) -> None:
         self._piles: dict[str, PhysicalPile] = {}
         self._sessions: list[TruthSession] = []
+        self._listeners: list[ChangeListener] = []
 
     def add_pile(
         self,
@@ -34,9 +35,27 @@ class Plant:
             meter_start_kwh=meter_start_kwh,
             meter_factor=meter_factor,
             sessions=self._sessions,
+            listeners=self._listeners,
         )
         self._piles[pile_no] = pile
         return pile
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(pile, now)`` whenever a pile's state changes: plug, unplug,
+        handshake, contactor, current starting or stopping (BMS, e-stop, power cut),
+        the power limit or the budget's split between guns.
+
+        The call comes after the change, with the pile's state valid at ``now``; read
+        it at ``now`` only (reading later would advance the pile inside its own step).
+        Several changes at one instant are several calls. A pile that nobody reads is
+        advanced lazily: its spontaneous changes (handshake result, BMS full) are told
+        when it is next advanced, still with their own ``now``.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: ChangeListener) -> None:
+        """Stop calling ``listener`` (ValueError if it was not added)."""
+        self._listeners.remove(listener)
 
     def pile(self, pile_no: str) -> PhysicalPile:
         """A pile by number."""

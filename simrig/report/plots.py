@@ -239,7 +239,9 @@ def session_timeline_png(
     """Draw one session's timeline to ``path`` (PNG) and return the path.
 
     Panels sharing the time axis: gun state (truth plugged/charging vs 0x13 status and
-    plugged flag), true power, energy (true metered since plug vs 0x13 energy vs billed),
+    plugged flag), true power (a step at each sample: the plant is sampled at its every
+    change, so a stop while offline shows where it happened, not at the next frame),
+    energy (true metered since plug vs 0x13 energy vs billed),
     the wire (heartbeats, 0x31/0x32/0x34/0x36 commands, 0x3B/0x40, false notices; a frame
     sent again within a moment is marked ``×n``). Offline windows are shaded; true
     plug/charge/unplug and bill start/end/trade times are vertical lines. The title names
