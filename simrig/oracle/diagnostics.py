@@ -92,6 +92,8 @@ class Diagnosis:
             "incompatible": "connected, never logged in:",
             "unreachable": "never connected:",
         }[self.status]
+        if not self.problems and self.status != "ok":
+            return f"{self.pile_no}: {head} the run ended first (no failure seen)"
         return f"{self.pile_no}: {head} " + "; ".join(p.text() for p in self.problems)
 
     def add(self, kind: str, detail: str, at: float | datetime, evidence: str = "") -> None:
@@ -212,9 +214,14 @@ def _missing(d: Diagnosis, request: int, unanswered: list[tuple[datetime, str]])
 
 
 def backend_status(diagnoses: dict[str, Diagnosis]) -> str:
-    """``unreachable`` (no pile connected), ``incompatible`` (none logged in) or ``ok``."""
+    """``unreachable`` (no pile connected), ``incompatible`` (none logged in) or ``ok``;
+    ``untested`` when no pile logged in but none has a problem either: the run ended
+    before the backend could answer (a rig that started late, a scenario too short at its
+    ``--speed``) — no evidence against the backend, so it is not called dead."""
     if not diagnoses or any(d.logged_in for d in diagnoses.values()):
         return "ok"
+    if not any(d.problems for d in diagnoses.values()):
+        return "untested"
     if any(d.connected for d in diagnoses.values()):
         return "incompatible"
     return "unreachable"

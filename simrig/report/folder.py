@@ -71,11 +71,11 @@ def session_png_path(out_dir: str | Path, scenario: str, key: str) -> Path:
 
 def exit_code(results: Sequence[RunResult]) -> ExitCode:
     """Process exit code (:mod:`simrig.exit_codes`): 4 when a run was interrupted, else 3
-    when a backend was unreachable or incompatible, else 1 when any expectation failed,
-    else 0."""
+    when a backend was unreachable or incompatible, else 1 when any expectation failed
+    (or was not judged: an untested backend), else 0."""
     if is_partial(results):
         return ExitCode.INTERRUPTED
-    if not all(r.backend_ok for r in results):
+    if any(r.backend_failed for r in results):
         return ExitCode.BACKEND_UNAVAILABLE
     return ExitCode.PASS if all(r.passed for r in results) else ExitCode.EXPECTATIONS_FAILED
 

@@ -7,8 +7,8 @@ Document shape (``version`` 1)::
      "runs": [result_to_dict(run), ...]}
 
 ``partial`` is true for a run ended by Ctrl-C or SIGTERM (then ``passed`` is false).
-Each run carries ``backend_status`` (ok | unreachable | incompatible), ``stopped_early``,
-``partial``,
+Each run carries ``backend_status`` (ok | unreachable | incompatible | untested),
+``stopped_early``, ``partial``, ``rig_late`` (where the rig itself ran late),
 ``diagnostics`` (one per pile: status, line, problems with evidence hex) and ``deviations``
 (per pile: counts per kind and the first items, :mod:`simrig.report.backend`); each
 session ``judged`` / ``not_judged``.

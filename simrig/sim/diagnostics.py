@@ -32,6 +32,8 @@ def assess_backend(result: RunResult, scenario: Scenario, stopped_early: str = "
     if result.backend_status == "ok":
         return
     reason = f"backend {result.backend_status}"
+    if result.backend_status == "untested":
+        reason += ": the run ended before any pile logged in, with no failure seen"
     result.verdicts = [v.unjudged(reason) for v in result.verdicts]
     result.expectations = [
         dataclasses.replace(e, passed=False, actual=f"not judged ({reason})")

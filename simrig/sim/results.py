@@ -63,7 +63,8 @@ class RunResult:
     wall_s: float = 0.0
     frames: int = 0
     elided_heartbeats: int = 0
-    #: real-time runs (issue 11 item 5): ``ok``, ``unreachable`` or ``incompatible``
+    #: real-time runs (issue 11 item 5): ``ok``, ``unreachable``, ``incompatible`` or
+    #: ``untested`` (the run ended before any pile logged in, no failure seen)
     backend_status: str = "ok"
     #: one per pile, in scenario order (real-time runs only)
     diagnostics: list[Diagnosis] = field(default_factory=list)
@@ -78,6 +79,11 @@ class RunResult:
     @property
     def backend_ok(self) -> bool:
         return self.backend_status == "ok"
+
+    @property
+    def backend_failed(self) -> bool:
+        """The backend was shown unreachable or incompatible (not merely untested)."""
+        return self.backend_status in ("unreachable", "incompatible")
 
     @property
     def passed(self) -> bool:

@@ -11,8 +11,10 @@ import io
 import pytest
 from rich.console import Console
 
+from simrig.exit_codes import ExitCode
 from simrig.oracle.views import AckState
 from simrig.report import print_report, result_to_dict
+from simrig.report.folder import exit_code
 from simrig.scenarios import parse_scenario
 from simrig.scenarios.loader import library_path
 from simrig.sim.runner import run_scenario
@@ -117,3 +119,22 @@ def test_a_backend_that_does_not_speak_ykc_is_named_so():
     line = result.diagnostics[0].line()
     assert "non-YKC reply" in line and "48 54 54 50" in line
     assert all(not v.codes and v.not_judged for v in result.verdicts)
+
+
+def test_a_run_that_ends_before_any_answer_is_untested_not_a_dead_backend():
+    """20 scenario seconds: the pile connects and logs in, the run ends before any login
+    reply could be missed. No failure was seen, so the backend is "untested" — sessions
+    not judged, exit 1 — never "unreachable"/"incompatible" (exit 3), which would blame
+    it for a run too short (or a rig too late) to test it."""
+    text = (
+        library_path("basic_card_session")
+        .read_text()
+        .replace('duration = "1h"', 'duration = "20s"')
+    )
+    with foreign_backend(Script(ignore=frozenset({0x01}))) as (url, seen):
+        result = run_scenario(parse_scenario(text), backend=url, speed=SPEED)
+    assert 0x01 in seen.received  # the login reached the backend: no time to be late
+    assert result.backend_status == "untested" and not result.backend_failed
+    assert "the run ended first" in result.diagnostics[0].line()
+    assert all("the run ended before any pile logged in" in v.not_judged for v in result.verdicts)
+    assert exit_code([result]) == ExitCode.EXPECTATIONS_FAILED
