@@ -130,9 +130,8 @@ def compare(
     firmware randomness; every pile serves its own users. On embedded the fleet runs in
     shards of 16 piles in virtual time (--jobs N processes, or --scheduler: a Dask
     cluster); on any other backend all profiles run side by side in one real-time run at
-    --speed. Exit 0 pass, 1
-    expectations failed, 2 bad input, 3 backend unreachable or incompatible, 4
-    interrupted."""
+    --speed. Exit 0 pass, 1 expectations failed, 2 bad input, 3 backend (or scheduler)
+    unreachable or incompatible, 4 interrupted."""
     from simrig.cli.fleet import arm_scenarios, plan_fleet, run_fleet
     from simrig.firmware_models import ProfileError, load_profile
     from simrig.report import exit_code
