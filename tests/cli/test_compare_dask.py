@@ -28,8 +28,8 @@ from simrig.exit_codes import ExitCode
 from ..firmware_models.test_primitives import _doc_profiles
 
 runner = CliRunner()
-#: two shards per profile: 2 sessions per pile-day over 1 day, 40 sessions ≈ 20 piles
-TWO_SHARDS = ["--sessions", "40", "--days", "1", "--sessions-per-pile-day", "2", "--seed", "5"]
+#: two shards per profile: 1 session per pile-day over 1 day, 20 sessions: 32 piles
+TWO_SHARDS = ["--sessions", "20", "--days", "1", "--sessions-per-pile-day", "1", "--seed", "5"]
 #: 25 shards per profile of about 12 sessions each (1 session per pile-day, over a day)
 MANY_SHARDS = ["--sessions", "300", "--days", "1", "--sessions-per-pile-day", "1"]
 #: the most a process of the test may take to start, or to stop once told
@@ -48,23 +48,39 @@ class Cluster:
             "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file),
         )  # fmt: skip
-        deadline = time.monotonic() + START_S
-        while not file.exists() and time.monotonic() < deadline:
-            self._check_running()
-            time.sleep(0.1)
-        self.address = str(json.loads(file.read_text())["address"])
-        self.client = Client(self.address, timeout=START_S)
+        try:
+            deadline = time.monotonic() + START_S
+            while not _address(file) and time.monotonic() < deadline:
+                self._check_running()
+                time.sleep(0.1)
+            self.address = _address(file)
+            self.client = Client(self.address, timeout=START_S)
+        except BaseException:
+            _stop(self.processes)
+            raise
 
-    def add_workers(self, count: int, env: dict[str, str] | None = None) -> None:
-        """``count`` more worker processes of one thread; returns once the scheduler
+    def add_workers(
+        self, count: int, env: dict[str, str] | None = None
+    ) -> list[subprocess.Popen[bytes]]:
+        """``count`` more worker processes of one thread; returned once the scheduler
         has them."""
-        want = len(self.client.scheduler_info(n_workers=-1)["workers"]) + count
-        for _ in range(count):
-            self._start(
-                "worker", self.address, "--nthreads", "1", "--no-dashboard",
-                "--host", "127.0.0.1", env=env,
-            )  # fmt: skip
+        want = self.workers() + count
+        worker = ["worker", self.address, "--nthreads", "1", "--no-dashboard"]
+        added = [self._start(*worker, "--host", "127.0.0.1", env=env) for _ in range(count)]
         self.client.wait_for_workers(want, timeout=START_S)
+        return added
+
+    def remove_workers(self, workers: list[subprocess.Popen[bytes]]) -> None:
+        """Stop ``workers``; returns once the scheduler has let them go."""
+        want = self.workers() - len(workers)
+        _stop(workers)
+        self.processes = [p for p in self.processes if p not in workers]
+        deadline = time.monotonic() + STOP_S
+        while self.workers() > want and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def computed_shards(self) -> int:
         """How many shard tasks the cluster has computed so far."""
@@ -82,18 +98,9 @@ class Cluster:
     def stop(self) -> None:
         """The workers, then the client and the scheduler (a worker stopped with its
         scheduler waits for it in vain)."""
-        workers, scheduler = self.processes[1:], self.processes[:1]
-        for group in (workers, scheduler):
-            if group is scheduler:
-                self.client.close()
-            for process in group:
-                process.terminate()
-            for process in group:
-                try:
-                    process.wait(STOP_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        _stop(self.processes[1:])
+        self.client.close()
+        _stop(self.processes[:1])
 
     def _start(
         self, role: str, *args: str, env: dict[str, str] | None = None
@@ -112,6 +119,25 @@ class Cluster:
             if process.poll() is not None:
                 logs = "".join(p.read_text() for p in self.folder.glob("*.log"))
                 raise AssertionError(f"a Dask process ended ({process.args}):\n{logs}")
+
+
+def _address(scheduler_file: Path) -> str:
+    """The address in the scheduler's file ("" until it is written whole)."""
+    try:
+        return str(json.loads(scheduler_file.read_text())["address"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return ""
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -162,32 +188,53 @@ def test_scheduler_gives_the_bytes_of_jobs_1_with_profile_files(
     assert "Traceback" not in remote.stderr
 
 
-def test_a_worker_with_other_simrig_code_is_refused_in_one_line(tmp_path: Path) -> None:
-    """A worker importing another copy of simrig (same version number, one file changed):
-    exit 3 before any shard is run."""
-    dask = Cluster(tmp_path)
-    copy = tmp_path / "other" / "simrig"
-    shutil.copytree(
-        Path(simrig.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
-    )
-    with (copy / "cli" / "fleet.py").open("a") as changed:
-        changed.write("\n# another build\n")
-    try:
-        dask.add_workers(1, env={**os.environ, "PYTHONPATH": str(copy.parent)})
-        result = _compare_process(
-            "--profile", "generic-dc@1.0", *TWO_SHARDS, "--scheduler", dask.address,
-            "--out", str(tmp_path / "out"),
+def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -> None:
+    """``local:N``: N worker processes on this machine for the run, gone after it."""
+    small = ["--profile", "generic-dc@1.0", "--sessions", "8", "--days", "1", "--seed", "3"]
+    one = runner.invoke(app, ["compare", *small, "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    with (tmp_path / "stderr.txt").open("w") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "compare", *small, "--scheduler", "local:1",
+             "--out", str(tmp_path / "local")],
+            stdout=subprocess.DEVNULL, stderr=errors,
         )  # fmt: skip
-        computed = dask.computed_shards()
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen |= _descendants(proc.pid)
+            time.sleep(0.1)
+        proc.wait(STOP_S)
     finally:
-        dask.stop()
-    assert result.returncode == ExitCode.BACKEND_UNAVAILABLE, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert f"runs simrig {simrig.__version__} (code " in lines[0]
-    assert "install the same simrig on every worker" in lines[0]
-    assert computed == 0
-    assert not (tmp_path / "out" / "summary.txt").exists()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 0, stderr
+    assert seen, "no worker process was started"
+    assert not [pid for pid in seen if _alive(pid)], "a worker outlived the compare"
+    for name in ("summary.txt", "ab.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found |= {int(child)} | _descendants(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_sigterm_cancels_the_clusters_shards_and_writes_a_partial_ab(
@@ -234,6 +281,37 @@ def test_sigterm_cancels_the_clusters_shards_and_writes_a_partial_ab(
     assert dask.computed_shards() - shards_before < 2 * shards
 
 
+def test_a_worker_with_other_simrig_code_is_refused_in_one_line(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """A third worker importing another copy of simrig (same version number, one file
+    changed): exit 3 before any shard is run."""
+    dask = cluster
+    shards_before = dask.computed_shards()
+    copy = tmp_path / "other" / "simrig"
+    shutil.copytree(
+        Path(simrig.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    with (copy / "cli" / "fleet.py").open("a") as changed:
+        changed.write("\n# another build\n")
+    other = dask.add_workers(1, env={**os.environ, "PYTHONPATH": str(copy.parent)})
+    try:
+        result = _compare_process(
+            "--profile", "generic-dc@1.0", *TWO_SHARDS, "--scheduler", dask.address,
+            "--out", str(tmp_path / "out"),
+        )  # fmt: skip
+        computed = dask.computed_shards() - shards_before
+    finally:
+        dask.remove_workers(other)
+    assert result.returncode == ExitCode.BACKEND_UNAVAILABLE, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"runs simrig {simrig.__version__} (code " in lines[0]
+    assert "install the same simrig on every worker" in lines[0]
+    assert computed == 0
+    assert not (tmp_path / "out" / "summary.txt").exists()
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["compare", "--profile", "generic-dc@1.0", "--scheduler", "tcp://127.0.0.1:1",
@@ -264,26 +342,22 @@ def test_a_bad_scheduler_address_is_bad_input(tmp_path: Path, address: str, says
 
 
 def test_without_the_dask_extra_scheduler_names_the_install_and_other_commands_work(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    """Dask not importable (as without ``simrig[dask]``): ``--scheduler`` says what to
-    install; ``compare`` without it still runs."""
-    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
-    options = ["--profile", "generic-dc@1.0", "--sessions", "5", "--out", str(tmp_path)]
-    result = runner.invoke(app, ["compare", *options, "--scheduler", "local:2"])
-    assert result.exit_code == ExitCode.BAD_INPUT, result.output
-    assert result.stderr.strip().splitlines() == [
-        "error: --scheduler needs Dask distributed: pip install 'simrig[dask]'"
-    ]
-    assert runner.invoke(app, ["compare", *options]).exit_code == 0
-
-
-def test_importing_simrig_and_its_cli_never_imports_dask() -> None:
-    """Without the extra every other command works: no module imports Dask but the
-    cluster's own code, when used."""
-    code = (
-        "import sys, simrig.cli, simrig.cli.compare, simrig.cli.fleet_dask\n"
-        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    """Dask not importable (as without ``simrig[dask]``; any import of it fails): the
+    CLI loads, ``--scheduler`` says what to install, ``compare`` without it runs."""
+    script = (
+        "import sys\n"
+        "sys.modules.update(dask=None, distributed=None)  # import dask: ImportError\n"
+        "from simrig.__main__ import entry\n"
+        "sys.argv[0] = 'simrig'\n"
+        "entry()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+    options = ["compare", "--profile", "generic-dc@1.0", "--sessions", "5", "--days", "1"]
+    for scheduler, code in ((["--scheduler", "local:2"], ExitCode.BAD_INPUT), ([], 0)):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *options, *scheduler, "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == code, done.stderr
+    assert done.stdout and "summary:" in done.stdout
