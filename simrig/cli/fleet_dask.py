@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import socket
 import tempfile
@@ -179,30 +180,47 @@ def connect(address: SchedulerAddress) -> Iterator[Any]:
     ClusterUnavailable (one line) otherwise. Closed (and ``local:N`` stopped) on exit."""
     from distributed import Client, LocalCluster
 
-    cluster = None
-    if address.local:
-        cluster = LocalCluster(
-            n_workers=address.local, threads_per_worker=1, processes=True,
-            host="127.0.0.1", dashboard_address=None, silence_logs=50,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its status page
-        )  # fmt: skip
-        target: Any = cluster
-    else:
-        _probe(address)
-        target = address.text
-    try:
+    with _quiet_dask_log():
+        cluster = None
+        if address.local:
+            cluster = LocalCluster(
+                n_workers=address.local, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its status page
+            )  # fmt: skip
+            target: Any = cluster
+        else:
+            _probe(address)
+            target = address.text
         try:
-            client = Client(target, timeout=CONNECT_TIMEOUT_S)
-        except OSError as exc:
-            raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
-        try:
-            _check_workers(client, address)
-            yield client
+            try:
+                client = Client(target, timeout=CONNECT_TIMEOUT_S)
+            except OSError as exc:
+                raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
+            try:
+                _check_workers(client, address)
+                yield client
+            finally:
+                client.close()
         finally:
-            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+@contextmanager
+def _quiet_dask_log() -> Iterator[None]:
+    """Dask's own log lines (reconnecting, closing) stay off the terminal: what went
+    wrong is told in one line (:class:`ClusterUnavailable`)."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+    loggers = [logging.getLogger(name) for name in ["distributed", *names]]
+    levels = [logger.level for logger in loggers]  # Dask sets some children's own
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
     finally:
-        if cluster is not None:
-            cluster.close()
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _probe(address: SchedulerAddress) -> None:
@@ -263,8 +281,9 @@ def run_on_cluster(
                 except CodeMismatch as exc:
                     raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
                 except (FutureCancelledError, KilledWorker) as exc:
+                    why = " ".join(str(exc).split())
                     raise ClusterUnavailable(
-                        f"--scheduler {address.text}: a shard was lost ({exc})"
+                        f"--scheduler {address.text}: a shard was lost ({why})"
                     ) from None
                 job = todo[position[future.key]]
                 done[job.arm, job.shard] = result

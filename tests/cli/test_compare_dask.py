@@ -312,6 +312,32 @@ def test_a_worker_with_other_simrig_code_is_refused_in_one_line(
     assert not (tmp_path / "out" / "summary.txt").exists()
 
 
+def test_a_scheduler_lost_mid_run_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    dask = Cluster(tmp_path)
+    try:
+        dask.add_workers(1)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
+             *MANY_SHARDS, "--scheduler", dask.address, "--out", str(tmp_path / "out")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not dask.computed_shards() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            dask.processes[0].kill()  # the scheduler, at once
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    finally:
+        dask.stop()
+    assert proc.returncode == ExitCode.BACKEND_UNAVAILABLE, stderr
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith(f"error: --scheduler {dask.address}: a shard was lost (")
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["compare", "--profile", "generic-dc@1.0", "--scheduler", "tcp://127.0.0.1:1",
@@ -350,14 +376,23 @@ def test_without_the_dask_extra_scheduler_names_the_install_and_other_commands_w
         "import sys\n"
         "sys.modules.update(dask=None, distributed=None)  # import dask: ImportError\n"
         "from simrig.__main__ import entry\n"
-        "sys.argv[0] = 'simrig'\n"
-        "entry()\n"
+        "options = sys.argv[1:]\n"
+        "for extra in (['--scheduler', 'local:2'], []):\n"
+        "    sys.argv = ['simrig', *options, *extra]\n"
+        "    try:\n"
+        "        entry()\n"
+        "    except SystemExit as end:\n"
+        "        print('exit', end.code, file=sys.stderr)\n"
     )
     options = ["compare", "--profile", "generic-dc@1.0", "--sessions", "5", "--days", "1"]
-    for scheduler, code in ((["--scheduler", "local:2"], ExitCode.BAD_INPUT), ([], 0)):
-        done = subprocess.run(
-            [sys.executable, "-c", script, *options, *scheduler, "--out", str(tmp_path)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == code, done.stderr
-    assert done.stdout and "summary:" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-c", script, *options, "--format", "plain", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if "sessions" not in line]
+    assert lines == [
+        "error: --scheduler needs Dask distributed: pip install 'simrig[dask]'",
+        f"exit {ExitCode.BAD_INPUT:d}",
+        "exit 0",
+    ], done.stderr
+    assert "summary:" in done.stdout
