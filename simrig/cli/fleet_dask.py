@@ -128,7 +128,10 @@ class ClusterShard:
 def run_cluster_shard(task: ClusterShard) -> RunResult:
     """On a worker: the shard, its profile files written to a private folder."""
     if (mine := code_version()) != task.code:
-        raise CodeMismatch(f"worker runs simrig {mine}, the rig {task.code}")
+        raise CodeMismatch(
+            f"a worker runs simrig {mine}, this rig {task.code}: install the same simrig "
+            "on every worker"
+        )
     if task.profile_file is None and not task.dir_files:
         return run_shard(task.job)
     with tempfile.TemporaryDirectory(prefix="simrig-shard-") as tmp:
@@ -152,6 +155,8 @@ def run_cluster_shard(task: ClusterShard) -> RunResult:
 
 def cluster_shards(todo: Sequence[ShardJob]) -> list[ClusterShard]:
     """The jobs as tasks, each profile file read once (the text the rig validated)."""
+    from simrig.firmware_models.profile import read_profile_text
+
     texts: dict[str, str] = {}
     dir_files: dict[tuple[Path, ...], tuple[tuple[tuple[str, str], ...], ...]] = {}
     tasks = []
@@ -159,11 +164,11 @@ def cluster_shards(todo: Sequence[ShardJob]) -> list[ClusterShard]:
         file = None
         if job.profile.endswith(".toml"):
             if job.profile not in texts:
-                texts[job.profile] = Path(job.profile).read_text(encoding="utf-8")
+                texts[job.profile] = read_profile_text(Path(job.profile))
             file = (Path(job.profile).name, texts[job.profile])
         if job.profile_dirs not in dir_files:
             dir_files[job.profile_dirs] = tuple(
-                tuple((p.name, p.read_text(encoding="utf-8")) for p in sorted(d.glob("*.toml")))
+                tuple((p.name, read_profile_text(p)) for p in sorted(d.glob("*.toml")))
                 for d in map(Path, job.profile_dirs)
             )
         tasks.append(

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from typer.testing import CliRunner
 
 import simrig
 from simrig.cli import app
-from simrig.cli.fleet import plan_fleet
+from simrig.cli.fleet import ShardJob, plan_fleet, run_shard
+from simrig.cli.fleet_dask import CodeMismatch, cluster_shards, run_cluster_shard
 from simrig.cli.workload import workload_spec
 from simrig.exit_codes import ExitCode
+from simrig.scenarios.workload import WorkloadSpec
 
 from ..firmware_models.test_primitives import _doc_profiles
 
@@ -191,8 +194,6 @@ def test_scheduler_gives_the_bytes_of_jobs_1_with_profile_files(
 def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -> None:
     """``local:N``: N worker processes on this machine for the run, gone after it."""
     small = ["--profile", "generic-dc@1.0", "--sessions", "8", "--days", "1", "--seed", "3"]
-    one = runner.invoke(app, ["compare", *small, "--out", str(tmp_path / "one")])
-    assert one.exit_code == 0, one.output
     with (tmp_path / "stderr.txt").open("w") as errors:
         proc = subprocess.Popen(
             [sys.executable, "-m", "simrig", "compare", *small, "--scheduler", "local:1",
@@ -214,8 +215,8 @@ def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -
     assert proc.returncode == 0, stderr
     assert seen, "no worker process was started"
     assert not [pid for pid in seen if _alive(pid)], "a worker outlived the compare"
-    for name in ("summary.txt", "ab.json"):
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    document = json.loads((tmp_path / "local" / "ab.json").read_text())
+    assert document["partial"] is False and document["profiles"][0]["sessions"] == 8
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr
 
 
@@ -336,6 +337,41 @@ def test_a_scheduler_lost_mid_run_is_one_line_and_exit_3(tmp_path: Path) -> None
     assert proc.returncode == ExitCode.BACKEND_UNAVAILABLE, stderr
     (line,) = stderr.strip().splitlines()
     assert line.startswith(f"error: --scheduler {dask.address}: a shard was lost (")
+
+
+def _one_shard_job(profile: str, profile_dirs: tuple[Path, ...] = ()) -> ShardJob:
+    spec = WorkloadSpec(profile="", piles=2, days=1, seed=2, sessions_per_pile_day=2)
+    return ShardJob(plan_fleet(spec, None), profile, 0, 0, None, profile_dirs)
+
+
+def test_a_shard_task_runs_on_the_profile_text_not_the_path(tmp_path: Path) -> None:
+    """What a remote worker gets: the text; the rig's own file is gone by then."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "late2.toml").write_text(_doc_profiles()[0].replace("late1", "late2"))
+    late = tmp_path / "late.toml"
+    late.write_text(_doc_profiles()[0])
+    jobs = [_one_shard_job(str(late)), _one_shard_job("acme-dc@late2", (folder,))]
+    here = [run_shard(job) for job in jobs]
+    tasks = cluster_shards(jobs)
+    shutil.rmtree(folder)
+    late.unlink()
+    there = [run_cluster_shard(task) for task in tasks]
+    for mine, theirs in zip(here, there, strict=True):
+        assert theirs.scenario_name == mine.scenario_name
+        assert theirs.verdicts == mine.verdicts and theirs.profiles == mine.profiles
+    assert {name for r in there for name in r.profiles.values()} == {
+        "acme-dc@late1",
+        "acme-dc@late2",
+    }
+    assert sum(len(r.verdicts) for r in there) > 0
+
+
+def test_a_shard_task_refuses_a_worker_with_other_code() -> None:
+    """The check each task makes (a worker that joined after the first check)."""
+    (task,) = cluster_shards([_one_shard_job("generic-dc@1.0")])
+    with pytest.raises(CodeMismatch, match=r"this rig 0\.0 \(code 000000000000\)"):
+        run_cluster_shard(replace(task, code="0.0 (code 000000000000)"))
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path: Path) -> None:
