@@ -19,8 +19,10 @@ import functools
 import hashlib
 import logging
 import re
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -30,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from .fleet import ShardJob, run_shard
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from simrig.sim.results import RunResult
 
 __all__ = [
@@ -185,19 +189,22 @@ def connect(address: SchedulerAddress) -> Iterator[Any]:
     ClusterUnavailable (one line) otherwise. Closed (and ``local:N`` stopped) on exit."""
     from distributed import Client, LocalCluster
 
+    cluster = None
     with _quiet_dask_log():
-        cluster = None
-        if address.local:
-            cluster = LocalCluster(
-                n_workers=address.local, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=50,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its status page
-            )  # fmt: skip
-            target: Any = cluster
-        else:
-            _probe(address)
-            target = address.text
         try:
+            if address.local:
+                with _workers_ignore_ctrl_c() as caught:
+                    cluster = LocalCluster(
+                        n_workers=address.local, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    )  # fmt: skip
+                if caught:
+                    signal.raise_signal(caught[0])  # now that the cluster closes in order
+                target: Any = cluster
+            else:
+                _probe(address)
+                target = address.text
             try:
                 client = Client(target, timeout=CONNECT_TIMEOUT_S)
             except OSError as exc:
@@ -210,6 +217,31 @@ def connect(address: SchedulerAddress) -> Iterator[Any]:
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[list[int]]:
+    """The ``local:N`` workers start with SIGINT ignored (inherited): a terminal's Ctrl-C
+    reaches the whole process group, and a worker would print a traceback; the rig
+    stops them. Ctrl-C while they start is ignored; a SIGTERM meanwhile is noted in the
+    list yielded, for the caller to act on once they are up (as ``--jobs``'s pool)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, note),
+    }
+    try:
+        yield caught
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager

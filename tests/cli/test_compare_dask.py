@@ -220,6 +220,61 @@ def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr
 
 
+def test_ctrl_c_to_the_process_group_of_a_local_cluster_leaves_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """A terminal's Ctrl-C reaches the workers too: they ignore it, the rig stops them,
+    writes the partial A/B and exits 4."""
+    out = tmp_path / "out"
+    with (tmp_path / "stderr.txt").open("w") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
+             *MANY_SHARDS, "--scheduler", "local:1", "--out", str(out)],
+            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
+        )  # fmt: skip
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while not _cluster_up(proc.pid, seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is None and _cluster_up(proc.pid, seen), "the cluster never started"
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == ExitCode.INTERRUPTED, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert not [pid for pid in seen if _alive(pid)], "a worker outlived the compare"
+    assert (out / "summary.txt").read_text().startswith("PARTIAL REPORT")
+
+
+def _cluster_up(pid: int, seen: set[int]) -> bool:
+    """The rig acts on Ctrl-C again and a worker process ignores it: the cluster is up
+    (its workers started while the rig ignored it)."""
+    seen |= _descendants(pid)
+    workers = [p for p in seen if b"spawn_main" in _cmdline(p)]  # not the resource tracker
+    return not _ignores_sigint(pid) and any(_ignores_sigint(worker) for worker in workers)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _ignores_sigint(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
 def _descendants(pid: int) -> set[int]:
     found: set[int] = set()
     try:
