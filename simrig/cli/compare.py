@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from simrig.exit_codes import ExitCode
 from simrig.report.progress import progress
 from simrig.sim.results import RunResult
 
@@ -30,6 +31,7 @@ from .common import (
     ViewOption,
     backend_driver,
     check_out,
+    error_line,
     fail,
     interruptible,
     make_console,
@@ -38,6 +40,7 @@ from .common import (
     print_throughput,
 )
 from .fleet import SHARD_PILES, FleetPlan, merge_arms, shards_every_arm_finished
+from .fleet_dask import ClusterUnavailable
 from .workload import (
     AppShareOption,
     DaysOption,
@@ -82,6 +85,15 @@ JobsOption = Annotated[
         "identical to --jobs 1).",
     ),
 ]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the embedded fleet's shards on a Dask cluster instead: tcp://HOST:PORT "
+        "of its scheduler (every worker must run this very simrig; start workers with "
+        "--nthreads 1), or local:N for N worker processes on this machine. Results "
+        "identical to --jobs 1. Needs pip install 'simrig[dask]'.",
+    ),
+]
 
 
 def compare(
@@ -92,6 +104,7 @@ def compare(
     days: DaysOption = 30.0,
     sessions: SessionsOption = None,
     jobs: JobsOption = 1,
+    scheduler: SchedulerOption = None,
     seed: SeedOption = 1,
     out: OutOption = DEFAULT_OUT,
     backend: BackendOption = "embedded",
@@ -115,10 +128,10 @@ def compare(
 
     Each profile's piles are numbered apart (+10000 per profile) and draw their own
     firmware randomness; every pile serves its own users. On embedded the fleet runs in
-    shards of 16 piles in virtual time (--jobs N processes); on any other backend all
-    profiles run side by side in one real-time run at --speed. Exit 0 pass, 1
-    expectations failed, 2 bad input, 3 backend unreachable or incompatible, 4
-    interrupted."""
+    shards of 16 piles in virtual time (--jobs N processes, or --scheduler: a Dask
+    cluster); on any other backend all profiles run side by side in one real-time run at
+    --speed. Exit 0 pass, 1 expectations failed, 2 bad input, 3 backend (or scheduler)
+    unreachable or incompatible, 4 interrupted."""
     from simrig.cli.fleet import arm_scenarios, plan_fleet, run_fleet
     from simrig.firmware_models import ProfileError, load_profile
     from simrig.report import exit_code
@@ -132,6 +145,8 @@ def compare(
         check_out(out)
         if backend != "embedded" and jobs > 1:
             raise ValueError(f"--jobs {jobs}: shards run on the embedded platform only")
+        if scheduler is not None:
+            check_scheduler(scheduler, backend, jobs)
         for name in profile:
             load_profile(name, dirs)
         pinned = parse_epoch(backend_epoch)
@@ -175,6 +190,7 @@ def compare(
                     profile_dirs=dirs,
                     progress=lambda done, _total: bar.update(done),
                     finished=ab.shards,
+                    scheduler=scheduler,
                 )
         else:
             scenarios = arm_scenarios(plan, profile, None)
@@ -188,6 +204,9 @@ def compare(
                 console=console,
                 report=ab,
             )
+    except ClusterUnavailable as exc:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(str(exc)))
+        raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
     except (ScenarioError, BackendError, ProfileError, ValueError, OSError) as exc:
         fail(str(exc))
     ab.write_ab(results)
@@ -316,6 +335,19 @@ def ab_document(stats: Sequence, rows: Sequence, partial: str = "") -> dict[str,
             for r in rows
         ],
     }
+
+
+def check_scheduler(scheduler: str, backend: str, jobs: int) -> None:
+    """``--scheduler``: a valid address, the embedded fleet, Dask installed; ValueError
+    (one line) otherwise."""
+    from .fleet_dask import parse_scheduler, require_dask
+
+    parse_scheduler(scheduler)
+    if backend != "embedded":
+        raise ValueError(f"--scheduler {scheduler}: shards run on the embedded platform only")
+    if jobs > 1:
+        raise ValueError(f"--scheduler {scheduler} with --jobs {jobs}: choose one")
+    require_dask()
 
 
 def register(app: typer.Typer) -> None:

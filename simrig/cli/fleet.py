@@ -228,8 +228,10 @@ def run_fleet(
     profile_dirs: tuple[Path, ...] = (),
     progress: Callable[[int, int], None] | None = None,
     finished: dict[tuple[int, int], RunResult] | None = None,
+    scheduler: str | None = None,
 ) -> list[RunResult]:
-    """Every profile's fleet, one merged run per profile (in ``profiles`` order).
+    """Every profile's fleet, one merged run per profile (in ``profiles`` order);
+    ``scheduler``: on a Dask cluster (:mod:`.fleet_dask`) instead of ``jobs`` processes.
 
     Shards run shard by shard, every profile's copy of a shard in turn, so that a run
     cut short (Ctrl-C, SIGTERM) has the same shards done for each profile: ``finished``
@@ -243,7 +245,11 @@ def run_fleet(
     for arm, profile in enumerate(profiles):
         arm_spec(plan, profile, arm)  # numbering checked before any work
     done = {} if finished is None else finished
-    if jobs <= 1:
+    if scheduler is not None:
+        from .fleet_dask import parse_scheduler, run_on_cluster
+
+        run_on_cluster(parse_scheduler(scheduler), todo, done, progress)
+    elif jobs <= 1:
         for k, job in enumerate(todo):
             done[job.arm, job.shard] = run_shard(job)
             if progress:

@@ -50,6 +50,9 @@ NOT_RUN = {
     "make test": "runs the whole test suite, this test included",
     "locust -f": "a master and workers on several machines (tests/load/test_locust.py runs "
     "a master and two workers on loopback)",
+    "dask ": "a Dask scheduler and workers on several machines (tests/cli/test_compare_dask.py "
+    "runs a scheduler and two workers on loopback)",
+    "simrig compare --scheduler tcp://SCHEDULER": "needs that cluster (tested as above)",
 }
 
 
