@@ -263,6 +263,8 @@ class QuirkHooks:
                 start = s.prev_end_wall - skew
             elif kind == "clock_jump":
                 start = start - skew * 10
+            elif kind == "clock_step":  # igo_case#17: the whole bill ahead, durations intact
+                start, end, trade = start + skew, end + skew, trade + skew
             else:
                 kind = "end_before_start"
                 end = start - skew

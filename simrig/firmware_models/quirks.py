@@ -335,7 +335,9 @@ class ImpossibleBillTimes(Quirk):
     """Impossible times in the bill (zpd_case#17, Juneng: 15 of 188; igo_case#17: 3 + 1
     overlap of ~11,700): ``end_before_start`` (end ``skew_s`` before start),
     ``clock_jump`` (start moved back ``skew_s`` × 10), ``overlap`` (start before the
-    previous session's end on the gun).
+    previous session's end on the gun), ``clock_step`` (every time ``skew_s`` ahead: the
+    RTC stepped forward before the session and was set right after it, so the bill's
+    times lie after its receipt while its durations agree: igo_case#17's 3 × 3 alone).
 
     Decision point: hook ``bill_times`` (:class:`~.hooks.QuirkHooks`).
     """
@@ -348,7 +350,7 @@ class ImpossibleBillTimes(Quirk):
         "kinds": Param(
             "choices",
             ["end_before_start", "clock_jump"],
-            allowed=("end_before_start", "clock_jump", "overlap"),
+            allowed=("end_before_start", "clock_jump", "overlap", "clock_step"),
         ),
     }
 
