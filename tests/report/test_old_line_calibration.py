@@ -8,8 +8,9 @@ the few hundred sessions CI can run, which checks nothing. What CI checks honest
 same profile with every igo_case#17 rate raised ``K``-fold *in profile data* (the same
 mechanisms, parameters and platform) on a small dense fleet, for seeds 1, 2 and 3:
 
-* the mechanisms produce each of the labels 9, 10, 9+10 and 9+11 in the platform's view;
-* the commoner labels' rates (1, 9, 10) are inside the field's acceptance interval × K,
+* the mechanisms produce each of the labels 3, 9, 10, 9+10 and 9+11 in the platform's
+  view (over the three seeds: ~7-10 of each expected);
+* the commoner labels' rates (1, 9) are inside the field's acceptance interval × K,
   widened by the rig's own 95 % noise at this size (the rig's Wilson interval overlaps it).
 """
 
@@ -29,11 +30,17 @@ from simrig.report.field_rates import FIELD_RATES
 from simrig.report.stats import ProfileStats
 from simrig.scenarios.workload import WorkloadSpec
 
-K = 25
-SESSIONS = 400
+K = 50
+SESSIONS = 200
 #: the entries of the old line's profile calibrated on igo_case#17 (their ``rate``)
-CALIBRATED = ("random_bill_loss", "duration_mismatch", "energy_lost", "late_bill_close")
-COMMON = ("1", "9", "10")
+CALIBRATED = (
+    "random_bill_loss",
+    "duration_mismatch",
+    "energy_lost",
+    "late_bill_close",
+    "bill_time_anomaly",
+)
+COMMON = ("1", "9")
 
 
 def raised(profile: str, folder: Path) -> Path:
@@ -65,7 +72,7 @@ def flags(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[ProfileSt
 
 def test_the_mechanisms_produce_each_duration_and_occupancy_label(flags):
     seen = sum((found for _, found in flags.values()), Counter())
-    for label in ("9", "10", "9+10", "9+11"):
+    for label in ("3", "9", "10", "9+10", "9+11"):
         assert seen[label] > 0, f"no {label} in the platform's flags: {dict(seen)}"
 
 
