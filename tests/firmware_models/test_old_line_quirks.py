@@ -1,7 +1,10 @@
-"""``late_record_close`` (igo_case#17, the old line's codes 10 and 9+10): the record is
-closed and the bill uploaded late, stamped at upload, its end of charge maybe latched
-then too. Against the scripted platform (no network); the platform's own flags over a
-fleet are in ``tests/report/test_old_line_calibration.py``."""
+"""The old line's mechanisms (igo_case#17), against the scripted platform (no network):
+``late_record_close`` (codes 10 and 9+10: the record is closed and the bill uploaded
+late, stamped at upload, its end of charge maybe latched then too) and
+``impossible_bill_times`` kind ``clock_step`` (code 3 alone: the whole bill ahead). The
+platform's own flags over a fleet are in ``tests/report/test_old_line_calibration.py``."""
+
+from datetime import timedelta
 
 import pytest
 
@@ -62,3 +65,17 @@ def test_the_old_line_ships_it_as_a_preset():
         quirks = load_profile(f"sinexcel-dc@{version}").quirks
         assert 0 < quirks["late_bill_close"]["rate"] < 0.01
         assert quirks["occupancy_spike"]["rate"] == 0.0
+
+
+def test_clock_step_moves_every_bill_time_ahead_and_keeps_the_durations():
+    step = {"rate": 1.0, "skew_s": [900, 900], "kinds": ["clock_step"]}
+    rig = PileRig(with_primitives("sinexcel-dc@11536", impossible_bill_times=step))
+    charge(rig, 900)
+    rig.stim(1200, Unplug(1))
+    rig.run(1300)
+    [(sent_at, bill)] = rig.peer.timed(TransactionRecord)
+    ended = rig.kinds("session_ended")[0].t
+    assert bill.trade_time == rig.wall(sent_at) + timedelta(seconds=900)
+    assert bill.end_time == rig.wall(ended) + timedelta(seconds=900)
+    assert (bill.trade_time - bill.end_time) == rig.wall(sent_at) - rig.wall(ended)
+    assert rig.quirks("impossible_bill_times")[0].data["case"] == "clock_step"
