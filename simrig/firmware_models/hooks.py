@@ -10,7 +10,8 @@ hook                        primitives (cases)
 ``card_scan``               card_during_remote_start (igo_case#1)
 ``start_failure_logout``    start_failure_silence (igo_case#29)
 ``repeated_stop``           repeated_stop_drop (zshy_case#23)
-``bill_schedule``           bill_timing (zpd_case#4, igo_case#29, gdyc_case#15)
+``bill_schedule``           bill_timing (zpd_case#4, igo_case#29, gdyc_case#15),
+                            late_record_close (igo_case#17)
 ``bill_upload``             bill_loss (zpd_case#7)
 ``energy_register``         stale_meter_end (igo_case#17)
 ``bill_times``              bill_stamps (zpd_case#4), late_end_stamp (igo_case#17),
@@ -162,20 +163,38 @@ class QuirkHooks:
     def bill_schedule(self, s: SessionRecord, now: float) -> tuple[str | None, float, str]:
         """When a finished session's bill is uploaded: bill_timing (zpd_case#4,
         igo_case#29, gdyc_case#15) picks ``at_stop`` / ``at_unplug`` / ``after_delay``
-        (with its delay) / ``next_login`` / ``never``; returns (mode, delay, the drop
-        reason of ``never``), (None, 0, "") to keep the profile's timing."""
+        (with its delay) / ``next_login`` / ``never``; else late_record_close
+        (igo_case#17) closes a charged session's record late (``after_delay``), its end
+        of charge maybe latched at that closing. Returns (mode, delay, the drop reason of
+        ``never``), (None, 0, "") to keep the profile's timing."""
         q = self._q.bill_timing
-        if q is None:
+        if q is not None:
+            kind = "charged" if s.charge_start_t is not None else "start_failure"
+            if kind in q.p["sessions"]:
+                mode = q.choose(self._rng)
+                if mode is not None:
+                    delay = (
+                        uniform_span(self._rng, q.p["delay_s"]) if mode == "after_delay" else 0.0
+                    )
+                    text = f"bill {mode}" + (f" {delay:.0f}s" if mode == "after_delay" else "")
+                    self._fired(s, now, s.gun, q, text)
+                    return mode, delay, q.tag
+        late = self._q.late_record_close
+        if (
+            late is None
+            or s.charge_start_t is None
+            or s.end_t is None
+            or s.end_wall is None
+            or not late.fires(self._rng)
+        ):
             return None, 0.0, ""
-        kind = "charged" if s.charge_start_t is not None else "start_failure"
-        if kind not in q.p["sessions"]:
-            return None, 0.0, ""
-        mode = q.choose(self._rng)
-        delay = uniform_span(self._rng, q.p["delay_s"]) if mode == "after_delay" else 0.0
-        if mode is not None:
-            text = f"bill {mode}" + (f" {delay:.0f}s" if mode == "after_delay" else "")
-            self._fired(s, now, s.gun, q, text)
-        return mode, delay, q.tag
+        delay = uniform_span(self._rng, late.p["delay_s"])
+        text = f"record closed {delay:.0f}s after the charge end"
+        if late.fires(self._rng, "relatch"):
+            s.end_wall += timedelta(seconds=now - s.end_t + delay)
+            text += ", end of charge latched then"
+        self._fired(s, now, s.gun, late, text)
+        return "after_delay", delay, late.tag
 
     @hook
     def bill_upload(self, s: SessionRecord, now: float) -> str | None:
@@ -244,6 +263,8 @@ class QuirkHooks:
                 start = s.prev_end_wall - skew
             elif kind == "clock_jump":
                 start = start - skew * 10
+            elif kind == "clock_step":  # igo_case#17: the whole bill ahead, durations intact
+                start, end, trade = start + skew, end + skew, trade + skew
             else:
                 kind = "end_before_start"
                 end = start - skew

@@ -310,11 +310,34 @@ class LateEndStamp(Quirk):
     }
 
 
+class LateRecordClose(Quirk):
+    """The session record is closed, and its bill uploaded, ``delay_s`` after the charge
+    end — usually after the user has left, so the bill's trade time (stamped at upload)
+    disagrees with the platform's own unplug observation (code 10); in ``relatch`` of
+    them the end of charge is latched at that closing too, so the charging duration
+    disagrees as well (9+10). igo_case#17, 11536/11523: 10 × 4, 9+10 × 2 of ~11,700.
+    Only a bill that reaches the platform after the unplug can show 10 to it: the old
+    line's ordinary bill goes out at the unplug, before the unplugged 0x13.
+
+    Decision point: hook ``bill_schedule`` (:class:`~.hooks.QuirkHooks`).
+    """
+
+    name = "late_record_close"
+    case = "igo_case#17"
+    params: ClassVar[dict[str, Param]] = {
+        "rate": Param("prob", 0.0006, "per charged session"),
+        "delay_s": Param("span", [900.0, 3600.0], "charge end → record closed and uploaded"),
+        "relatch": Param("prob", 0.33, "chance the end of charge is latched at closing"),
+    }
+
+
 class ImpossibleBillTimes(Quirk):
     """Impossible times in the bill (zpd_case#17, Juneng: 15 of 188; igo_case#17: 3 + 1
     overlap of ~11,700): ``end_before_start`` (end ``skew_s`` before start),
     ``clock_jump`` (start moved back ``skew_s`` × 10), ``overlap`` (start before the
-    previous session's end on the gun).
+    previous session's end on the gun), ``clock_step`` (every time ``skew_s`` ahead: the
+    RTC stepped forward before the session and was set right after it, so the bill's
+    times lie after its receipt while its durations agree: igo_case#17's 3 × 3 alone).
 
     Decision point: hook ``bill_times`` (:class:`~.hooks.QuirkHooks`).
     """
@@ -327,7 +350,7 @@ class ImpossibleBillTimes(Quirk):
         "kinds": Param(
             "choices",
             ["end_before_start", "clock_jump"],
-            allowed=("end_before_start", "clock_jump", "overlap"),
+            allowed=("end_before_start", "clock_jump", "overlap", "clock_step"),
         ),
     }
 
@@ -450,6 +473,7 @@ PRIMITIVES: dict[str, type[Quirk]] = {
         BillTiming,
         StaleMeterEnd,
         LateEndStamp,
+        LateRecordClose,
         ImpossibleBillTimes,
         BillStamps,
         RealtimeEnergyFactor,
@@ -540,6 +564,13 @@ _PRESET_LIST = (
         "Bill end time latched late: code 9 (old line).",
         dict(LateEndStamp.params),
         _same("late_end_stamp"),
+    ),
+    Preset(
+        "late_bill_close",
+        "igo_case#17",
+        "Record closed and bill uploaded after the unplug: code 10, 9+10 (old line).",
+        dict(LateRecordClose.params),
+        _same("late_record_close"),
     ),
     Preset(
         "energy_lost",
@@ -674,6 +705,7 @@ class QuirkSet:
         self.bill_timing: BillTiming | None = get(BillTiming)
         self.stale_meter_end: StaleMeterEnd | None = get(StaleMeterEnd)
         self.late_end_stamp: LateEndStamp | None = get(LateEndStamp)
+        self.late_record_close: LateRecordClose | None = get(LateRecordClose)
         self.impossible_bill_times: ImpossibleBillTimes | None = get(ImpossibleBillTimes)
         self.bill_stamps: BillStamps | None = get(BillStamps)
         self.realtime_energy_factor: RealtimeEnergyFactor | None = get(RealtimeEnergyFactor)

@@ -4,15 +4,27 @@ field's own Wilson 95 % interval widened to ±20 % of the field rate, whichever 
 wider.
 
 Rates are per session under the operator's label (the exact code set, as its table
-counts ``9 × 23, 9+10 × 2``; ``any`` = any anomaly)."""
+counts ``9 × 23, 9+10 × 2``; ``any`` = any anomaly). Each row names the **view** it is
+calibrated against: ``oracle`` (the oracle's verdicts, which also know the truth and add
+codes such as 3/5 no field platform could see) or ``platform`` (the reference platform's
+own anomaly flags, :func:`simrig.cli.fleet.platform_flags`: what an operator's platform
+counts, as igo_case#17's table did)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from .ab import wilson_interval
 
-__all__ = ["CI_ROWS", "FIELD_RATES", "FieldRate"]
+if TYPE_CHECKING:
+    from .stats import ProfileStats
+
+__all__ = ["CI_ROWS", "FIELD_RATES", "OLD_LINE", "FieldRate", "View"]
+
+View = Literal["oracle", "platform"]
+"""Whose codes a field row is held to: the oracle's verdicts or the platform's own flags."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +36,7 @@ class FieldRate:
     count: int
     sessions: int
     note: str = ""
+    view: View = "oracle"
 
     @property
     def rate(self) -> float:
@@ -38,20 +51,39 @@ class FieldRate:
         low, high = self.acceptance()
         return low <= count / sessions <= high
 
+    def rig_count(self, stats: ProfileStats, flags: Counter[str]) -> int:
+        """The rig's count under this row's label in this row's view: ``stats`` (the
+        oracle's verdicts of one profile) or ``flags`` (the platform's own flags of the
+        same fleet, :func:`simrig.cli.fleet.platform_flags`)."""
+        if self.view == "oracle":
+            return stats.count(self.label)
+        return sum(flags.values()) if self.label == "any" else flags.get(self.label, 0)
 
-_OLD = "sinexcel-dc@11536"
+
 _OLD_N = 11_700  # "≈ 11,700 sessions" on 14 piles of 11536/11523
+
+#: igo_case#17's old line, as the site's platform counted it; each of the two profiles
+#: must match the line's table by itself (the field did not split it by version)
+OLD_LINE: tuple[tuple[str, int], ...] = (
+    ("1", 21),
+    ("9", 23),
+    ("10", 4),
+    ("9+11", 3),
+    ("9+10", 2),
+    ("3", 3),
+)
 
 FIELD_RATES: tuple[FieldRate, ...] = (
     FieldRate("zpd_case#7", "2090104", "sinexcel-dc@2090104", "1", 162, 1451),
     FieldRate("zpd_case#3", "2090xxx", "sinexcel-dc@2090100", "1", 37, 267),
     FieldRate("zpd_case#10", "2090404", "sinexcel-dc@2090404", "any", 0, 74),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "1", 21, _OLD_N),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "9", 23, _OLD_N),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "10", 4, _OLD_N),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "9+11", 3, _OLD_N),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "9+10", 2, _OLD_N),
-    FieldRate("igo_case#17", "11536/11523", _OLD, "3", 3, _OLD_N),
+    *(
+        FieldRate(
+            "igo_case#17", version, f"sinexcel-dc@{version}", label, count, _OLD_N, view="platform"
+        )
+        for version in ("11536", "11523")
+        for label, count in OLD_LINE
+    ),
     FieldRate(
         "igo_case#17",
         "2090104",
