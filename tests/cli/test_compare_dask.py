@@ -29,6 +29,7 @@ from simrig.exit_codes import ExitCode
 from simrig.scenarios.workload import WorkloadSpec
 
 from ..firmware_models.test_primitives import _doc_profiles
+from ..process_tree import cmdline, descendants, ignores_sigint, outlived
 
 runner = CliRunner()
 #: two shards per profile: 1 session per pile-day over 1 day, 20 sessions: 32 piles
@@ -204,7 +205,7 @@ def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -
     try:
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            seen |= _descendants(proc.pid)
+            seen |= descendants(proc.pid)
             time.sleep(0.1)
         proc.wait(STOP_S)
     finally:
@@ -214,7 +215,7 @@ def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -
     stderr = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 0, stderr
     assert seen, "no worker process was started"
-    assert not _outlived(seen), "a worker outlived the compare by 10 s"
+    assert not outlived(seen), "a worker outlived the compare by 10 s"
     document = json.loads((tmp_path / "local" / "ab.json").read_text())
     assert document["partial"] is False and document["profiles"][0]["sessions"] == 8
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr
@@ -247,60 +248,16 @@ def test_ctrl_c_to_the_process_group_of_a_local_cluster_leaves_no_traceback(
     stderr = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
-    assert not _outlived(seen), "a worker outlived the compare by 10 s"
+    assert not outlived(seen), "a worker outlived the compare by 10 s"
     assert (out / "summary.txt").read_text().startswith("PARTIAL REPORT")
-
-
-def _outlived(pids: set[int], grace_s: float = 10.0) -> list[int]:
-    """The processes of ``pids`` still alive ``grace_s`` after the rig returned: a
-    cluster's processes end on their own once the rig has gone (CI saw one still
-    exiting as the rig returned), but none may be left behind."""
-    deadline = time.monotonic() + grace_s
-    while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return alive
 
 
 def _cluster_up(pid: int, seen: set[int]) -> bool:
     """The rig acts on Ctrl-C again and a worker process ignores it: the cluster is up
     (its workers started while the rig ignored it)."""
-    seen |= _descendants(pid)
-    workers = [p for p in seen if b"spawn_main" in _cmdline(p)]  # not the resource tracker
-    return not _ignores_sigint(pid) and any(_ignores_sigint(worker) for worker in workers)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
-
-
-def _ignores_sigint(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
-    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found |= {int(child)} | _descendants(int(child))
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    seen |= descendants(pid)
+    workers = [p for p in seen if b"spawn_main" in cmdline(p)]  # not the resource tracker
+    return not ignores_sigint(pid) and any(ignores_sigint(worker) for worker in workers)
 
 
 def test_sigterm_cancels_the_clusters_shards_and_writes_a_partial_ab(

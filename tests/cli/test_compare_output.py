@@ -20,6 +20,8 @@ from simrig.cli.workload import workload_spec
 from simrig.exit_codes import ExitCode
 from simrig.scenarios.workload import pile_visit_count
 
+from ..process_tree import alive, children, cmdline, outlived
+
 runner = CliRunner()
 A, B = "sinexcel-dc@2090104", "sinexcel-dc@2090404"
 #: two shards per profile: 2 sessions per pile-day over 1 day, 40 sessions ≈ 20 piles
@@ -99,7 +101,7 @@ def test_sigterm_to_compare_jobs_2_ends_workers_and_exits_4(tmp_path: Path) -> N
         workers: set[int] = set()
         while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-            workers = {p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)}
+            workers = {p for p in children(proc.pid) if b"spawn_main" in cmdline(p)}
         assert len(workers) >= 2, "the worker processes never started"
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=20)
@@ -109,7 +111,7 @@ def test_sigterm_to_compare_jobs_2_ends_workers_and_exits_4(tmp_path: Path) -> N
             proc.communicate()
     assert proc.returncode == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert not any(_alive(pid) for pid in workers), "a worker outlived the compare"
+    assert not any(alive(pid) for pid in workers), "a worker outlived the compare"
     document = json.loads(stdout)
     assert document["partial"] is True and "shards" in document["partial_holds"]
     assert (out / "summary.txt").read_text().startswith("PARTIAL REPORT")
@@ -132,7 +134,7 @@ def test_sigterm_while_the_pool_starts_its_workers_leaves_no_traceback(
         seen: set[int] = set()
         while not seen and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.001)
-            seen = _children(proc.pid)
+            seen = children(proc.pid)
         assert seen, "no worker process ever started"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
@@ -143,30 +145,4 @@ def test_sigterm_while_the_pool_starts_its_workers_leaves_no_traceback(
             proc.communicate()
     assert proc.returncode == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
-    # a child seen between fork and exec, or the resource tracker, ends on its own
-    # shortly after the parent: give them a few seconds on a loaded machine
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in workers), "a child outlived the compare by 10 s"
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(t) for t in (task / "children").read_text().split()}
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not outlived(workers), "a child outlived the compare by 10 s"

@@ -12,21 +12,7 @@ from pathlib import Path
 
 from simrig.exit_codes import ExitCode
 
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found |= {int(t) for t in text}
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+from ..process_tree import alive, children
 
 
 def _has_a_connection(pid: int) -> bool:
@@ -61,7 +47,7 @@ def test_sigterm_stops_the_platform_and_writes_a_partial_report(tmp_path: Path) 
         servers: set[int] = set()
         while not servers and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-            servers = _children(proc.pid)
+            servers = children(proc.pid)
         assert servers, "the platform process never started"
         while not any(map(_has_a_connection, servers)) and time.monotonic() < deadline:
             time.sleep(0.1)  # a loaded machine may take seconds to start the platform
@@ -75,7 +61,7 @@ def test_sigterm_stops_the_platform_and_writes_a_partial_report(tmp_path: Path) 
             proc.communicate()
     assert proc.returncode == ExitCode.INTERRUPTED, (stdout, stderr)
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert not any(_alive(pid) for pid in servers), "the platform process outlived the run"
+    assert not any(alive(pid) for pid in servers), "the platform process outlived the run"
     assert stdout.startswith("PARTIAL REPORT: the run was interrupted")
     document = json.loads((out / "results.json").read_text())
     assert document["partial"] is True and document["passed"] is False
