@@ -5,8 +5,9 @@ check that a speed change decides nothing differently.
     python benchmarks/fleet_shard.py [--profile sinexcel-dc@2090104] [--shard 0]
         [--repeat 3] [--sessions 25000]
 
-Prints each repeat's wall time, the median, the frames and sessions, and the digest
-(verdicts, expectations and the platform's own flags and bills).
+Prints each repeat's wall and CPU time (CPU is steadier on a shared machine), the
+medians, the frames and sessions, and the digest (verdicts, expectations and the
+platform's own flags and bills).
 """
 
 from __future__ import annotations
@@ -40,16 +41,18 @@ def main() -> None:
     args = parser.parse_args()
     plan = plan_fleet(WorkloadSpec(profile="", days=30, seed=1), args.sessions)
     job = ShardJob(plan, args.profile, 0, args.shard, None, ())
-    walls = []
+    walls, cpus = [], []
     result = None
     for _ in range(args.repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run_shard(job)
         walls.append(time.perf_counter() - started)
-        print(f"{walls[-1]:.2f} s")
+        cpus.append(time.process_time() - cpu)
+        print(f"{walls[-1]:.2f} s wall, {cpus[-1]:.2f} s CPU")
     assert result is not None
     print(
-        f"median {statistics.median(walls):.2f} s; {result.frames} chunks, "
+        f"median {statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU; "
+        f"{result.frames} chunks, "
         f"{len(result.verdicts)} sessions; digest {decision_digest(result)}"
     )
 

@@ -6,9 +6,22 @@ from collections import deque
 from typing import Any
 
 from simrig.endpoint import Event
-from simrig.protocol.ykc import Message, encode_frame
+from simrig.protocol.ykc import (
+    Frame,
+    FramedBytes,
+    Heartbeat,
+    Message,
+    RealtimeData,
+    encode_frame,
+)
 
-__all__ = ["Wire"]
+__all__ = ["BY_REFERENCE", "Wire"]
+
+#: the messages whose decode gives back the very values this model encodes (its readings
+#: are on the wire's grid: :mod:`.wire_rounding`): handed on decoded in
+#: :class:`FramedBytes`; the peer parses the others.
+#: tests/protocol/test_framed_bytes.py checks every such frame of the golden runs.
+BY_REFERENCE: frozenset[type[Message]] = frozenset({RealtimeData, Heartbeat})
 
 
 class Wire:
@@ -20,6 +33,7 @@ class Wire:
         "events",
         "out",
         "paper_frames",
+        "parts",
         "pile_no",
         "seq",
         "telemetry_on_paper",
@@ -29,6 +43,8 @@ class Wire:
         self.pile_no = pile_no
         self.seq = 0
         self.out = bytearray()
+        #: the frames ``out`` holds: decoded (:data:`BY_REFERENCE`) or raw
+        self.parts: list[Frame | bytes] = []
         self.events: deque[Event] = deque()
         #: frame_sent / frame_received events (off for long runs: the capture has the bytes)
         self.emit_frame_events = True
@@ -48,6 +64,7 @@ class Wire:
             seq = self.seq
         raw = encode_frame(msg, seq)
         self.out += raw
+        self.parts.append(Frame(msg, seq, raw) if type(msg) in BY_REFERENCE else raw)
         if self.emit_frame_events:
             self.events.append(
                 Event(
@@ -69,6 +86,11 @@ class Wire:
         self.events.append(Event(now, kind, self.pile_no, gun, data))
 
     def drain(self) -> bytes:
-        data = bytes(self.out)
-        self.out.clear()
+        """The bytes sent since the last drain, with their frames (:class:`FramedBytes`)."""
+        out = self.out
+        if not out:
+            return b""
+        data = FramedBytes(out, tuple(self.parts))
+        out.clear()
+        self.parts.clear()
         return data
