@@ -24,6 +24,7 @@ from typing import Any
 
 from simrig.scenarios import Scenario
 from simrig.scenarios.workload import WorkloadSpec, station_workload
+from simrig.sim.keep import EVERYTHING, VERDICTS_ONLY
 from simrig.sim.runner import run_scenario
 
 #: DC output voltage the ACN network is given (ACN works in amps)
@@ -95,7 +96,7 @@ def run_simrig(scenario: Scenario, lean: bool) -> float:
     fleet shard runs (BMS telemetry on paper, no truth samples) — closer to what ACN-Sim
     keeps."""
     started = time.perf_counter()
-    run_scenario(scenario, telemetry_on_paper=lean, sample_truth=not lean)
+    run_scenario(scenario, keep=VERDICTS_ONLY if lean else EVERYTHING)
     return time.perf_counter() - started
 
 

@@ -34,6 +34,7 @@ from simpy.events import EventPriority
 from simrig.capture import Chunk
 from simrig.endpoint import Endpoint, Event, PileEndpoint, ServerEndpoint
 from simrig.heartbeat_plan import HeartbeatPlan
+from simrig.sim.keep import EVERYTHING, Keep
 from simrig.sim.results import TruthSample
 from simrig.sim.sampling import TruthSampler
 
@@ -86,9 +87,7 @@ class VirtualDriver:
         world: World,
         *,
         elide_heartbeats: bool = True,
-        sample_truth: bool = True,
-        frame_events: bool = True,
-        telemetry_on_paper: bool = False,
+        keep: Keep = EVERYTHING,
     ) -> None:
         self.world = world
         if world.core is None:
@@ -96,7 +95,7 @@ class VirtualDriver:
         self.platform: ServerEndpoint = world.core
         self.env = simpy.Environment()
         self.elide = elide_heartbeats
-        self.sample_truth = sample_truth
+        sample_truth = self.sample_truth = keep.truth_samples
         self.events: list[Event] = []
         self.chunks: list[Chunk] = []
         self._sampler = TruthSampler(world.plant, watch=sample_truth)
@@ -113,9 +112,10 @@ class VirtualDriver:
         self._plans: dict[str, HeartbeatPlan | None] = dict.fromkeys(world.piles)
         self._held: dict[str, HeartbeatPlan] = {}
         self.elided_heartbeats = 0
+        frame_events = keep.frame_events is not False  # None: the runner's to decide
         for pile in world.piles.values():
             pile.emit_frame_events = frame_events
-            pile.telemetry_on_paper = telemetry_on_paper
+            pile.telemetry_on_paper = not keep.bms_frames
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, order: EventPriority, fn: Callable[..., None], *args: Any) -> None:

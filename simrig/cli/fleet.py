@@ -149,6 +149,7 @@ def run_shard(job: ShardJob) -> RunResult:
     and events but the platform's own anomaly flags (the verdicts carry the rest). BMS
     telemetry goes on paper and no truth is sampled: the shard keeps neither, and the
     verdicts are the same (tests/cli/test_fleet_paper.py)."""
+    from simrig.sim.keep import VERDICTS_ONLY
     from simrig.sim.runner import run_scenario
 
     scenario = shard_scenario(job.plan, job.profile, job.arm, job.shard, job.drain_s)
@@ -156,8 +157,7 @@ def run_shard(job: ShardJob) -> RunResult:
         scenario,
         backend="embedded",
         profile_dirs=job.profile_dirs,
-        telemetry_on_paper=True,
-        sample_truth=False,
+        keep=VERDICTS_ONLY,
     )
     flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
     return replace(result, chunks=[], events=flags, samples=[])

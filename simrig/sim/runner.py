@@ -34,6 +34,7 @@ from simrig.plant import HandshakeStatus
 from simrig.scenarios import Scenario
 from simrig.sim.diagnostics import assess_backend, judge_rig_lateness
 from simrig.sim.expectations import check_expectations, check_rates
+from simrig.sim.keep import EVERYTHING, Keep
 from simrig.sim.realtime_run import RealtimeInterrupted, run_realtime
 from simrig.sim.results import INTERRUPTED, RunResult
 from simrig.sim.world import (
@@ -164,13 +165,11 @@ def run_scenario(
     profile_dirs: tuple[Path, ...] = (),
     elide_heartbeats: bool = True,
     progress: Callable[[float], None] | None = None,
-    frame_events: bool | None = None,
+    keep: Keep = EVERYTHING,
     view_factory: Callable[[str], PlatformView] | None = None,
     start_monotonic: float | None = None,
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
-    telemetry_on_paper: bool = False,
-    sample_truth: bool = True,
 ) -> RunResult:
     """Run one scenario and judge every session.
 
@@ -181,19 +180,15 @@ def run_scenario(
     ``backend_epoch``: the backend's wall time at scenario t=0 (default: now for
     ``tcp://`` and ``serial:``, the scenario epoch for the reference platform); one
     :class:`~simrig.sim.time_mapping.TimeMapping` then serves truth, device view and oracle.
-    ``telemetry_on_paper``: virtual time only, piles count their BMS frames instead of
-    sending them (a fleet shard, which keeps no frames; verdicts unchanged).
-    ``sample_truth``: virtual time only, False records no truth samples (the timelines'
-    truth lanes; verdicts read the plant's own record).
+    ``keep``: what a virtual-time run records besides its verdicts (:class:`Keep`).
     """
     if backend_epoch is not None and backend == "embedded" and scenario.meta.clock == "virtual":
         meta = scenario.meta.model_copy(update={"epoch": backend_epoch})
         scenario = scenario.model_copy(update={"meta": meta})  # virtual: its clock is ours
     with few_full_collections():
         return _run_and_judge(
-            scenario, backend, speed, profile_dirs, elide_heartbeats, progress, frame_events,
-            view_factory, start_monotonic, control, backend_epoch, telemetry_on_paper,
-            sample_truth,
+            scenario, backend, speed, profile_dirs, elide_heartbeats, progress, keep,
+            view_factory, start_monotonic, control, backend_epoch,
         )  # fmt: skip
 
 
@@ -204,13 +199,11 @@ def _run_and_judge(
     profile_dirs: tuple[Path, ...],
     elide_heartbeats: bool,
     progress: Callable[[float], None] | None,
-    frame_events: bool | None,
+    keep: Keep,
     view_factory: Callable[[str], PlatformView] | None,
     start_monotonic: float | None,
     control: BackendControl | None = None,
     backend_epoch: datetime | None = None,
-    telemetry_on_paper: bool = False,
-    sample_truth: bool = True,
 ) -> RunResult:
     started = time.perf_counter()
     end = scenario.meta.duration
@@ -222,18 +215,11 @@ def _run_and_judge(
         repo = MemoryRepository()
         register_site(scenario, repo, scenario_tariff(scenario), profile_dirs)
         rules = rules_from_mapping(scenario.platform, source=f"{scenario.meta.name}: platform")
-        if frame_events is None:  # long runs: the capture holds the bytes anyway
-            frame_events = scenario.meta.duration <= 2 * 86400
-        rules = dataclasses.replace(rules, emit_frame_events=frame_events)
+        keep = dataclasses.replace(keep, frame_events=keep.frame_events_for(end))
+        rules = dataclasses.replace(rules, emit_frame_events=bool(keep.frame_events))
         core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
         world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
-        driver = VirtualDriver(
-            world,
-            elide_heartbeats=elide_heartbeats,
-            frame_events=frame_events,
-            telemetry_on_paper=telemetry_on_paper,
-            sample_truth=sample_truth,
-        )
+        driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, keep=keep)
         driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
         view: PlatformView | None = RepositoryView(repo)

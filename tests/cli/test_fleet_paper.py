@@ -12,6 +12,7 @@ from simrig.cli.fleet import plan_fleet, shard_scenario
 from simrig.endpoint import Event
 from simrig.firmware_models.wire import Wire
 from simrig.scenarios.workload import WorkloadSpec
+from simrig.sim.keep import VERDICTS_ONLY
 from simrig.sim.runner import run_scenario
 
 
@@ -31,7 +32,7 @@ def test_bms_on_paper_changes_no_verdict_and_no_platform_flag(
     monkeypatch.setattr(Wire, "on_paper", counting)
     wire = run_scenario(scenario)
     assert counted == []
-    paper = run_scenario(scenario, telemetry_on_paper=True, sample_truth=False)
+    paper = run_scenario(scenario, keep=VERDICTS_ONLY)
     assert sum(counted) > 1000  # the BMS frames of every charging 15 s went on paper
     assert len(paper.verdicts) == len(wire.verdicts) > 100
     assert paper.verdicts == wire.verdicts

@@ -10,6 +10,7 @@ import pytest
 from simrig.adapters.virtual import VirtualDriver
 from simrig.plant import PhysicalPile, PileSpec, Plant, VehicleSpec
 from simrig.scenarios import parse_scenario
+from simrig.sim.keep import Keep
 from simrig.sim.results import RunResult, TruthSample
 from simrig.sim.runner import run_scenario
 from simrig.sim.sampling import TruthSampler
@@ -126,7 +127,7 @@ def test_sampling_at_changes_alters_nothing_of_the_run(outage_run, monkeypatch):
 def test_the_virtual_driver_watches_the_plant_only_when_it_samples_truth(sample_truth):
     plant = _plant(guns=1)
     world = SimpleNamespace(core=object(), piles={}, pile_action_times={}, plant=plant)
-    driver = VirtualDriver(world, sample_truth=sample_truth)  # type: ignore[arg-type]
+    driver = VirtualDriver(world, keep=Keep(truth_samples=sample_truth))  # type: ignore[arg-type]
     plant.gun(PILE, 1).plug(5.0, CAR)
     assert len(driver.samples) == (1 if sample_truth else 0)
 
