@@ -3,7 +3,8 @@
 simpy is only the clock and scheduler here (style-anchors: "use it as the clock of an
 adapter, not inside the core"): every input is a timed callback that feeds a sans-IO
 endpoint and then pumps it — drain ``data_to_send()`` into the link model, drain events,
-re-arm on ``get_timer()``. Every frame is encoded by its sender and decoded by its peer.
+re-arm on ``get_timer()``. Every frame is encoded by its sender; its peer parses it, or
+takes the frame the sender decoded already (:class:`~simrig.protocol.ykc.FramedBytes`).
 
 Heartbeats would dominate a station-month (54 piles × 8,640 a day). Two ways keep them
 exact yet cheap:
