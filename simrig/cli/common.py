@@ -59,6 +59,13 @@ ControlOption = Annotated[
         "provisioning): an HTTP template FILE.toml or MODULE:CALLABLE."
     ),
 ]
+StartMonotonicOption = Annotated[
+    float | None,
+    typer.Option(
+        help="CLOCK_MONOTONIC time of scenario t=0: the value a backend was started with "
+        "(simrig platform serve --start-monotonic); default: now."
+    ),
+]
 EpochOption = Annotated[
     str | None,
     typer.Option(

@@ -25,6 +25,7 @@ from .common import (
     PartialReport,
     ProfileDirOption,
     SpeedOption,
+    StartMonotonicOption,
     ViewArgOption,
     ViewOption,
     backend_driver,
@@ -70,6 +71,7 @@ def run(
     view_arg: ViewArgOption = None,
     backend_control: ControlOption = None,
     backend_epoch: EpochOption = None,
+    start_monotonic: StartMonotonicOption = None,
     capture: CaptureOption = "all",
     fmt: FormatOption = "",
 ) -> None:
@@ -104,6 +106,7 @@ def run(
                 view_factory=view_factory,
                 control=control,
                 backend_epoch=pinned,
+                start_monotonic=start_monotonic,
             )
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))

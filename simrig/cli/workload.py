@@ -85,13 +85,6 @@ DrainOption = Annotated[
         "unplug) instead of after --days: the idle tail costs real time on a real backend.",
     ),
 ]
-StartMonotonicOption = Annotated[
-    float | None,
-    typer.Option(
-        help="CLOCK_MONOTONIC time of scenario t=0: the value a backend was started with "
-        "(simrig platform serve --start-monotonic); default: now."
-    ),
-]
 
 
 def workload_spec(
