@@ -64,6 +64,9 @@ __all__ = ["ABReport", "ab_document", "compare", "register"]
 #: results.json holds every session; above this many it is not written (summary.txt and
 #: ab.json hold the A/B)
 RESULTS_JSON_MAX_SESSIONS = 5000
+#: why a partial A/B was cut short (its header says "the compare was ...")
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+CLUSTER_LOST = "cut short (the Dask cluster was lost)"
 #: a partial compare in which no shard was finished by every profile
 NO_AB = "No A/B: no shard was finished by every profile before the interruption."
 
@@ -206,6 +209,8 @@ def compare(
             )
     except ClusterUnavailable as exc:
         Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(str(exc)))
+        if ab.shards:  # the shards the cluster finished before it was lost are kept
+            ab.write(None, cause=CLUSTER_LOST)
         raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
     except (ScenarioError, BackendError, ProfileError, ValueError, OSError) as exc:
         fail(str(exc))
@@ -233,8 +238,9 @@ class ABReport:
     #: any other backend: the runs done (:func:`run_scenarios` appends)
     done: list[RunResult] = field(default_factory=list)
 
-    def write(self, cut: RunResult | None) -> None:
-        """The partial A/B (``cut``: the run cut short, judged as far as it got)."""
+    def write(self, cut: RunResult | None, cause: str = INTERRUPTED) -> None:
+        """The partial A/B (``cut``: the run cut short, judged as far as it got;
+        ``cause``: why it ended early)."""
         if self.backend == "embedded":
             common = shards_every_arm_finished(self.profiles, self.shards)
             total = len(self.plan.shards())
@@ -250,10 +256,13 @@ class ABReport:
         else:
             results = [*self.done, *([cut] if cut is not None else [])]
             what = "the sessions judged before the run was cut short"
-        self.write_ab(results, partial=what)
+        self.write_ab(results, partial=what, cause=cause)
 
-    def write_ab(self, results: Sequence[RunResult], partial: str = "") -> None:
-        """Write and print the A/B of ``results``; ``partial``: what a cut-short run holds."""
+    def write_ab(
+        self, results: Sequence[RunResult], partial: str = "", cause: str = INTERRUPTED
+    ) -> None:
+        """Write and print the A/B of ``results``; ``partial``: what a cut-short run
+        holds, ``cause``: why it was cut short."""
         from simrig.cli.fleet import arm_stats
         from simrig.report import write_results_json
         from simrig.report.ab import ab_rows, summary_text
@@ -272,7 +281,7 @@ class ABReport:
         ]
         if partial:
             header[:0] = [
-                f"PARTIAL REPORT: the compare was interrupted (Ctrl-C or SIGTERM); {partial}.",
+                f"PARTIAL REPORT: the compare was {cause}; {partial}.",
                 "",
             ]
         rows = ab_rows(stats) if sessions or not partial else []
@@ -281,9 +290,9 @@ class ABReport:
         for stale in ("summary.txt", "ab.json", "compare.png", "results.json"):
             (out / stale).unlink(missing_ok=True)  # a partial report never mixes with an old one
         (out / "summary.txt").write_text(text, encoding="utf-8")
-        document = ab_document(stats, rows, partial)
+        document = ab_document(stats, rows, partial, cause)
         (out / "ab.json").write_text(json.dumps(document, indent=1) + "\n")
-        title = f"Firmware A/B, PARTIAL (interrupted): {partial}" if partial else ""
+        title = f"Firmware A/B, PARTIAL ({cause.split(' (')[0]}): {partial}" if partial else ""
         chart = ab_chart_png(stats, out / "compare.png", title) if sessions else None
         total = sum(s.sessions for s in stats)
         if total <= RESULTS_JSON_MAX_SESSIONS:
@@ -305,13 +314,15 @@ class ABReport:
         console.print(Text(("partial " if partial else "") + where), overflow="fold")
 
 
-def ab_document(stats: Sequence, rows: Sequence, partial: str = "") -> dict[str, object]:
+def ab_document(
+    stats: Sequence, rows: Sequence, partial: str = "", cause: str = INTERRUPTED
+) -> dict[str, object]:
     """ab.json (and ``--format json``'s stdout): per profile its sessions; per label the
-    counts, Wilson intervals and each profile against the first. ``partial``: what an
-    interrupted compare holds (empty: the whole fleet)."""
+    counts, Wilson intervals and each profile against the first. ``partial``: what a
+    compare cut short holds (empty: the whole fleet), ``cause``: why it was cut short."""
     return {
         "partial": bool(partial),
-        **({"partial_holds": partial} if partial else {}),
+        **({"partial_holds": partial, "partial_cause": cause} if partial else {}),
         "profiles": [{"profile": s.profile, "sessions": s.sessions} for s in stats],
         "labels": [
             {

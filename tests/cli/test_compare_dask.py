@@ -335,19 +335,23 @@ def test_a_worker_with_other_simrig_code_is_refused_in_one_line(
     assert not (tmp_path / "out" / "summary.txt").exists()
 
 
-def test_a_scheduler_lost_mid_run_is_one_line_and_exit_3(tmp_path: Path) -> None:
+def test_a_scheduler_lost_mid_run_is_one_line_exit_3_and_a_partial_ab(tmp_path: Path) -> None:
+    """The shards finished before the scheduler died are kept as a partial A/B that says
+    why it is partial."""
     dask = Cluster(tmp_path)
+    out = tmp_path / "out"
     try:
         dask.add_workers(1)
         proc = subprocess.Popen(
             [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
-             *MANY_SHARDS, "--scheduler", dask.address, "--out", str(tmp_path / "out")],
+             *MANY_SHARDS, "--scheduler", dask.address, "--out", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            while not dask.computed_shards() and time.monotonic() < deadline:
+            while dask.computed_shards() < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
+            time.sleep(1.0)  # the rig has read the finished shards (ms after)
             dask.processes[0].kill()  # the scheduler, at once
             _, stderr = proc.communicate(timeout=60)
         finally:
@@ -359,6 +363,13 @@ def test_a_scheduler_lost_mid_run_is_one_line_and_exit_3(tmp_path: Path) -> None
     assert proc.returncode == ExitCode.BACKEND_UNAVAILABLE, stderr
     (line,) = stderr.strip().splitlines()
     assert line.startswith(f"error: --scheduler {dask.address}: a shard was lost (")
+    summary = (out / "summary.txt").read_text()
+    assert summary.startswith("PARTIAL REPORT: the compare was cut short (the Dask cluster"), (
+        summary
+    )
+    document = json.loads((out / "ab.json").read_text())
+    assert document["partial"] is True and "Dask cluster was lost" in document["partial_cause"]
+    assert document["profiles"][0]["sessions"] > 0
 
 
 def _one_shard_job(profile: str, profile_dirs: tuple[Path, ...] = ()) -> ShardJob:
