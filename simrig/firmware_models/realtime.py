@@ -17,7 +17,7 @@ from simrig.protocol.ykc import BmsInfo, DemandOutput, GunStatus, RealtimeData, 
 from .phases import Phase
 from .records import Reading
 from .status import ZERO_SERIAL, state_key
-from .wire_rounding import steady
+from .wire_rounding import steady, whole
 
 if TYPE_CHECKING:
     from simrig.plant import PhysicalPile
@@ -136,7 +136,7 @@ class Telemetry:
             voltage=r.volts,
             current=r.amps,
             gun_temperature=r.gun_c,
-            soc=int(round(pile.soc(now), 6)),  # float noise must not flip a digit
+            soc=whole(pile.soc(now)),  # float noise must not flip a digit
             battery_max_temperature=_NO_BATTERY_C if battery_c is None else battery_c,
             charge_minutes=int((now - s.charge_start_t) // 60),
             remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
@@ -204,7 +204,7 @@ class Telemetry:
                 measured_voltage=volts,
                 measured_current=amps,
                 max_cell_voltage_group=400,
-                soc=int(round(bms.soc, 6)),
+                soc=whole(bms.soc),
                 remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
                 output_voltage=volts,
                 output_current=amps,
