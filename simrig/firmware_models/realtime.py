@@ -153,13 +153,12 @@ class Telemetry:
         r = g.reading
         if r is not None and r.at == now and r.version == version:
             return r
-        amps = plant.current_a(now)
-        volts_r, amps_r = steady(plant.voltage_v(now), 1), steady(amps, 1)
-        battery_c = plant.battery_temp_c(now)
+        volts, amps, battery_c = plant.outputs(now)
+        amps_r = steady(amps, 1)
         r = g.reading = Reading(
             at=now,
             version=version,
-            volts=volts_r,
+            volts=steady(volts, 1),
             amps=amps_r,
             amps_capped=_MAX_BMS_AMPS_R if amps > _MAX_BMS_AMPS else amps_r,  # = min()
             gun_c=steady(plant.gun_temp_at(amps), 0),

@@ -197,7 +197,7 @@ class Gun:
         demand_kw = (
             0.0 if self._bms_stopped else acceptance_kw(self._soc, self._pmax, v.cv_knee_soc)
         )
-        temp = self._battery_temp()
+        temp = self._battery_temp(self._power())
         return BmsData(
             vin=v.vin,
             battery_type=v.battery_type,
@@ -211,11 +211,14 @@ class Gun:
             stopped=self._bms_stopped,
         )
 
-    def battery_temp_c(self, now: float) -> float | None:
-        """``bms(now).battery_temp_c`` without building the rest of the BMS data; None
-        when :meth:`bms` is None."""
+    def outputs(self, now: float) -> tuple[float, float, float | None]:
+        """``(voltage_v, current_a, battery_temp_c)`` at ``now`` in one go (what a realtime
+        frame reads); each equals its own reading, computed from the same state."""
         self._pile.advance(now)
-        return self._battery_temp() if self._bms_talks() else None
+        volts = self._voltage()
+        power = self._power()
+        amps = power * 1000.0 / volts if self._drawing else 0.0
+        return volts, amps, self._battery_temp(power) if self._bms_talks() else None
 
     def state_version(self, now: float) -> int:
         """Changes whenever the pile's state is re-derived (a command, stimulus or event);
@@ -358,9 +361,10 @@ class Gun:
             and hs.status is HandshakeStatus.DONE
         )
 
-    def _battery_temp(self) -> float:
-        """Battery temperature: ambient + 10 °C × P / P_max (only while the BMS talks)."""
-        return self._pile.spec.ambient_c + _BATTERY_TEMP_RISE_AT_MAX_C * self._power() / self._pmax
+    def _battery_temp(self, power: float) -> float:
+        """Battery temperature at output ``power`` (:meth:`_power`): ambient + 10 °C × P /
+        P_max (only while the BMS talks)."""
+        return self._pile.spec.ambient_c + _BATTERY_TEMP_RISE_AT_MAX_C * power / self._pmax
 
     def _voltage(self) -> float:
         pile = self._pile
