@@ -185,11 +185,16 @@ class PileSpeed:
         wire = self._wire
         for number in quiet:
             g = self._guns[number - 1]
-            while g.next_rt < until:
-                count += 1
-                self.last_elided_at = max(self.last_elided_at, g.next_rt)
-                wire.seq = (wire.seq + 1) & 0xFFFF
-                g.next_rt += idle_s
+            next_rt, skipped = g.next_rt, 0
+            while next_rt < until:  # summed frame by frame, as sending them would
+                last = next_rt
+                skipped += 1
+                next_rt += idle_s
+            if skipped:
+                self.last_elided_at = max(self.last_elided_at, last)
+            g.next_rt = next_rt
+            wire.seq = (wire.seq + skipped) & 0xFFFF
+            count += skipped
         sched = self._sched
         sched.now = max(sched.now, until)
         return count
