@@ -49,7 +49,7 @@ _NEAR_EDGES = st.builds(
 _VALUES = st.floats(min_value=-1e16, max_value=1e16, allow_nan=False) | _NEAR_EDGES
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_VALUES)
 def test_meter_units_fast_path_equals_definition(kwh: float) -> None:
     micro = round(round(kwh, 6) * 1_000_000)
@@ -57,7 +57,7 @@ def test_meter_units_fast_path_equals_definition(kwh: float) -> None:
     assert meter_units(kwh) == expected
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_VALUES | st.floats(min_value=0.0, max_value=100.0))
 def test_whole_equals_int_of_6_decimal_rounding(value: float) -> None:
     assert whole(value) == int(round(value, 6))
