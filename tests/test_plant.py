@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simrig.plant import (
+    Gun,
     HandshakeStatus,
     PileSpec,
     Plant,
@@ -111,6 +112,37 @@ def test_readings_voltage_current_temperature_and_bms() -> None:
     assert (bms.vin, bms.battery_type, bms.soc) == ("LSVAU2180N2183294", 3, 50.0)
     assert bms.demand_current_a == pytest.approx(150.0)
     assert bms.battery_temp_c > 25.0
+
+
+def _separate_readings(g: Gun, t: float) -> tuple[float, float, float | None]:
+    bms = g.bms(t)
+    return g.voltage_v(t), g.current_a(t), None if bms is None else bms.battery_temp_c
+
+
+def test_outputs_equal_the_separate_readings() -> None:
+    """``Gun.outputs`` (one advance for a realtime frame) gives bit for bit what
+    ``voltage_v``, ``current_a`` and ``bms().battery_temp_c`` give, in every state."""
+    plant = dc_plant(guns=2, max_power_kw=90.0)
+    ac = Plant()
+    ac.add_pile("0100", PileSpec("AC"))
+    g1, g2, g_ac = plant.gun("0037", 1), plant.gun("0037", 2), ac.gun("0100", 1)
+    v = VehicleSpec(initial_soc=70.0, target_soc=90.0, max_power_kw=80.0, cv_knee_soc=75.0)
+    g1.plug(0.0, v)
+    g_ac.plug(0.0, v)
+    seen = [_separate_readings(g1, 0.0)]
+    assert g1.outputs(0.0) == seen[0] == (0.0, 0.0, None)  # plugged, no handshake yet
+    start_charging_existing(plant, 1, 1.0)
+    assert g_ac.begin_handshake(1.0) and g_ac.close_contactor(1.0)
+    for t in (1.0, 30.0, 60.0, 61.5, 900.0, 1800.0, 2400.0, 3000.0, 7200.0):
+        if t == 900.0:
+            g2.plug(t, v)  # the shared budget splits
+            start_charging_existing(plant, 2, t)
+        for g in (g1, g2, g_ac):
+            expected = _separate_readings(g, t)
+            assert g.outputs(t) == expected
+            seen.append(expected)
+    assert any(temp is not None and amps > 0 for _, amps, temp in seen)
+    assert any(temp is not None and amps == 0 for _, amps, temp in seen)  # BMS full
 
 
 def start_charging_existing(plant: Plant, gun: int, t: float) -> float:

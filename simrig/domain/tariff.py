@@ -270,12 +270,19 @@ class Tariff:
         loss_total = amount_total = 0
         for band, energy in split.items():
             if energy:
-                loss_energy = self.loss_adjusted(energy)
+                loss_energy, amount = self.price_band(band, energy)
                 loss_total += loss_energy
-                amount_total += div_round_half_up(
-                    self.rates[band].unit_price * loss_energy, _RATE_X_ENERGY_TO_MONEY
-                )
+                amount_total += amount
         return loss_total, amount_total
+
+    def price_band(self, band: Band, energy: Energy) -> tuple[Energy, Money]:
+        """``(loss_energy, amount)`` of ``energy`` in one band: one term of
+        :meth:`price_totals` (the totals are integer sums of these)."""
+        loss_energy = self.loss_adjusted(energy)
+        amount = div_round_half_up(
+            self.rates[band].unit_price * loss_energy, _RATE_X_ENERGY_TO_MONEY
+        )
+        return loss_energy, amount
 
     def validate(self) -> None:
         """Raise :class:`TariffError` (``"<field>: <reason>"``) unless wire-encodable."""
@@ -308,14 +315,19 @@ class RunningBill:
     Equal to ``tariff.bill([*closed, point])`` but prices only the open segment: the
     split of the closed samples is kept, since :meth:`Tariff.split_energy` is a sum
     over consecutive pairs. ``closed`` may only grow by appending.
+
+    While ``point`` stays in the half-hour slot of the last closed sample (most 0x13),
+    only that slot's band changes: the priced totals of the other bands are kept too
+    (:class:`_OpenSlot`, renewed whenever ``closed`` grows).
     """
 
-    __slots__ = ("_count", "_split", "tariff")
+    __slots__ = ("_count", "_open", "_split", "tariff")
 
     def __init__(self, tariff: Tariff) -> None:
         self.tariff = tariff
         self._split: dict[Band, Energy] = dict.fromkeys(Band, 0)
         self._count = 0
+        self._open: _OpenSlot | None = None
 
     def totals(
         self, closed: Sequence[tuple[datetime, Energy]], point: tuple[datetime, Energy]
@@ -328,16 +340,48 @@ class RunningBill:
             for band, energy in tariff.split_energy(closed[max(0, self._count - 1) :]).items():
                 self._split[band] += energy
             self._count = len(closed)
+            self._open = None
         split = self._split
-        if closed:
-            (t0, e0), (t1, e1) = closed[-1], point
-            split = dict(split)
-            if e1 >= e0 and t0 <= t1 and _same_slot(t0, t1):
-                split[tariff.band_at(t0)] += e1 - e0  # what split_energy gives, cheaply
-            else:
-                for band, energy in tariff.split_energy((closed[-1], point)).items():
-                    split[band] += energy
+        if not closed:
+            return tariff.price_totals(split)
+        (t0, e0), (t1, e1) = closed[-1], point
+        slot = self._open
+        if slot is None:
+            slot = self._open = _OpenSlot.after(tariff, split, t0)
+        if e1 >= e0 and t0 <= t1 and slot.holds(t0, t1):
+            energy = split[slot.band] + e1 - e0  # what split_energy gives, cheaply
+            if not energy:
+                return slot.rest
+            loss_energy, amount = tariff.price_band(slot.band, energy)
+            return slot.rest[0] + loss_energy, slot.rest[1] + amount
+        split = dict(split)
+        for band, energy in tariff.split_energy((closed[-1], point)).items():
+            split[band] += energy
         return tariff.price_totals(split)
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenSlot:
+    """The half-hour slot of the last closed sample ``t0``: its band, where it ends, and
+    the priced totals of every other band of the closed split."""
+
+    band: Band
+    end: datetime
+    rest: tuple[Energy, Money]
+
+    @classmethod
+    def after(cls, tariff: Tariff, split: Mapping[Band, Energy], t0: datetime) -> _OpenSlot:
+        band = tariff.band_at(t0)
+        others = {b: energy for b, energy in split.items() if b != band}
+        start = t0.replace(minute=t0.minute // 30 * 30, second=0, microsecond=0)
+        return cls(band, start + _SLOT, tariff.price_totals(others))
+
+    def holds(self, t0: datetime, t1: datetime) -> bool:
+        """``t1`` (not before ``t0``) is in the slot: :func:`_same_slot`, without reading
+        five fields (wall-clock arithmetic, since ``t1`` has ``t0``'s zone)."""
+        if t1.tzinfo is not t0.tzinfo:
+            return _same_slot(t0, t1)
+        return t1 < self.end
 
 
 def _same_slot(a: datetime, b: datetime) -> bool:

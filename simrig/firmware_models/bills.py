@@ -115,6 +115,8 @@ class BillStore(Router):
         return m
 
     def tick(self, now: float) -> None:
+        if not self.bills:
+            return
         for bill in list(self.bills):
             if bill.state is _HELD and not self._holds(bill, now):
                 move(bill, _SCHEDULED)

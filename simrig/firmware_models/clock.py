@@ -31,7 +31,7 @@ class PileClock:
     def wall(self, now: float) -> datetime:
         """Wall time at ``now``, truncated to the millisecond (CP56Time2a resolution)."""
         ms = int(self._seconds(now) * 1000.0 // 1)
-        return self.epoch + timedelta(milliseconds=ms)
+        return self.epoch + timedelta(0, 0, 0, ms)  # milliseconds (positional: cheaper)
 
     def to_now(self, wall: datetime) -> float:
         """Scenario time at which this clock shows ``wall`` (inverse of :meth:`wall`)."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, cast
 
 from simrig.protocol.ykc import BmsInfo, DemandOutput, GunStatus, RealtimeData, TriState
 
 from .phases import Phase
 from .records import Reading
 from .status import ZERO_SERIAL, state_key
-from .wire_rounding import steady
+from .wire_rounding import steady, whole
 
 if TYPE_CHECKING:
     from simrig.plant import PhysicalPile
@@ -33,6 +34,13 @@ __all__ = ["Telemetry"]
 _INF = math.inf
 _GUN_STATUS = {int(status): status for status in GunStatus}
 _CHARGING = Phase.CHARGING
+#: 0x13 battery temperature when there is no BMS data (the field's wire default)
+_NO_BATTERY_C = cast(
+    float, {f.name: f.default for f in fields(RealtimeData)}["battery_max_temperature"]
+)
+#: the BMS frames' current fields stop at 400 A (``amps_capped``)
+_MAX_BMS_AMPS = 400.0
+_MAX_BMS_AMPS_R = steady(_MAX_BMS_AMPS, 1)
 
 
 class Telemetry:
@@ -96,44 +104,46 @@ class Telemetry:
         status = _GUN_STATUS[status_i]
         s = g.session
         pile = g.plant
-        kw: dict[str, Any] = {}
-        serial = ZERO_SERIAL
-        if s is not None:
-            serial = ZERO_SERIAL if s.no_bill else s.serial
-        if s is not None and s.phase is _CHARGING:
-            assert s.charge_start_t is not None
-            units = self._sessions.meter(g, now) - s.meter_start
-            assert s.running is not None
-            loss_units, amount = s.running.totals(
-                s.samples, (self._sessions.sample_wall(s, now), units)
-            )
-            factor = self._hooks.realtime_energy(s, now)
-            status = self._hooks.status_report(s, status, now)
-            r = self.read(g, now)
-            remaining = r.remaining
-            kw = {
-                "voltage": r.volts,
-                "current": r.amps,
-                "gun_temperature": r.gun_c,
-                "soc": int(round(pile.soc(now), 6)),  # float noise must not flip a digit
-                "charge_minutes": int((now - s.charge_start_t) // 60),
-                "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
-                "energy": round(units * factor) / 10_000,
-                "loss_energy": round(loss_units * factor) / 10_000,
-                "amount": amount / 10_000,
-            }
-            if r.bms is not None:
-                kw["battery_max_temperature"] = r.battery_c
         faults = 1 if self._plant.emergency_stop_pressed(now) else 0
+        returned = TriState.NO if pile.plugged(now) else TriState.YES
+        if s is None or s.phase is not _CHARGING:
+            serial = ZERO_SERIAL if s is None or s.no_bill else s.serial
+            return RealtimeData(
+                serial=serial,
+                pile_no=self._wire.pile_no,
+                gun=g.number,
+                status=status,
+                gun_returned=returned,
+                plugged=plugged,
+                faults=faults,
+            )
+        assert s.charge_start_t is not None and s.running is not None
+        sessions = self._sessions
+        units = sessions.meter(g, now) - s.meter_start
+        loss_units, amount = s.running.totals(s.samples, (sessions.sample_wall(s, now), units))
+        factor = self._hooks.realtime_energy(s, now)
+        status = self._hooks.status_report(s, status, now)
+        r = self.read(g, now)
+        remaining = r.remaining
+        battery_c = r.battery_c
         return RealtimeData(
-            serial=serial,
+            serial=ZERO_SERIAL if s.no_bill else s.serial,
             pile_no=self._wire.pile_no,
             gun=g.number,
             status=status,
-            gun_returned=TriState.NO if pile.plugged(now) else TriState.YES,
+            gun_returned=returned,
             plugged=plugged,
+            voltage=r.volts,
+            current=r.amps,
+            gun_temperature=r.gun_c,
+            soc=whole(pile.soc(now)),  # float noise must not flip a digit
+            battery_max_temperature=_NO_BATTERY_C if battery_c is None else battery_c,
+            charge_minutes=int((now - s.charge_start_t) // 60),
+            remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
+            energy=round(units * factor) / 10_000,
+            loss_energy=round(loss_units * factor) / 10_000,
+            amount=amount / 10_000,
             faults=faults,
-            **kw,
         )
 
     def read(self, g: GunRecord, now: float) -> Reading:
@@ -143,18 +153,17 @@ class Telemetry:
         r = g.reading
         if r is not None and r.at == now and r.version == version:
             return r
-        amps = plant.current_a(now)
-        bms = plant.bms(now)
+        volts, amps, battery_c = plant.outputs(now)
+        amps_r = steady(amps, 1)
         r = g.reading = Reading(
             at=now,
             version=version,
-            volts=steady(plant.voltage_v(now), 1),
-            amps=steady(amps, 1),
-            amps_capped=steady(min(amps, 400.0), 1),
+            volts=steady(volts, 1),
+            amps=amps_r,
+            amps_capped=_MAX_BMS_AMPS_R if amps > _MAX_BMS_AMPS else amps_r,  # = min()
             gun_c=steady(plant.gun_temp_at(amps), 0),
             remaining=plant.time_until_bms_stop(now) if self._image.profile.kind == "DC" else None,
-            bms=bms,
-            battery_c=0.0 if bms is None else steady(bms.battery_temp_c, 0),
+            battery_c=None if battery_c is None else steady(battery_c, 0),
         )
         return r
 
@@ -173,12 +182,13 @@ class Telemetry:
             return
         s = g.session
         r = self.read(g, now)
-        bms = r.bms
-        if s is None or bms is None:
+        if s is None or r.battery_c is None:  # no BMS data
             return
         if self._wire.telemetry_on_paper:  # no reply, read by no check (fleet shards)
             self._wire.on_paper(2)
             return
+        bms = g.plant.bms(now)
+        assert bms is not None
         serial = ZERO_SERIAL if s.no_bill else s.serial
         assert s.charge_start_t is not None
         remaining, volts, amps, battery_c = r.remaining, r.volts, r.amps_capped, r.battery_c
@@ -193,7 +203,7 @@ class Telemetry:
                 measured_voltage=volts,
                 measured_current=amps,
                 max_cell_voltage_group=400,
-                soc=int(round(bms.soc, 6)),
+                soc=whole(bms.soc),
                 remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
                 output_voltage=volts,
                 output_current=amps,

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from simrig.domain import RunningBill, Tariff
-from simrig.plant import BmsData
 from simrig.protocol.ykc import (
     Execution,
     RemoteStart,
@@ -134,8 +133,7 @@ class Reading:
     amps_capped: float  # the BMS frames' current fields stop at 400 A
     gun_c: float
     remaining: float | None  # seconds until the BMS stops (DC)
-    bms: BmsData | None
-    battery_c: float
+    battery_c: float | None  # None: no BMS data (AC, or before the handshake is done)
 
 
 @dataclass(slots=True)

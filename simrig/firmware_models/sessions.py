@@ -26,7 +26,7 @@ from simrig.protocol.ykc import (
 from .phases import Phase, advance
 from .records import SessionRecord
 from .status import ZERO_SERIAL, state_key
-from .wire_rounding import meter_units, steady
+from .wire_rounding import meter_units, steady, whole
 
 if TYPE_CHECKING:
     from simrig.plant import PhysicalPile
@@ -328,7 +328,7 @@ class SessionMachine:
         """0x1D / 0x21 and 0x19 (§4.18)."""
         serial = ZERO_SERIAL if s.no_bill else s.serial
         pile_no = self._wire.pile_no
-        soc = int(round(g.plant.soc(now), 6))
+        soc = whole(g.plant.soc(now))
         if s.stop_reason == StopReason.SOC_FULL:
             self._wire.send(BmsStop(serial=serial, pile_no=pile_no, gun=g.number, reason=1), now)
         else:

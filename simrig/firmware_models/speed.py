@@ -115,7 +115,8 @@ class PileSpeed:
         driver may elide, so a timer firing for anything else need not try."""
         if self.real_heartbeat_due(now):
             return True
-        return any(g.session is None and g.next_rt <= now for g in self._guns)
+        idle_due = [g for g in self._guns if g.session is None and g.next_rt <= now]
+        return bool(idle_due)  # (a list: cheaper than any() over a generator, per timer)
 
     def real_heartbeat_due(self, now: float) -> bool:
         """A heartbeat not covered by a plan is due by ``now``."""
@@ -184,11 +185,16 @@ class PileSpeed:
         wire = self._wire
         for number in quiet:
             g = self._guns[number - 1]
-            while g.next_rt < until:
-                count += 1
-                self.last_elided_at = max(self.last_elided_at, g.next_rt)
-                wire.seq = (wire.seq + 1) & 0xFFFF
-                g.next_rt += idle_s
+            next_rt, skipped = g.next_rt, 0
+            while next_rt < until:  # summed frame by frame, as sending them would
+                last = next_rt
+                skipped += 1
+                next_rt += idle_s
+            if skipped:
+                self.last_elided_at = max(self.last_elided_at, last)
+            g.next_rt = next_rt
+            wire.seq = (wire.seq + skipped) & 0xFFFF
+            count += skipped
         sched = self._sched
         sched.now = max(sched.now, until)
         return count

@@ -190,19 +190,14 @@ class Gun:
     def bms(self, now: float) -> BmsData | None:
         """BMS data on a DC pile once the handshake is done; None otherwise (always on AC)."""
         self._pile.advance(now)
-        v, hs = self._vehicle, self._hs
-        if (
-            v is None
-            or self._pile.spec.kind == "AC"
-            or hs is None
-            or hs.status is not HandshakeStatus.DONE
-        ):
+        v = self._vehicle
+        if v is None or not self._bms_talks():
             return None
         bat_v = battery_voltage_v(self._soc, v.nominal_voltage_v)
         demand_kw = (
             0.0 if self._bms_stopped else acceptance_kw(self._soc, self._pmax, v.cv_knee_soc)
         )
-        temp = self._pile.spec.ambient_c + _BATTERY_TEMP_RISE_AT_MAX_C * self._power() / self._pmax
+        temp = self._battery_temp(self._power())
         return BmsData(
             vin=v.vin,
             battery_type=v.battery_type,
@@ -215,6 +210,15 @@ class Gun:
             battery_temp_c=temp,
             stopped=self._bms_stopped,
         )
+
+    def outputs(self, now: float) -> tuple[float, float, float | None]:
+        """``(voltage_v, current_a, battery_temp_c)`` at ``now`` in one go (what a realtime
+        frame reads); each equals its own reading, computed from the same state."""
+        self._pile.advance(now)
+        volts = self._voltage()
+        power = self._power()
+        amps = power * 1000.0 / volts if self._drawing else 0.0
+        return volts, amps, self._battery_temp(power) if self._bms_talks() else None
 
     def state_version(self, now: float) -> int:
         """Changes whenever the pile's state is re-derived (a command, stimulus or event);
@@ -346,6 +350,21 @@ class Gun:
         assert v is not None
         cap = self._pile._cap
         return charge_power_kw(self._soc, self._pmax, v.cv_knee_soc, cap)
+
+    def _bms_talks(self) -> bool:
+        """A DC vehicle is plugged and its handshake is done: the BMS sends data."""
+        hs = self._hs
+        return (
+            self._vehicle is not None
+            and self._pile.spec.kind != "AC"
+            and hs is not None
+            and hs.status is HandshakeStatus.DONE
+        )
+
+    def _battery_temp(self, power: float) -> float:
+        """Battery temperature at output ``power`` (:meth:`_power`): ambient + 10 °C × P /
+        P_max (only while the BMS talks)."""
+        return self._pile.spec.ambient_c + _BATTERY_TEMP_RISE_AT_MAX_C * power / self._pmax
 
     def _voltage(self) -> float:
         pile = self._pile

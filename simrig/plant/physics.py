@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from simrig.plant.specs import TAPER_FLOOR
 
@@ -26,6 +27,7 @@ def battery_voltage_v(soc: float, nominal_v: float) -> float:
     return nominal_v * (0.9 + 0.2 * soc / 100.0)
 
 
+@lru_cache(maxsize=256)  # a pure function of few distinct triples, on every advance
 def _regions(max_kw: float, knee: float, cap_kw: float) -> tuple[float, float, float, float]:
     """(s_star, flat_kw, beta, s_inf): flat power below s_star, then ds/dt ∝ beta·(s_inf − s)."""
     flat = min(cap_kw, max_kw)

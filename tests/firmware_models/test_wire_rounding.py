@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simrig.domain import energy_from_kwh
-from simrig.firmware_models.wire_rounding import meter_units, steady
+from simrig.firmware_models.wire_rounding import meter_units, steady, whole
 
 
 @settings(max_examples=2000, deadline=None)
@@ -37,3 +37,33 @@ def test_readings_round_half_up() -> None:
     assert steady(36.5, 0) == 37.0
     assert steady(-10.5, 0) == -10.0
     assert steady(12.34, 0) == 12.0
+
+
+# the fast paths must give what their definitions give, near rounding edges too
+_NEAR_EDGES = st.builds(
+    lambda whole_part, tenths, offset: whole_part + tenths / 10 + offset,
+    st.integers(min_value=0, max_value=10**6),
+    st.integers(min_value=0, max_value=10),
+    st.sampled_from([0.0, 1e-12, -1e-12, 5e-7, -5e-7, 4.9e-7, -4.9e-7, 1e-3, -1e-3]),
+)
+_VALUES = st.floats(min_value=-1e16, max_value=1e16, allow_nan=False) | _NEAR_EDGES
+
+
+@settings(max_examples=600, deadline=None)
+@given(_VALUES)
+def test_meter_units_fast_path_equals_definition(kwh: float) -> None:
+    micro = round(round(kwh, 6) * 1_000_000)
+    expected = energy_from_kwh(round(kwh, 6)) if micro < 0 else (micro + 50) // 100
+    assert meter_units(kwh) == expected
+
+
+@settings(max_examples=600, deadline=None)
+@given(_VALUES | st.floats(min_value=0.0, max_value=100.0))
+def test_whole_equals_int_of_6_decimal_rounding(value: float) -> None:
+    assert whole(value) == int(round(value, 6))
+
+
+def test_whole_drops_noise_below_the_next_integer() -> None:
+    assert whole(79.99999999999) == 80
+    assert whole(79.9999) == 79
+    assert whole(80.0000000001) == 80
