@@ -196,7 +196,10 @@ class MemoryRepository:
         ]
 
     def add_realtime(self, sample: RealtimeSample, session: Session | None = None) -> None:
-        self._realtime.setdefault(sample.session_key, []).append(sample)
+        samples = self._realtime.get(sample.session_key)
+        if samples is None:  # not setdefault: it would build a spare list every frame
+            samples = self._realtime[sample.session_key] = []
+        samples.append(sample)
         if session is not None:
             self._sessions[session.serial] = session
 
