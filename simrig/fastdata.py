@@ -5,6 +5,9 @@ value)``, and :func:`dataclasses.replace` adds a Python loop over the fields on 
 the per-frame paths of a station-month (one 0x13 every 15 s per charging gun) that is a
 visible share of the run. The functions here are generated once per class and store the
 fields through the slot descriptors directly: the same instances, about twice as fast.
+A copy reads the fields it keeps as plain attributes (``o.name``: the interpreter's
+specialised slot load, cheaper than calling the descriptor); only stores need the
+descriptor, as a frozen class's ``__setattr__`` refuses them.
 
 Only for classes without ``__post_init__``, default factories, ``init=False`` or
 keyword-only fields; anything else is refused with a ``TypeError``.
@@ -32,7 +35,6 @@ def _plain_fields(cls: type) -> tuple[list[str], dict[str, Any]]:
             raise TypeError(f"{cls.__name__}.{f.name}: default factory, init=False or kw_only")
         names.append(f.name)
         scope[f"_set{i}"] = getattr(cls, f.name).__set__
-        scope[f"_get{i}"] = getattr(cls, f.name).__get__
         if f.default is not MISSING:
             scope[f"_default{i}"] = f.default
     return names, scope
@@ -68,7 +70,7 @@ def evolver(cls: type[T]) -> Callable[..., T]:
         "    n = _new(_cls)",
         "    get = changes.get",
     ]
-    lines += [f"    _set{i}(n, get({name!r}, _get{i}(o)))" for i, name in enumerate(names)]
+    lines += [f"    _set{i}(n, get({name!r}, o.{name}))" for i, name in enumerate(names)]
     lines.append("    return n")
     exec(compile("\n".join(lines) + "\n", f"<evolver {cls.__name__}>", "exec"), scope)
     evolve: Callable[..., T] = scope["evolve"]
@@ -85,7 +87,7 @@ def updater(cls: type[T], *changing: str) -> Callable[..., T]:
     params = [f"v{changing.index(name)}" for name in changing]
     lines = [f"def update(o, {', '.join(params)}):", "    n = _new(_cls)"]
     for i, name in enumerate(names):
-        value = f"v{changing.index(name)}" if name in changing else f"_get{i}(o)"
+        value = f"v{changing.index(name)}" if name in changing else f"o.{name}"
         lines.append(f"    _set{i}(n, {value})")
     lines.append("    return n")
     exec(compile("\n".join(lines) + "\n", f"<updater {cls.__name__}>", "exec"), scope)

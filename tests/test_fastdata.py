@@ -108,3 +108,26 @@ def test_updater_sets_the_named_fields_in_order() -> None:
         updater(Session, "colour")
     with pytest.raises(TypeError, match="bad or repeated"):
         updater(Session, "rt_samples", "rt_samples")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shadowing:
+    """Fields named like the generated code's own names (the copy must read them off
+    the object, never a local)."""
+
+    o: int
+    n: int
+    get: str
+    changes: tuple[int, ...]
+    v0: float
+
+
+def test_copies_keep_every_untouched_field_whatever_its_name() -> None:
+    item = _Shadowing(1, 2, "three", (4,), 5.5)
+    evolved = evolver(_Shadowing)(item, v0=6.5)
+    assert _values(evolved) == (1, 2, "three", (4,), 6.5)
+    updated = updater(_Shadowing, "get")(item, "four")
+    assert _values(updated) == (1, 2, "four", (4,), 5.5)
+    session = Session("1" * 32, "32010200000001", 2, "card", "acc", *range(100, 127))
+    assert evolver(Session)(session) == session
+    assert _values(updater(Session, "gun")(session, 1))[3:] == _values(session)[3:]

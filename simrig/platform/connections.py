@@ -119,6 +119,8 @@ class Connections:
 
     def with_output(self) -> list[int]:
         """Connections that got bytes to send or a close request since the last call."""
+        if not self._dirty:  # the common case: the driver asks after every delivery
+            return []
         dirty = [cid for cid in self._dirty if cid in self._conns]
         self._dirty.clear()
         return dirty

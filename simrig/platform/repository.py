@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from simrig.domain import Tariff
+from simrig.fastdata import evolve
 
 from .records import (
     OPEN_STATES,
@@ -196,7 +197,10 @@ class MemoryRepository:
         ]
 
     def add_realtime(self, sample: RealtimeSample, session: Session | None = None) -> None:
-        self._realtime.setdefault(sample.session_key, []).append(sample)
+        samples = self._realtime.get(sample.session_key)
+        if samples is None:  # not setdefault: it would build a spare list every frame
+            samples = self._realtime[sample.session_key] = []
+        samples.append(sample)
         if session is not None:
             self._sessions[session.serial] = session
 
@@ -260,14 +264,14 @@ class MemoryRepository:
     # notifications, anomalies
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
         for note in notifications:
-            self._notifications.append(replace(note, id=len(self._notifications) + 1))
+            self._notifications.append(evolve(note, id=len(self._notifications) + 1))
 
     def list_notifications(self) -> list[Notification]:
         return list(self._notifications)
 
     def add_anomalies(self, anomalies: Iterable[AnomalyRecord]) -> None:
         for anomaly in anomalies:
-            self._anomalies.append(replace(anomaly, id=len(self._anomalies) + 1))
+            self._anomalies.append(evolve(anomaly, id=len(self._anomalies) + 1))
 
     def list_anomalies(self) -> list[AnomalyRecord]:
         return list(self._anomalies)

@@ -182,20 +182,23 @@ class Inbox:
             self._events.emit(now, "bill_refused", msg.pile_no, data={"serial": msg.serial})
 
     def _on_frame(self, conn: Conn, frame: Frame, now: float) -> None:
+        """One decoded frame: its events, the login and pile guards, liveness, its handler."""
         msg = frame.message
-        source: str = conn.pile_no or getattr(msg, "pile_no", None) or "platform"
+        pile_no = conn.pile_no
+        claimed: str | None = getattr(msg, "pile_no", None)
+        source: str = pile_no or claimed or "platform"
         self._events.frame(now, "frame_received", source, msg, frame.seq, frame.raw)
         if frame.deviations:
             self._events.emit(now, "deviation", source, data={"deviations": list(frame.deviations)})
-        if conn.pile_no is None and not isinstance(msg, Login):
-            self._events.emit(now, "frame_before_login", source, data={"name": msg.NAME})
-            return
-        if conn.pile_no is not None:
-            claimed = getattr(msg, "pile_no", None)
-            if claimed is not None and claimed != conn.pile_no:
-                self._on_mismatch(conn, frame, claimed, now)
+        if pile_no is None:
+            if not isinstance(msg, Login):
+                self._events.emit(now, "frame_before_login", source, data={"name": msg.NAME})
                 return
-            self._heard(conn.pile_no, now)
+        elif claimed is not None and claimed != pile_no:
+            self._on_mismatch(conn, frame, claimed, now)
+            return
+        else:
+            self._heard(pile_no, now)
         handler = self._routes.get(type(msg))
         if handler is not None:
             handler(conn, frame, now)

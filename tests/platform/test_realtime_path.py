@@ -1,0 +1,62 @@
+"""The 0x13 path's records field by field (protocol §4.6): what the per-frame shortcuts
+(a sample built by position, wall time as a multiple of one millisecond) must keep."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from simrig.platform import RealtimeSample
+from simrig.platform.wallclock import WallClock
+from simrig.protocol.ykc import GunStatus, RealtimeData
+
+from .helpers import EPOCH, PILE, PlatformRig
+
+
+def test_a_stored_sample_holds_each_field_of_its_frame():
+    rig = PlatformRig()
+    serial = rig.card_session(now=10.0)
+    frame = RealtimeData(
+        serial=serial,
+        pile_no=PILE,
+        gun=1,
+        status=GunStatus.CHARGING,
+        plugged=True,
+        voltage=401.5,
+        current=98.7,
+        soc=61,
+        charge_minutes=17,
+        energy=12.3456,
+        loss_energy=12.5,
+        amount=20.25,
+        faults=0x0102,
+    )
+    rig.send(rig.pile.frame(frame), 42.0015)
+    (sample,) = rig.repo.list_realtime(serial)
+    assert sample == RealtimeSample(
+        session_key=serial,
+        pile_no=PILE,
+        gun=1,
+        at=EPOCH + timedelta(seconds=42, milliseconds=2),
+        status=3,
+        plugged=True,
+        voltage=401.5,
+        current=98.7,
+        soc=61,
+        charge_minutes=17,
+        energy=123_456,
+        loss_energy=125_000,
+        amount=202_500,
+        faults=0x0102,
+    )
+    assert type(sample.status) is int
+    session = rig.repo.get_session(serial)
+    assert (session.last_energy, session.last_amount, session.rt_samples) == (123_456, 202_500, 1)
+    assert session.last_rt_at == sample.at == session.started_at
+
+
+def test_wall_time_is_the_epoch_plus_now_rounded_to_the_millisecond():
+    epoch = datetime(2019, 10, 29, 8, 0, 0)
+    clock = WallClock(epoch)
+    for now in (0.0, 0.0004, 0.0005, 0.0015, 59.9996, -1.2345, 86_400 * 400 + 0.123, 1e9 + 0.5):
+        assert clock.wall(now) == epoch + timedelta(milliseconds=round(now * 1000)), now
+        assert clock.now_of(clock.wall(now)) == round(now * 1000) / 1000
