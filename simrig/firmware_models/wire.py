@@ -7,6 +7,7 @@ from typing import Any
 
 from simrig.endpoint import Event
 from simrig.protocol.ykc import (
+    DemandOutput,
     Frame,
     FramedBytes,
     Heartbeat,
@@ -21,7 +22,7 @@ __all__ = ["BY_REFERENCE", "Wire"]
 #: are on the wire's grid: :mod:`.wire_rounding`): handed on decoded in
 #: :class:`FramedBytes`; the peer parses the others.
 #: tests/protocol/test_framed_bytes.py checks every such frame of the golden runs.
-BY_REFERENCE: frozenset[type[Message]] = frozenset({RealtimeData, Heartbeat})
+BY_REFERENCE: frozenset[type[Message]] = frozenset({RealtimeData, Heartbeat, DemandOutput})
 
 
 class Wire:

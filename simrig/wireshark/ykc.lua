@@ -736,7 +736,7 @@ end
 
 function DECODE.bmscurrent(spec, tvb, offset, tree)
   local raw = le_uint(tvb, offset, 2)
-  add(tree, spec, tvb(offset, 2), math.abs(400.0 - raw / 10))
+  add(tree, spec, tvb(offset, 2), math.abs(4000 - raw) / 10)  -- tenths first: no float noise
   return offset + 2
 end
 

@@ -14,7 +14,7 @@ from simrig.protocol.ykc import MESSAGES, Message
 
 def for_kind(kind: w.Kind) -> st.SearchStrategy:
     if isinstance(kind, w.BmsCurrent):
-        return st.integers(0, 4000).map(lambda r: abs(400.0 - r / 10))
+        return st.integers(0, 4000).map(lambda tenths: tenths / 10)
     if isinstance(kind, w.Flag):
         return st.booleans()
     if isinstance(kind, w.Enum8):

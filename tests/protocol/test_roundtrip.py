@@ -128,3 +128,22 @@ def test_body_sizes_match_the_notes():
     }
     for code, size in sizes.items():
         assert MESSAGES[code].codec.size == size, MESSAGES[code].NAME
+
+
+def test_a_bms_current_decodes_to_its_decimal_on_both_sign_conventions():
+    """§4.18: (400 − I) × 10 on the wire; every raw value reads as the float nearest its
+    tenths of an ampere (what a backend would store), in the hot path and in construct."""
+    from decimal import Decimal
+
+    from simrig.protocol.ykc import DemandOutput
+
+    codec = DemandOutput.codec
+    body = bytearray(codec.encode(DemandOutput(serial="1" * 32, pile_no="32010200000001")))
+    at = 16 + 7 + 1 + 2  # serial (BCD), pile, gun, demand voltage: then demand current
+    assert body[at : at + 2] == (4000).to_bytes(2, "little")  # 0 A
+    for raw in range(0x10000):
+        body[at : at + 2] = raw.to_bytes(2, "little")
+        expected = float(Decimal(abs(4000 - raw)) / 10)
+        assert codec.decode(bytes(body)).demand_current == expected, raw
+        if raw % 97 == 0:
+            assert codec.decode_with_construct(bytes(body)).demand_current == expected, raw

@@ -163,7 +163,9 @@ class Temperature(Scaled):
 class BmsCurrent(Scaled):
     """GB/T 27930 current: 0.1 A/bit, −400 A offset, charging current as (400 − I)×10 (§4.18).
 
-    Decoded as the current's magnitude so that both field sign conventions read the same.
+    Decoded as the current's magnitude so that both field sign conventions read the same,
+    in integer tenths first and divided once: the float nearest the decimal (``400.0 -
+    raw / 10`` gave ``143.89999999999998`` for 2561, one raw value in seven).
     """
 
     def __init__(self) -> None:
@@ -171,10 +173,10 @@ class BmsCurrent(Scaled):
         self.default = 0.0
 
     def from_raw(self, raw: Any, name: str, tolerant: bool, devs: list[Deviation] | None) -> float:
-        return abs(400.0 - raw / 10)
+        return abs(4000 - raw) / 10
 
     def inline(self, var: str, fn: str) -> str:
-        return f"abs(400.0 - {var} / 10)"
+        return f"(abs(4000 - {var}) / 10)"
 
     def to_raw(self, value: Any) -> int:
         return round((400.0 - value) * 10)
