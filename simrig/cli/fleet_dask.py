@@ -187,18 +187,14 @@ def cluster_shards(todo: Sequence[ShardJob]) -> list[ClusterShard]:
 def connect(address: SchedulerAddress) -> Iterator[Any]:
     """A ``distributed.Client`` of ``address`` whose every worker runs this rig's code;
     ClusterUnavailable (one line) otherwise. Closed (and ``local:N`` stopped) on exit."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     cluster = None
     with _quiet_dask_log():
         try:
             if address.local:
-                with _workers_ignore_ctrl_c() as caught:
-                    cluster = LocalCluster(
-                        n_workers=address.local, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, silence_logs=50,
-                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    )  # fmt: skip
+                with _signals_deferred() as caught:
+                    cluster = _local_cluster(address.local)
                 if caught:
                     signal.raise_signal(caught[0])  # now that the cluster closes in order
                 target: Any = cluster
@@ -219,12 +215,46 @@ def connect(address: SchedulerAddress) -> Iterator[Any]:
                 cluster.close()
 
 
+def _local_cluster(workers: int) -> Any:
+    """``local:N``: N worker processes forked by a fork server that was started with
+    Ctrl-C ignored, so they inherit ignoring it (a terminal's Ctrl-C reaches the whole
+    process group and a worker would print a traceback; the rig stops them). Only the
+    instant of launching the fork server ignores Ctrl-C in the rig itself."""
+    import dask
+    from distributed import LocalCluster
+    from distributed.utils import get_mp_context
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context()  # Dask's fork-server preload (its own modules), set once
+        _start_fork_server_ignoring_ctrl_c()
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address=None, silence_logs=50,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )  # fmt: skip
+
+
+def _start_fork_server_ignoring_ctrl_c() -> None:
+    """Launch this process's multiprocessing fork server with SIGINT ignored: a Python
+    started so keeps it ignored, and so do the processes it forks. (One already running
+    keeps what it had.)"""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[list[int]]:
-    """The ``local:N`` workers start with SIGINT ignored (inherited): a terminal's Ctrl-C
-    reaches the whole process group, and a worker would print a traceback; the rig
-    stops them. Ctrl-C while they start is ignored; a SIGTERM meanwhile is noted in the
-    list yielded, for the caller to act on once they are up (as ``--jobs``'s pool)."""
+def _signals_deferred() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM while the ``local:N`` cluster starts are noted in the list
+    yielded, for the caller to act on once it is up and can close in order (as
+    ``--jobs``'s pool): acted on at once, they would leave half-started workers."""
     caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield caught
@@ -233,10 +263,7 @@ def _workers_ignore_ctrl_c() -> Iterator[list[int]]:
     def note(signum: int, frame: FrameType | None) -> None:
         caught.append(signum)
 
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, note),
-    }
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield caught
     finally:

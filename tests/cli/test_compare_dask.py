@@ -29,7 +29,7 @@ from simrig.exit_codes import ExitCode
 from simrig.scenarios.workload import WorkloadSpec
 
 from ..firmware_models.test_primitives import _doc_profiles
-from ..process_tree import cmdline, descendants, ignores_sigint, outlived
+from ..process_tree import children, cmdline, descendants, ignores_sigint, outlived
 
 runner = CliRunner()
 #: two shards per profile: 1 session per pile-day over 1 day, 20 sessions: 32 piles
@@ -253,11 +253,53 @@ def test_ctrl_c_to_the_process_group_of_a_local_cluster_leaves_no_traceback(
 
 
 def _cluster_up(pid: int, seen: set[int]) -> bool:
-    """The rig acts on Ctrl-C again and a worker process ignores it: the cluster is up
-    (its workers started while the rig ignored it)."""
+    """The rig acts on Ctrl-C and a worker process ignores it: the cluster is up."""
     seen |= descendants(pid)
-    workers = [p for p in seen if b"spawn_main" in cmdline(p)]  # not the resource tracker
-    return not ignores_sigint(pid) and any(ignores_sigint(worker) for worker in workers)
+    return not ignores_sigint(pid) and any(ignores_sigint(w) for w in _workers(seen))
+
+
+def _workers(seen: set[int]) -> set[int]:
+    """The processes the fork server of ``local:N`` forked (the workers)."""
+    return {w for p in seen if _is_fork_server(p) for w in children(p)}
+
+
+def _is_fork_server(pid: int) -> bool:
+    return b"multiprocessing.forkserver" in cmdline(pid)
+
+
+def test_ctrl_c_while_a_local_cluster_starts_stops_the_compare_once_it_is_up(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C to the process group while the workers start (its fork server is there, no
+    worker yet) is acted on once the cluster is up: interrupted, exit 4, nothing left."""
+    out = tmp_path / "out"
+    with (tmp_path / "stderr.txt").open("w") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
+             *MANY_SHARDS, "--scheduler", "local:1", "--out", str(out)],
+            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
+        )  # fmt: skip
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= descendants(proc.pid)
+            if any(_is_fork_server(p) for p in seen) and not ignores_sigint(proc.pid):
+                break  # (the rig ignores Ctrl-C only while it launches the fork server)
+            time.sleep(0.01)
+        assert any(_is_fork_server(p) for p in seen), "no fork server was started"
+        assert not _workers(seen), "the workers were up before the test could interrupt"
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does
+        proc.wait(START_S)
+        seen |= descendants(proc.pid)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == ExitCode.INTERRUPTED, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert not outlived(seen), "a process outlived the compare by 10 s"
 
 
 def test_sigterm_cancels_the_clusters_shards_and_writes_a_partial_ab(
