@@ -16,6 +16,10 @@ network section builds them); what crossed is handed to ``on_chunk`` at the pile
   reaches the other side after the bytes before it and not before the outage ends (no
   FIN crosses it), as in the real-time driver. A pile identified while its link is down
   is dropped (no connection gets through an outage).
+* Flow control: while one side's socket cannot take more (its transport's write buffer
+  is over the high-water mark), the proxy stops reading the other side, so a pile or a
+  backend that stops reading holds the sender back instead of growing the proxy's
+  memory; nothing is dropped.
 * Every callback catches everything: garbage either way, a dead backend, a reset, a bug
   in a decoder — the one connection is closed and noted, the proxy goes on.
 """
@@ -86,6 +90,14 @@ class _PileSide(asyncio.Protocol):
         if self.conn is not None:
             self.conn.guard(self.conn.closed_by, "up")
 
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.guard(self.conn.hold, "down", True)
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.guard(self.conn.hold, "down", False)
+
 
 class _BackendSide(asyncio.Protocol):
     def __init__(self, conn: _Connection) -> None:
@@ -100,6 +112,12 @@ class _BackendSide(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.conn.guard(self.conn.closed_by, "down")
+
+    def pause_writing(self) -> None:
+        self.conn.guard(self.conn.hold, "up", True)
+
+    def resume_writing(self) -> None:
+        self.conn.guard(self.conn.hold, "up", False)
 
 
 class _Connection:
@@ -246,6 +264,17 @@ class _Connection:
             if direction == "down":
                 proxy._chunk(self.label, "down", chunk, proxy.now())
             target.write(chunk)
+
+    def hold(self, direction: Direction, full: bool) -> None:
+        """The socket ``direction`` writes to is full (``full``) or drained again: stop or
+        resume reading where those bytes come from."""
+        source = self.pile_t if direction == "up" else self.backend_t
+        if source is None or source.is_closing():
+            return
+        if full:
+            source.pause_reading()
+        else:
+            source.resume_reading()
 
     # -- closing --------------------------------------------------------------------------
     def closed_by(self, side: Direction) -> None:

@@ -140,3 +140,42 @@ async def test_a_delay_rule_holds_the_backends_heartbeat_reply() -> None:
     finally:
         await proxy.close()
         server.close()
+
+
+async def test_a_pile_that_stops_reading_holds_the_backend_back_and_loses_nothing() -> None:
+    """Flow control: the backend floods a pile that reads nothing; the proxy stops reading
+    the backend instead of buffering it all, and every byte arrives once the pile reads."""
+    flood = 64 * 1024 * 1024
+    sent = 0
+
+    async def flooding(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.read(4096)  # the login
+        block = b"\x55" * 65536
+        while sent < flood:
+            writer.write(block)
+            sent += len(block)
+            await writer.drain()  # the backend's own flow control: waits while it is held
+        writer.close()
+
+    server = await asyncio.start_server(flooding, "127.0.0.1", 0)
+    proxy = Proxy(server.sockets[0].getsockname()[:2])
+    _host, port = await proxy.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+        writer.write(encode_frame(Login(pile_no=PILE), 0))
+        await asyncio.sleep(1.5)  # the pile reads nothing meanwhile
+        assert sent < flood // 2, f"the backend sent {sent} bytes to a pile reading nothing"
+        (conn,) = proxy.connections.values()
+        assert conn.pile_t is not None
+        held_in_proxy = conn.pile_t.get_write_buffer_size()
+        assert held_in_proxy < 1024 * 1024, held_in_proxy
+        received = 0
+        async with asyncio.timeout(30):
+            while data := await reader.read(2**20):
+                received += len(data)
+        assert received == sent == flood
+        writer.close()
+    finally:
+        await proxy.close()
+        server.close()
