@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from simrig.adapters.proxy import Proxy
 from simrig.capture.record import Chunk
 from simrig.endpoint import Event
@@ -142,39 +144,65 @@ async def test_a_delay_rule_holds_the_backends_heartbeat_reply() -> None:
         server.close()
 
 
-async def test_a_pile_that_stops_reading_holds_the_backend_back_and_loses_nothing() -> None:
-    """Flow control: the backend floods a pile that reads nothing; the proxy stops reading
-    the backend instead of buffering it all, and every byte arrives once the pile reads."""
-    flood = 64 * 1024 * 1024
-    sent = 0
+FLOOD = 64 * 1024 * 1024
 
-    async def flooding(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal sent
-        await reader.read(4096)  # the login
-        block = b"\x55" * 65536
-        while sent < flood:
-            writer.write(block)
-            sent += len(block)
-            await writer.drain()  # the backend's own flow control: waits while it is held
-        writer.close()
 
-    server = await asyncio.start_server(flooding, "127.0.0.1", 0)
+async def _flood(sender: asyncio.StreamWriter, sent: list[int]) -> None:
+    """Write :data:`FLOOD` bytes as fast as the peer takes them, counting, then close."""
+    block = b"\x55" * 65536
+    while sent[0] < FLOOD:
+        sender.write(block)
+        sent[0] += len(block)
+        await sender.drain()  # the sender's own flow control: waits while it is held
+    sender.close()
+
+
+async def _drain_all(reader: asyncio.StreamReader) -> int:
+    received = 0
+    async with asyncio.timeout(30):
+        while data := await reader.read(2**20):
+            received += len(data)
+    return received
+
+
+@pytest.mark.parametrize("stops_reading", ["pile", "backend"])
+async def test_a_side_that_stops_reading_holds_the_other_back_and_loses_nothing(
+    stops_reading: str,
+) -> None:
+    """Flow control: one side floods the other, which reads nothing; the proxy stops
+    reading the sender instead of buffering it all, and every byte arrives once the
+    reader reads."""
+    sent = [0]
+    backend_reader: asyncio.Future[asyncio.StreamReader] = asyncio.Future()
+
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(len(login))
+        if stops_reading == "pile":
+            await _flood(writer, sent)
+        else:
+            backend_reader.set_result(reader)
+
+    login = encode_frame(Login(pile_no=PILE), 0)
+    server = await asyncio.start_server(backend, "127.0.0.1", 0, limit=2**20)
     proxy = Proxy(server.sockets[0].getsockname()[:2])
     _host, port = await proxy.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
-        writer.write(encode_frame(Login(pile_no=PILE), 0))
-        await asyncio.sleep(1.5)  # the pile reads nothing meanwhile
-        assert sent < flood // 2, f"the backend sent {sent} bytes to a pile reading nothing"
+        writer.write(login)
+        if stops_reading == "backend":
+            flooding = asyncio.ensure_future(_flood(writer, sent))
+        await asyncio.sleep(1.5)  # the reading side reads nothing meanwhile
+        assert sent[0] < FLOOD // 2, f"{sent[0]} bytes sent to a {stops_reading} reading nothing"
         (conn,) = proxy.connections.values()
-        assert conn.pile_t is not None
-        held_in_proxy = conn.pile_t.get_write_buffer_size()
-        assert held_in_proxy < 1024 * 1024, held_in_proxy
-        received = 0
-        async with asyncio.timeout(30):
-            while data := await reader.read(2**20):
-                received += len(data)
-        assert received == sent == flood
+        full = conn.pile_t if stops_reading == "pile" else conn.backend_t
+        assert full is not None
+        assert full.get_write_buffer_size() < 1024 * 1024, full.get_write_buffer_size()
+        if stops_reading == "pile":
+            received = await _drain_all(reader)
+        else:
+            received = await _drain_all(await backend_reader)
+            await flooding
+        assert received == sent[0] == FLOOD
         writer.close()
     finally:
         await proxy.close()
