@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -221,41 +221,57 @@ def test_scheduler_local_starts_its_own_workers_and_stops_them(tmp_path: Path) -
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr
 
 
+def _ctrl_c_a_local_compare(
+    tmp_path: Path, ready: Callable[[int, set[int]], bool], what: str
+) -> tuple[int, str, set[int]]:
+    """Start ``compare --scheduler local:1``, wait until ``ready(pid, seen)`` (``seen``:
+    the processes it started so far), press Ctrl-C as a terminal does; its exit code,
+    stderr and every process seen."""
+    with (tmp_path / "stderr.txt").open("w") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
+             *MANY_SHARDS, "--scheduler", "local:1", "--out", str(tmp_path / "out")],
+            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
+        )  # fmt: skip
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= descendants(proc.pid)
+            if ready(proc.pid, seen):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None and ready(proc.pid, seen), what
+        os.killpg(proc.pid, signal.SIGINT)  # the whole process group, as a terminal does
+        proc.wait(START_S)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, (tmp_path / "stderr.txt").read_text(), seen
+
+
 def test_ctrl_c_to_the_process_group_of_a_local_cluster_leaves_no_traceback(
     tmp_path: Path,
 ) -> None:
     """A terminal's Ctrl-C reaches the workers too: they ignore it, the rig stops them,
     writes the partial A/B and exits 4."""
-    out = tmp_path / "out"
-    with (tmp_path / "stderr.txt").open("w") as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
-             *MANY_SHARDS, "--scheduler", "local:1", "--out", str(out)],
-            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
-        )  # fmt: skip
-    seen: set[int] = set()
-    try:
-        deadline = time.monotonic() + 60
-        while not _cluster_up(proc.pid, seen) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert proc.poll() is None and _cluster_up(proc.pid, seen), "the cluster never started"
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does
-        proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert proc.returncode == ExitCode.INTERRUPTED, stderr
+    code, stderr, seen = _ctrl_c_a_local_compare(tmp_path, _cluster_up, "the cluster never started")
+    assert code == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not outlived(seen), "a worker outlived the compare by 10 s"
-    assert (out / "summary.txt").read_text().startswith("PARTIAL REPORT")
+    assert (tmp_path / "out" / "summary.txt").read_text().startswith("PARTIAL REPORT")
 
 
 def _cluster_up(pid: int, seen: set[int]) -> bool:
     """The rig acts on Ctrl-C and a worker process ignores it: the cluster is up."""
-    seen |= descendants(pid)
     return not ignores_sigint(pid) and any(ignores_sigint(w) for w in _workers(seen))
+
+
+def _starting(pid: int, seen: set[int]) -> bool:
+    """The fork server is there and the rig acts on Ctrl-C again (it ignores it only
+    while it launches the fork server): the workers are starting."""
+    return any(_is_fork_server(p) for p in seen) and not ignores_sigint(pid)
 
 
 def _workers(seen: set[int]) -> set[int]:
@@ -272,32 +288,15 @@ def test_ctrl_c_while_a_local_cluster_starts_stops_the_compare_once_it_is_up(
 ) -> None:
     """Ctrl-C to the process group while the workers start (its fork server is there, no
     worker yet) is acted on once the cluster is up: interrupted, exit 4, nothing left."""
-    out = tmp_path / "out"
-    with (tmp_path / "stderr.txt").open("w") as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "simrig", "compare", "--profile", "generic-dc@1.0",
-             *MANY_SHARDS, "--scheduler", "local:1", "--out", str(out)],
-            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
-        )  # fmt: skip
-    seen: set[int] = set()
-    try:
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen |= descendants(proc.pid)
-            if any(_is_fork_server(p) for p in seen) and not ignores_sigint(proc.pid):
-                break  # (the rig ignores Ctrl-C only while it launches the fork server)
-            time.sleep(0.01)
-        assert any(_is_fork_server(p) for p in seen), "no fork server was started"
-        assert not _workers(seen), "the workers were up before the test could interrupt"
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does
-        proc.wait(START_S)
-        seen |= descendants(proc.pid)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert proc.returncode == ExitCode.INTERRUPTED, stderr
+    workers_before: set[int] = set()
+
+    def starting(pid: int, seen: set[int]) -> bool:
+        workers_before.update(_workers(seen))
+        return _starting(pid, seen)
+
+    code, stderr, seen = _ctrl_c_a_local_compare(tmp_path, starting, "no fork server started")
+    assert not workers_before, "the workers were up before the test could interrupt"
+    assert code == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not outlived(seen), "a process outlived the compare by 10 s"
 
