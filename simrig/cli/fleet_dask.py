@@ -24,7 +24,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,37 +189,31 @@ def connect(address: SchedulerAddress) -> Iterator[Any]:
     ClusterUnavailable (one line) otherwise. Closed (and ``local:N`` stopped) on exit."""
     from distributed import Client
 
-    cluster = None
-    with _quiet_dask_log():
+    with _quiet_dask_log(), ExitStack() as stack:
+        if address.local:
+            target: Any = stack.enter_context(_local_cluster(address.local))
+        else:
+            _probe(address)
+            target = address.text
         try:
-            if address.local:
-                with _signals_deferred() as caught:
-                    cluster = _local_cluster(address.local)
-                if caught:
-                    signal.raise_signal(caught[0])  # now that the cluster closes in order
-                target: Any = cluster
-            else:
-                _probe(address)
-                target = address.text
-            try:
-                client = Client(target, timeout=CONNECT_TIMEOUT_S)
-            except OSError as exc:
-                raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
-            try:
-                _check_workers(client, address)
-                yield client
-            finally:
-                client.close()
+            client = Client(target, timeout=CONNECT_TIMEOUT_S)
+        except OSError as exc:
+            raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
+        try:
+            _check_workers(client, address)
+            yield client
         finally:
-            if cluster is not None:
-                cluster.close()
+            client.close()
 
 
-def _local_cluster(workers: int) -> Any:
+@contextmanager
+def _local_cluster(workers: int) -> Iterator[Any]:
     """``local:N``: N worker processes forked by a fork server that was started with
     Ctrl-C ignored, so they inherit ignoring it (a terminal's Ctrl-C reaches the whole
-    process group and a worker would print a traceback; the rig stops them). Only the
-    instant of launching the fork server ignores Ctrl-C in the rig itself."""
+    process group and a worker would print a traceback; the rig stops them), restarted
+    ones too: the setting holds while the cluster lives. Only the instant of launching
+    the fork server ignores Ctrl-C in the rig itself; Ctrl-C or SIGTERM while the
+    workers start is acted on once the cluster can close in order."""
     import dask
     from distributed import LocalCluster
     from distributed.utils import get_mp_context
@@ -227,11 +221,18 @@ def _local_cluster(workers: int) -> Any:
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
         get_mp_context()  # Dask's fork-server preload (its own modules), set once
         _start_fork_server_ignoring_ctrl_c()
-        return LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True,
-            host="127.0.0.1", dashboard_address=None, silence_logs=50,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        )  # fmt: skip
+        with _signals_deferred() as caught:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )  # fmt: skip
+        try:
+            if caught:
+                signal.raise_signal(caught[0])
+            yield cluster
+        finally:
+            cluster.close()
 
 
 def _start_fork_server_ignoring_ctrl_c() -> None:
