@@ -152,8 +152,17 @@ def error_line(message: str) -> Text:
 
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit 2 (bad input)."""
+    _stop(message, ExitCode.BAD_INPUT)
+
+
+def unavailable(message: str) -> NoReturn:
+    """One line on stderr, exit 3: the backend could not be reached, nothing was judged."""
+    _stop(message, ExitCode.BACKEND_UNAVAILABLE)
+
+
+def _stop(message: str, code: ExitCode) -> NoReturn:
     Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(message))
-    raise typer.Exit(ExitCode.BAD_INPUT)
+    raise typer.Exit(code)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from simrig.exit_codes import ExitCode
 from simrig.report.progress import progress
 from simrig.sim.results import RunResult
 
@@ -32,13 +31,13 @@ from .common import (
     ViewOption,
     backend_driver,
     check_out,
-    error_line,
     fail,
     interruptible,
     make_console,
     output_format,
     parse_epoch,
     print_throughput,
+    unavailable,
 )
 from .fleet import SHARD_PILES, FleetPlan, merge_arms, shards_every_arm_finished
 from .fleet_dask import ClusterUnavailable
@@ -208,10 +207,9 @@ def compare(
                 report=ab,
             )
     except ClusterUnavailable as exc:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(error_line(str(exc)))
         if ab.shards:  # the shards the cluster finished before it was lost are kept
             ab.write(None, cause=CLUSTER_LOST)
-        raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
+        unavailable(str(exc))
     except (ScenarioError, BackendError, ProfileError, ValueError, OSError) as exc:
         fail(str(exc))
     ab.write_ab(results)

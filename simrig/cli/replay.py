@@ -20,7 +20,7 @@ from rich.table import Table
 
 from simrig.exit_codes import ExitCode
 
-from .common import DEFAULT_OUT, OutOption, fail, interruptible, parse_epoch
+from .common import DEFAULT_OUT, OutOption, fail, interruptible, parse_epoch, unavailable
 
 if TYPE_CHECKING:
     from simrig.adapters.replay_client import ReplayOptions, ReplayRun
@@ -244,10 +244,7 @@ def replay(
         with interruptible():
             run = run_replay(plan, options, rewriter)
     except BackendUnavailable as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            f"[red]error:[/red] {exc}", highlight=False, markup=True
-        )
-        raise typer.Exit(ExitCode.BACKEND_UNAVAILABLE) from None
+        unavailable(str(exc))
     fresh = read_frames(run.items, "replay")
     recorded = plan.recorded
     if run.interrupted:  # compare what the replay got to (and its replies), not the rest

@@ -38,6 +38,7 @@ from .common import (
     make_console,
     output_format,
     parse_epoch,
+    unavailable,
 )
 
 __all__ = ["register"]
@@ -79,6 +80,7 @@ def run(
 
     Exit 0 pass, 1 expectations failed, 2 bad input, 3 backend unreachable or
     incompatible, 4 interrupted."""
+    from simrig.control import ControlUnreachable
     from simrig.scenarios import ScenarioError, load_scenario
     from simrig.sim.runner import BackendError, run_scenario
 
@@ -108,6 +110,8 @@ def run(
                 backend_epoch=pinned,
                 start_monotonic=start_monotonic,
             )
+    except ControlUnreachable as exc:
+        unavailable(str(exc))
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
     finish([result], out, console, capture, fmt)

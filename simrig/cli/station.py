@@ -28,6 +28,7 @@ from .common import (
     make_console,
     output_format,
     parse_epoch,
+    unavailable,
 )
 from .workload import (
     AppShareOption,
@@ -72,6 +73,7 @@ def station(
     On embedded it runs in virtual time, on any other backend in real time at --speed.
     Exit 0 pass, 1 expectations failed, 2 bad input, 3 backend unreachable or
     incompatible, 4 interrupted."""
+    from simrig.control import ControlUnreachable
     from simrig.scenarios import ScenarioError
     from simrig.sim.runner import BackendError
 
@@ -105,6 +107,8 @@ def station(
         results = run_workloads(
             specs_for([profile], spec, backend), how, console=console, report=report
         )
+    except ControlUnreachable as exc:
+        unavailable(str(exc))
     except (ScenarioError, BackendError, ValueError, OSError) as exc:
         fail(str(exc))
     finish(results, out, console, capture="none", fmt=fmt)  # a workload: no capture by default

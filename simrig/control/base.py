@@ -24,6 +24,7 @@ __all__ = [
     "BackendControl",
     "BaseControl",
     "ControlError",
+    "ControlUnreachable",
     "NoControl",
     "Site",
     "SitePile",
@@ -51,6 +52,10 @@ PROVISIONING = ("register_pile", "register_account", "register_card", "set_tarif
 
 class ControlError(BackendError):
     """The backend refused or failed a control request (one-line reason)."""
+
+
+class ControlUnreachable(ControlError):
+    """The backend's control API could not be reached at all (exit 3, not bad input)."""
 
 
 class UnsupportedOperation(ControlError):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from .base import (
     OPERATIONS,
     BaseControl,
     ControlError,
+    ControlUnreachable,
     Site,
     SitePile,
     SiteUser,
@@ -56,6 +58,11 @@ from .platform_toml import rules_in_yuan, tariff_to_mapping
 __all__ = ["PLACEHOLDERS", "HttpTemplateControl", "Operation", "Template", "TemplateError"]
 
 _USER = ("account", "user", "card", "logical_card")
+#: how long a request waits for a backend that refuses connections (one just started
+#: beside the rig is still binding its port); a refused connect reached nothing, so
+#: retrying it cannot submit anything twice
+CONNECT_WAIT_S = 10.0
+_CONNECT_RETRY_S = 0.2
 #: the placeholders each operation may use
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "app_start": ("pile", "gun", *_USER, "energy_kwh", "amount_yuan", "time_min"),
@@ -363,16 +370,26 @@ class HttpTemplateControl(BaseControl):
         query = _fill(op.query, values)
         body = None if op.body is None else _fill(op.body, values)
         where = f"{self.template.source}: {operation}: {op.method} {url}"
-        try:
-            response = self.client.request(
-                op.method,
-                url,
-                headers=headers,
-                params=query or None,
-                json=None if body is _MISSING else body,
-            )
-        except httpx.HTTPError as exc:
-            raise ControlError(f"{where}: {exc}") from None
+        deadline = time.monotonic() + CONNECT_WAIT_S
+        while True:
+            try:
+                response = self.client.request(
+                    op.method,
+                    url,
+                    headers=headers,
+                    params=query or None,
+                    json=None if body is _MISSING else body,
+                )
+                break
+            except httpx.ConnectError as exc:
+                if time.monotonic() >= deadline:
+                    raise ControlUnreachable(
+                        f"{where}: backend {self.client.base_url} unreachable for "
+                        f"{CONNECT_WAIT_S:g} s ({exc})"
+                    ) from None
+                time.sleep(_CONNECT_RETRY_S)
+            except httpx.HTTPError as exc:
+                raise ControlError(f"{where}: {exc}") from None
         if response.status_code not in op.status:
             text = " ".join(response.text.split())[:200]
             expected = ", ".join(map(str, op.status))

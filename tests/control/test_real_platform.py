@@ -5,6 +5,7 @@ writing the platform's database. Runs use real sockets on 127.0.0.1."""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from simrig.adapters.http_view import http_view
 from simrig.adapters.platform_process import PlatformProcess, start_platform
 from simrig.control import ControlError, UnsupportedOperation
 from simrig.control.template import HttpTemplateControl, load_template
+from simrig.exit_codes import ExitCode
 from simrig.scenarios import Scenario, load_scenario
 from simrig.sim.results import RunResult
 from simrig.sim.runner import run_scenario
@@ -179,6 +181,31 @@ def test_cli_refuses_a_broken_template_in_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: {broken}:3: app_start.url: unknown placeholder ${{pilee}}")
+
+
+def test_cli_with_an_unreachable_backend_api_is_exit_3_in_one_line(tmp_path, monkeypatch):
+    """The control API never answers (here: nothing listens): after the wait for a
+    backend still starting, "backend unavailable" (3), not bad input — the rig could
+    not test it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("SIMRIG_API", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("SIMRIG_API_TOKEN", TOKEN)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "simrig", "run", "zshy_case#23"),
+            *("--backend", "tcp://127.0.0.1:1", "--backend-control", str(TEMPLATE)),
+            *("--out", str(tmp_path / "out")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == ExitCode.BACKEND_UNAVAILABLE, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {TEMPLATE}: "), line
+    assert f"backend http://127.0.0.1:{dead}" in line and "unreachable for 10 s" in line, line
 
 
 def test_cli_runs_an_app_scenario_over_tcp_with_the_template(tmp_path, monkeypatch):

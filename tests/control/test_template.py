@@ -3,13 +3,18 @@ placeholder filling, and refusals of operations the file does not describe."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import socket
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from simrig.control import ControlError, UnsupportedOperation, load_control
+import simrig.control.template as template_module
+from simrig.control import ControlError, ControlUnreachable, UnsupportedOperation, load_control
 from simrig.control.template import (
     HttpTemplateControl,
     TemplateError,
@@ -176,3 +181,63 @@ def test_entry_points_are_loaded_and_checked():
         load_control("tests.control.plugins:not_a_control")
     with pytest.raises(ControlError, match=r"expected FILE\.toml or MODULE:CALLABLE"):
         load_control("nonsense")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Created(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = json.dumps({"data": {"orders": [{"id": "ORD/8"}]}}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_backend_still_starting_is_waited_for_over_a_real_socket():
+    """A backend launched just before the rig refuses connections until it binds: the
+    request is retried (a refused connect reached nothing) and goes through once."""
+    port = _free_port()
+    text = GOOD.replace("http://backend.test/api", f"http://127.0.0.1:{port}/api")
+    control = HttpTemplateControl(parse_template(text, env={"TOKEN": "t"}))
+    servers: list[http.server.HTTPServer] = []
+
+    def start_late() -> None:
+        time.sleep(1.0)
+        server = http.server.HTTPServer(("127.0.0.1", port), _Created)
+        servers.append(server)
+        server.serve_forever(poll_interval=0.05)
+
+    threading.Thread(target=start_late, daemon=True).start()
+    started = time.monotonic()
+    try:
+        assert control.app_start("44030400030023", 1, "u", 0.0) == "ORD/8"
+        assert time.monotonic() - started >= 0.9  # it did wait for the late server
+    finally:
+        while not servers:
+            time.sleep(0.05)
+        servers[0].shutdown()
+        servers[0].server_close()
+
+
+def test_a_backend_that_never_listens_is_unreachable_in_one_line(monkeypatch):
+    monkeypatch.setattr(template_module, "CONNECT_WAIT_S", 0.5)
+    port = _free_port()
+    text = GOOD.replace("http://backend.test/api", f"http://127.0.0.1:{port}/api")
+    control = HttpTemplateControl(parse_template(text, env={"TOKEN": "t"}))
+    with pytest.raises(ControlUnreachable) as info:
+        control.app_start("44030400030023", 1, "u", 0.0)
+    message = str(info.value)
+    assert message.startswith(
+        "control.toml: app_start: POST /piles/44030400030023/guns/1/start: "
+        f"backend http://127.0.0.1:{port}/api/ unreachable for 0.5 s"
+    ), message
+    assert "\n" not in message
