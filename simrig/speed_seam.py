@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from simrig.heartbeat_plan import HeartbeatPlan
+
+if TYPE_CHECKING:
+    from simrig.firmware_models.wire import RealtimeSink
+    from simrig.protocol.ykc import Frame
 
 
 class PileSpeedHooks(Protocol):
@@ -66,6 +70,10 @@ class PileSpeedHooks(Protocol):
         """Count the heartbeats sent on paper before ``now`` (end of a run)."""
         ...
 
+    def hand_realtime_to(self, sink: RealtimeSink | None) -> None:
+        """Offer each 0x13 to ``sink`` decoded instead of encoding it (None: bytes)."""
+        ...
+
 
 class PlatformSpeedHooks(Protocol):
     """What the virtual driver may tell the platform about exchanges it skipped."""
@@ -88,4 +96,8 @@ class PlatformSpeedHooks(Protocol):
 
     def idle_until(self, now: float) -> float:
         """Until when no platform timer fires except heartbeat liveness."""
+        ...
+
+    def take_frame(self, conn_id: int, frame: Frame, now: float) -> None:
+        """``frame`` arrived on ``conn_id`` decoded, as a whole frame of its bytes would."""
         ...

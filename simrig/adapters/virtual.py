@@ -20,6 +20,12 @@ exact yet cheap:
   they would have given. Nothing else may happen in such a window.
 
 Either way the frames before and after are the ones a full exchange would have produced.
+
+* **Realtime on paper** (runs that keep no frames, ``Keep.realtime_frames``): a 0x13
+  sent on a clean link travels as the decoded frame, not as bytes. The platform handles
+  it when and where its bytes would have arrived (same instant, same order), so
+  everything it decides is the same; no encoding, link model, framing or parsing. The
+  device view reads these frames from :attr:`VirtualDriver.paper_realtime`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -35,6 +42,8 @@ from simpy.events import EventPriority
 from simrig.capture import Chunk
 from simrig.endpoint import Endpoint, Event, PileEndpoint, ServerEndpoint
 from simrig.heartbeat_plan import HeartbeatPlan
+from simrig.oracle.device_view import PaperFrame
+from simrig.protocol.ykc import Frame
 from simrig.sim.keep import EVERYTHING, Keep
 from simrig.sim.results import TruthSample
 from simrig.sim.sampling import TruthSampler
@@ -113,10 +122,15 @@ class VirtualDriver:
         self._plans: dict[str, HeartbeatPlan | None] = dict.fromkeys(world.piles)
         self._held: dict[str, HeartbeatPlan] = {}
         self.elided_heartbeats = 0
+        #: the 0x13 carried decoded, each with the place its chunk would have had
+        self.paper_realtime: list[PaperFrame] = []
         frame_events = keep.frame_events is not False  # None: the runner's to decide
-        for pile in world.piles.values():
+        realtime_on_paper = not (keep.realtime_frames or frame_events)
+        for pile_no, pile in world.piles.items():
             pile.emit_frame_events = frame_events
             pile.telemetry_on_paper = not keep.bms_frames
+            if realtime_on_paper and world.link_is_clean(pile_no):
+                pile.speed.hand_realtime_to(partial(self._realtime_on_paper, pile_no))
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, order: EventPriority, fn: Callable[..., None], *args: Any) -> None:
@@ -202,6 +216,27 @@ class VirtualDriver:
             self._connect(pile_no)
             return
         self._arm(pile_no, pile.get_timer(), self._pile_timer)
+
+    def _realtime_on_paper(self, pile_no: str, frame: Frame, now: float) -> bool:
+        """Carry the 0x13 ``frame`` sent at ``now`` decoded: the platform gets it when
+        its bytes would arrive on the clean link (latency only, FIFO); False when they
+        would not arrive (outage, no connection): then it goes as bytes, to be lost."""
+        conn = self._conns[pile_no]
+        up = self.world.links[pile_no].up
+        if conn is None or not up.is_up(now):
+            return False
+        arrival = now + up.latency_s
+        change = up.next_change(now)
+        if change is not None and change <= arrival:  # in flight when an outage starts
+            return False
+        if self.sample_truth:
+            self._sampler.on_send(pile_no, now)
+        self.paper_realtime.append(
+            PaperFrame(len(self.chunks), self.world.wall(now), pile_no, frame)
+        )
+        self._in_flight[pile_no] += 1
+        self.call_at(arrival, DELIVERY, self._frame_to_platform, conn, frame)
+        return True
 
     def _pile_timer(self, pile_no: str, t: float) -> None:
         if not self._take(pile_no, t):
@@ -359,6 +394,13 @@ class VirtualDriver:
         if not conn.open:
             return
         self.platform.receive_data(conn.id, chunk, self.env.now)
+        self.pump_platform()
+
+    def _frame_to_platform(self, conn: _Conn, frame: Frame) -> None:
+        self._in_flight[conn.pile_no] -= 1
+        if not conn.open:
+            return
+        self.platform.speed.take_frame(conn.id, frame, self.env.now)
         self.pump_platform()
 
     def pump_platform(self) -> None:

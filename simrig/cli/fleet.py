@@ -160,7 +160,7 @@ def run_shard(job: ShardJob) -> RunResult:
         keep=VERDICTS_ONLY,
     )
     flags = [e for e in result.events if e.kind in ("anomaly", "bill")]  # the platform's own
-    return replace(result, chunks=[], events=flags, samples=[])
+    return replace(result, chunks=[], paper_realtime=[], events=flags, samples=[])
 
 
 def merge_shards(results: Sequence[RunResult], name: str) -> RunResult:

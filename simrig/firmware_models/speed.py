@@ -7,6 +7,8 @@ heartbeats on paper and idle elision. Pure: it knows the pile's parts, never sim
   the driver said the link changes (``simrig/heartbeat_plan.py``).
 * **Idle elision**: the idle 0x13 of guns whose report would repeat the last one are
   counted instead of sent while nothing else happens.
+* **Realtime on paper**: each 0x13 may go to a sink decoded instead of as bytes
+  (:meth:`PileSpeed.hand_realtime_to`); the frame is the same, only its transport differs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .link_session import Heartbeats, LinkSession
     from .maintenance import Maintenance
     from .records import GunRecord
-    from .wire import Wire
+    from .wire import RealtimeSink, Wire
 
 __all__ = ["PileSpeed"]
 
@@ -243,6 +245,11 @@ class PileSpeed:
         hb.paper_until = plan.until
         self.heartbeat_plan = plan
         return plan
+
+    def hand_realtime_to(self, sink: RealtimeSink | None) -> None:
+        """Offer every 0x13 sent while nothing is queued before it to ``sink`` decoded
+        (None: every 0x13 is bytes)."""
+        self._wire.realtime_sink = sink
 
     def catch_up(self, now: float) -> None:
         """Count the heartbeats sent on paper before ``now`` (at the end of a run; idle

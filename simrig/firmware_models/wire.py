@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from simrig.endpoint import Event
@@ -16,13 +17,17 @@ from simrig.protocol.ykc import (
     encode_frame,
 )
 
-__all__ = ["BY_REFERENCE", "Wire"]
+__all__ = ["BY_REFERENCE", "RealtimeSink", "Wire"]
 
 #: the messages whose decode gives back the very values this model encodes (its readings
 #: are on the wire's grid: :mod:`.wire_rounding`): handed on decoded in
 #: :class:`FramedBytes`; the peer parses the others.
 #: tests/protocol/test_framed_bytes.py checks every such frame of the golden runs.
 BY_REFERENCE: frozenset[type[Message]] = frozenset({RealtimeData, Heartbeat, DemandOutput})
+
+#: takes a 0x13 (protocol §4.6) handed over decoded, at its send time, instead of its
+#: bytes; False: not now, the wire encodes it (the virtual driver's realtime on paper)
+RealtimeSink = Callable[[Frame, float], bool]
 
 
 class Wire:
@@ -36,6 +41,7 @@ class Wire:
         "paper_frames",
         "parts",
         "pile_no",
+        "realtime_sink",
         "seq",
         "telemetry_on_paper",
     )
@@ -55,6 +61,8 @@ class Wire:
         self.telemetry_on_paper = False
         #: frames counted as sent by :meth:`on_paper`
         self.paper_frames = 0
+        #: where a 0x13 may go decoded while nothing is queued before it (None: as bytes)
+        self.realtime_sink: RealtimeSink | None = None
 
     def send(self, msg: Message, now: float, seq: int | None = None) -> None:
         """Frame ``msg`` (next sequence number unless ``seq``, a reply's) into the outbox."""
@@ -63,6 +71,15 @@ class Wire:
         if seq is None:
             self.seq = (self.seq + 1) & 0xFFFF
             seq = self.seq
+            sink = self.realtime_sink
+            if (
+                sink is not None
+                and type(msg) is RealtimeData
+                and not self.out  # a frame queued before it would be overtaken
+                and not self.emit_frame_events  # (its event shows the bytes)
+                and sink(Frame(msg, seq), now)
+            ):
+                return
         raw = encode_frame(msg, seq)
         self.out += raw
         self.parts.append(Frame(msg, seq, raw) if type(msg) in BY_REFERENCE else raw)

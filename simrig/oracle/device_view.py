@@ -6,7 +6,7 @@ the oracle judges the wire the backend saw. Frames are decoded tolerantly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -62,13 +62,33 @@ ORDER_FRAMES = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PaperFrame:
+    """A frame a pile sent up decoded instead of as bytes (a virtual run's 0x13 on
+    paper, :mod:`simrig.adapters.virtual`): sent at ``at``, just before the capture's
+    chunk number ``position``."""
+
+    position: int
+    at: datetime
+    pile_no: str
+    frame: Frame
+
+
 def decode_chunks(
-    chunks: Iterable[Chunk], only: frozenset[int] | None = None
+    chunks: Iterable[Chunk],
+    only: frozenset[int] | None = None,
+    paper: Sequence[PaperFrame] = (),
 ) -> list[tuple[Chunk, Frame]]:
-    """Split each pile's byte streams into frames, in order of arrival (``only``: these types)."""
+    """Split each pile's byte streams into frames, in order of arrival (``only``: these
+    types), with the ``paper`` frames in their places (each as a chunk without bytes)."""
     framers: dict[tuple[str, str], Framer] = {}
     out: list[tuple[Chunk, Frame]] = []
-    for chunk in chunks:
+    pending = iter(paper)
+    nxt = next(pending, None)
+    for index, chunk in enumerate(chunks):
+        while nxt is not None and nxt.position <= index:
+            _add_paper(out, nxt, only)
+            nxt = next(pending, None)
         key = (chunk.pile_no, chunk.direction)
         framer = framers.get(key)
         if framer is None:
@@ -76,11 +96,26 @@ def decode_chunks(
         for item in framer.feed(chunk.data):
             if isinstance(item, Frame):
                 out.append((chunk, item))
+    while nxt is not None:
+        _add_paper(out, nxt, only)
+        nxt = next(pending, None)
     return out
 
 
-def device_orders(chunks: Iterable[Chunk], ack_late_s: float = ACK_LATE_S) -> list[DeviceOrder]:
-    """Every order a pile took part in, with its realtime summary and the bills it sent.
+def _add_paper(
+    out: list[tuple[Chunk, Frame]], paper: PaperFrame, only: frozenset[int] | None
+) -> None:
+    if only is None or paper.frame.type in only:
+        out.append((Chunk(paper.at, paper.pile_no, "up", b""), paper.frame))
+
+
+def device_orders(
+    chunks: Iterable[Chunk],
+    ack_late_s: float = ACK_LATE_S,
+    paper: Sequence[PaperFrame] = (),
+) -> list[DeviceOrder]:
+    """Every order a pile took part in, with its realtime summary and the bills it sent
+    (the frames of ``chunks`` and the ``paper`` frames among them).
 
     An order is *executed* when the pile accepted it: a card authorisation it acted on
     (0x32 success), a 0x33 success, realtime data with its serial, or a bill. Each bill
@@ -89,7 +124,7 @@ def device_orders(chunks: Iterable[Chunk], ack_late_s: float = ACK_LATE_S) -> li
     orders: dict[str, _Order] = {}
     acks: dict[str, _Ack] = {}
     sent: dict[str, int] = {}
-    for chunk, frame in decode_chunks(chunks, ORDER_FRAMES):
+    for chunk, frame in decode_chunks(chunks, ORDER_FRAMES, paper):
         msg = frame.message
         serial = getattr(msg, "serial", ZERO_SERIAL)
         if serial == ZERO_SERIAL:

@@ -96,7 +96,6 @@ class PlatformCore:
         identity = self._identity = Identity(
             rules, clock, directory, connections, liveness, timers, charging, events
         )
-        self._speed = PlatformSpeed(liveness, charging, timers, connections)
         telemetry = Telemetry(repo, clock, events)
         balances = self._balances = BalancePush(repo, rules, book, connections, events)
         routes = route_table(
@@ -104,6 +103,7 @@ class PlatformCore:
         )
         self._inbox = Inbox(connections, liveness.heard, routes, rules, events)
         self._inbox.stored_bill = self._stored_bill
+        self._speed = PlatformSpeed(liveness, charging, timers, connections, self._inbox)
         #: every part that reads the rules (each holds them as ``.rules``)
         self._rule_readers: tuple[RuleReader, ...] = (
             events,

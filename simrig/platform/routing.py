@@ -15,6 +15,7 @@ from simrig.protocol.ykc import (
     RecordAck,
     TransactionRecord,
     TransactionRecordV17,
+    encode_frame,
 )
 
 from .connections import Conn, Connections
@@ -115,14 +116,24 @@ class Inbox:
             if isinstance(item, FrameError):
                 self._on_malformed(conn, item, now)
             else:
-                self.frames += 1
-                conn.frames += 1
-                try:
-                    self._on_frame(conn, item, now)
-                except Exception as exc:  # no frame may hurt its connection
-                    self._on_frame_error(conn, item, exc, now)
+                self._handle(conn, item, now)
             if conn.close:
                 break
+
+    def take(self, conn_id: int, frame: Frame, now: float) -> None:
+        """One whole frame that arrived decoded (no bytes: the virtual driver's paper
+        0x13), handled as :meth:`receive` handles it parsed."""
+        conn = self._conn(conn_id)
+        if conn is not None and not conn.close:
+            self._handle(conn, frame, now)
+
+    def _handle(self, conn: Conn, frame: Frame, now: float) -> None:
+        self.frames += 1
+        conn.frames += 1
+        try:
+            self._on_frame(conn, frame, now)
+        except Exception as exc:  # no frame may hurt its connection
+            self._on_frame_error(conn, frame, exc, now)
 
     def _on_malformed(self, conn: Conn, error: FrameError, now: float) -> None:
         """Count a malformed frame; ``rules.malformed_frame_budget`` + 1 closes the link."""
@@ -156,7 +167,7 @@ class Inbox:
         self.frame_errors += 1
         detail = f"{frame.name}: {type(exc).__name__}: {exc}"
         self._count_error(
-            conn, now, "frame_error", {"conn": conn.cid, "detail": detail, "hex": frame.raw.hex()}
+            conn, now, "frame_error", {"conn": conn.cid, "detail": detail, "hex": _hex(frame)}
         )
         if isinstance(frame.message, _BILLS):
             self._answer_bill(conn, frame, now)
@@ -211,8 +222,13 @@ class Inbox:
             conn,
             now,
             "pile_mismatch",
-            {"conn": conn.cid, "name": frame.name, "claimed": claimed, "hex": frame.raw.hex()},
+            {"conn": conn.cid, "name": frame.name, "claimed": claimed, "hex": _hex(frame)},
         )
         if isinstance(frame.message, _BILLS) and not conn.close:
             ack = RecordAck(serial=frame.message.serial, result=AckResult.ILLEGAL)
             self._connections.send(conn, ack, now, frame.seq)
+
+
+def _hex(frame: Frame) -> str:
+    """The frame's bytes in hex (encoded again if it arrived decoded, without them)."""
+    return (frame.raw or encode_frame(frame.message, frame.seq)).hex()

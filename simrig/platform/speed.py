@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 
 from simrig.heartbeat_plan import HeartbeatPlan
+from simrig.protocol.ykc import Frame
 
 from .charging import Charging
 from .connections import Connections
 from .liveness import Liveness
+from .routing import Inbox
 from .timers import Timers
 
 __all__ = ["PlatformSpeed"]
@@ -28,11 +30,13 @@ class PlatformSpeed:
         charging: Charging,
         timers: Timers,
         connections: Connections,
+        inbox: Inbox,
     ) -> None:
         self._liveness = liveness
         self._charging = charging
         self._timers = timers
         self._connections = connections
+        self._inbox = inbox
         #: heartbeats counted from plans or notes instead of frames, over the whole run
         self.elided = 0
 
@@ -78,3 +82,8 @@ class PlatformSpeed:
         self._liveness.prune()
         due = self._timers.next_due()
         return math.inf if due is None else due
+
+    def take_frame(self, conn_id: int, frame: Frame, now: float) -> None:
+        """``frame`` arrived on ``conn_id`` already decoded (a 0x13 the virtual driver
+        carried on paper): handled as the frame its bytes hold would be."""
+        self._inbox.take(conn_id, frame, now)

@@ -20,12 +20,17 @@ class Keep:
     timelines' truth lanes; verdicts read the plant's own record). ``bms_frames``: BMS
     telemetry (0x23 / 0x25, §4.18) sent as frames; False counts them on paper — they get
     no reply and no check reads them, and each goes with a 0x13 at the same instant, so
-    the platform's liveness is the same.
+    the platform's liveness is the same. ``realtime_frames``: 0x13 (§4.6) as bytes in the
+    capture; False (with no frame events) carries each 0x13 on a clean link decoded to
+    the platform, at the instant its bytes would arrive — the same frame, handled in the
+    same order, without encoding, link model and parsing
+    (:attr:`~simrig.adapters.virtual.VirtualDriver.paper_realtime`).
     """
 
     frame_events: bool | None = None
     truth_samples: bool = True
     bms_frames: bool = True
+    realtime_frames: bool = True
 
     def frame_events_for(self, duration_s: float) -> bool:
         """Whether a run of ``duration_s`` records frame events."""
@@ -37,4 +42,6 @@ class Keep:
 #: everything (reports, timelines, captures with events)
 EVERYTHING = Keep()
 #: what a verdict needs and nothing else (fleet shards, the lean station-month)
-VERDICTS_ONLY = Keep(frame_events=False, truth_samples=False, bms_frames=False)
+VERDICTS_ONLY = Keep(
+    frame_events=False, truth_samples=False, bms_frames=False, realtime_frames=False
+)

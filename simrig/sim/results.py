@@ -13,6 +13,7 @@ from simrig.capture import Chunk
 from simrig.endpoint import Event
 from simrig.fastdata import fast_init
 from simrig.oracle.deviations import BackendDeviation
+from simrig.oracle.device_view import PaperFrame
 from simrig.oracle.diagnostics import Diagnosis
 from simrig.oracle.judge import SessionVerdict
 
@@ -58,6 +59,8 @@ class RunResult:
     expectations: list[ExpectationResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
+    #: the 0x13 carried decoded instead of as chunks (``Keep.realtime_frames`` off)
+    paper_realtime: list[PaperFrame] = field(default_factory=list)
     samples: list[TruthSample] = field(default_factory=list)
     offline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     wall_s: float = 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from simrig.capture import Chunk
 from simrig.endpoint import Event
 from simrig.errors import BackendError
 from simrig.gc_policy import few_full_collections
-from simrig.oracle.device_view import device_orders
+from simrig.oracle.device_view import PaperFrame, device_orders
 from simrig.oracle.judge import Oracle, SessionVerdict
 from simrig.oracle.pushed_tariff import pushed_models
 from simrig.oracle.repository_view import RepositoryView
@@ -149,11 +149,13 @@ def judge(
     chunks: list[Chunk],
     view: PlatformView | None,
     end: float,
+    paper: Sequence[PaperFrame] = (),
 ) -> tuple[list[SessionVerdict], dict[str, list[tuple[float, float]]]]:
     offline = offline_windows(events, end)
     truths = truth_records(world, end, offline)
     pushed = pushed_models(chunks)
-    verdicts = Oracle(world.tariff).judge(truths, device_orders(chunks), view, pushed)
+    orders = device_orders(chunks, paper=paper)
+    verdicts = Oracle(world.tariff).judge(truths, orders, view, pushed)
     return verdicts, offline
 
 
@@ -222,6 +224,7 @@ def _run_and_judge(
         driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, keep=keep)
         driver.run(until=end, progress=progress)
         events, chunks, samples = driver.events, driver.chunks, driver.samples
+        paper = driver.paper_realtime
         view: PlatformView | None = RepositoryView(repo)
         elided = driver.elided_heartbeats
         realtime = False
@@ -236,10 +239,10 @@ def _run_and_judge(
         realtime = True
         if view_factory is not None:  # a backend driver plugin reads the platform's view
             view = view_factory(backend)
-        samples, elided = rt.driver.samples, 0
+        samples, elided, paper = rt.driver.samples, 0, []
     if interrupted_at is not None:
         end = interrupted_at
-    verdicts, offline = judge(world, scenario, events, chunks, view, end)
+    verdicts, offline = judge(world, scenario, events, chunks, view, end, paper)
     if interrupted_at is not None:
         verdicts = [_cut_short(v) for v in verdicts]
     result = RunResult(
@@ -258,6 +261,7 @@ def _run_and_judge(
         + check_rates(scenario, verdicts),
         events=events,
         chunks=chunks,
+        paper_realtime=paper,
         samples=samples,
         offline=offline,
         wall_s=time.perf_counter() - started,

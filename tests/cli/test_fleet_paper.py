@@ -1,6 +1,7 @@
 """Fleet shards send BMS telemetry on paper (0x23 / 0x25 counted, not encoded, framed,
-decoded and stored) and sample no truth: the verdicts and the platform's own flags are the
-same as with every frame on the wire, for a clean profile and one with quirks."""
+decoded and stored), carry each 0x13 decoded instead of as bytes, and sample no truth:
+the verdicts, the platform's own flags and the device view are the same as with every
+frame on the wire, for a clean profile and one with quirks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from simrig.cli.fleet import plan_fleet, shard_scenario
 from simrig.endpoint import Event
 from simrig.firmware_models.wire import Wire
+from simrig.oracle.device_view import device_orders
 from simrig.scenarios.workload import WorkloadSpec
 from simrig.sim.keep import VERDICTS_ONLY
 from simrig.sim.runner import run_scenario
@@ -44,3 +46,9 @@ def test_bms_on_paper_changes_no_verdict_and_no_platform_flag(
     assert flags(paper.events) == flags(wire.events)
     assert paper.chunks != wire.chunks  # the frames really differ on the wire
     assert paper.samples == [] and wire.samples
+    # the 0x13 went decoded: most of the bytes are gone, the device view is the same
+    assert wire.paper_realtime == [] and len(paper.paper_realtime) > 5000
+    assert sum(len(c.data) for c in paper.chunks) < sum(len(c.data) for c in wire.chunks) / 4
+    orders = device_orders(paper.chunks, paper=paper.paper_realtime)
+    assert orders == device_orders(wire.chunks)
+    assert orders != device_orders(paper.chunks)  # (without the paper frames it differs)

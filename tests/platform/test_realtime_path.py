@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from simrig.platform import RealtimeSample
 from simrig.platform.wallclock import WallClock
-from simrig.protocol.ykc import GunStatus, RealtimeData
+from simrig.protocol.ykc import Frame, GunStatus, RealtimeData, encode_frame
 
 from .helpers import EPOCH, PILE, PlatformRig
 
@@ -60,3 +60,47 @@ def test_wall_time_is_the_epoch_plus_now_rounded_to_the_millisecond():
     for now in (0.0, 0.0004, 0.0005, 0.0015, 59.9996, -1.2345, 86_400 * 400 + 0.123, 1e9 + 0.5):
         assert clock.wall(now) == epoch + timedelta(milliseconds=round(now * 1000)), now
         assert clock.now_of(clock.wall(now)) == round(now * 1000) / 1000
+
+
+def _charging_frame(serial: str, energy: float) -> RealtimeData:
+    return RealtimeData(
+        serial=serial,
+        pile_no=PILE,
+        gun=1,
+        status=GunStatus.CHARGING,
+        plugged=True,
+        voltage=401.5,
+        current=98.7,
+        energy=energy,
+        amount=energy * 1.5,
+    )
+
+
+def test_a_0x13_handed_over_decoded_is_handled_as_its_bytes():
+    """The virtual driver's realtime on paper: same sample, same order, same counters."""
+    parsed, decoded = PlatformRig(), PlatformRig()
+    serial = parsed.card_session(now=10.0)
+    assert decoded.card_session(now=10.0) == serial
+    for i, energy in enumerate((1.25, 2.5, 3.75)):
+        msg = _charging_frame(serial, energy)
+        now = 20.0 + 15 * i
+        parsed.send(parsed.pile.frame(msg), now)
+        decoded.core.speed.take_frame(decoded.cid, Frame(msg, 100 + i), now)
+    assert decoded.repo.list_realtime(serial) == parsed.repo.list_realtime(serial)
+    assert decoded.repo.get_session(serial) == parsed.repo.get_session(serial)
+    assert decoded.core.stats["frames"] == parsed.core.stats["frames"]
+
+
+def test_a_decoded_0x13_that_fails_is_reported_with_its_encoded_bytes():
+    rig = PlatformRig()
+    serial = rig.card_session(now=10.0)
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    rig.repo.add_realtime = broken  # type: ignore[method-assign]
+    msg = _charging_frame(serial, 1.0)
+    rig.core.speed.take_frame(rig.cid, Frame(msg, 7), 20.0)
+    [error] = [e for e in rig.core.events() if e.kind == "frame_error"]
+    assert error.data["hex"] == encode_frame(msg, 7).hex()
+    assert rig.core.stats["frame_errors"] == 1
