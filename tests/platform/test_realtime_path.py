@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from simrig.platform import RealtimeSample
 from simrig.platform.wallclock import WallClock
@@ -12,10 +13,11 @@ from simrig.protocol.ykc import Frame, GunStatus, RealtimeData, encode_frame
 from .helpers import EPOCH, PILE, PlatformRig
 
 
-def test_a_stored_sample_holds_each_field_of_its_frame():
-    rig = PlatformRig()
-    serial = rig.card_session(now=10.0)
-    frame = RealtimeData(
+def _charging_frame(
+    serial: str, energy: float, amount: float | None = None, **more: Any
+) -> RealtimeData:
+    """A charging 0x13 of gun 1 at 401.5 V / 98.7 A (amount: 1.5 yuan per kWh unless given)."""
+    return RealtimeData(
         serial=serial,
         pile_no=PILE,
         gun=1,
@@ -23,12 +25,17 @@ def test_a_stored_sample_holds_each_field_of_its_frame():
         plugged=True,
         voltage=401.5,
         current=98.7,
-        soc=61,
-        charge_minutes=17,
-        energy=12.3456,
-        loss_energy=12.5,
-        amount=20.25,
-        faults=0x0102,
+        energy=energy,
+        amount=energy * 1.5 if amount is None else amount,
+        **more,
+    )
+
+
+def test_a_stored_sample_holds_each_field_of_its_frame():
+    rig = PlatformRig()
+    serial = rig.card_session(now=10.0)
+    frame = _charging_frame(
+        serial, 12.3456, amount=20.25, soc=61, charge_minutes=17, loss_energy=12.5, faults=0x0102
     )
     rig.send(rig.pile.frame(frame), 42.0015)
     (sample,) = rig.repo.list_realtime(serial)
@@ -60,20 +67,6 @@ def test_wall_time_is_the_epoch_plus_now_rounded_to_the_millisecond():
     for now in (0.0, 0.0004, 0.0005, 0.0015, 59.9996, -1.2345, 86_400 * 400 + 0.123, 1e9 + 0.5):
         assert clock.wall(now) == epoch + timedelta(milliseconds=round(now * 1000)), now
         assert clock.now_of(clock.wall(now)) == round(now * 1000) / 1000
-
-
-def _charging_frame(serial: str, energy: float) -> RealtimeData:
-    return RealtimeData(
-        serial=serial,
-        pile_no=PILE,
-        gun=1,
-        status=GunStatus.CHARGING,
-        plugged=True,
-        voltage=401.5,
-        current=98.7,
-        energy=energy,
-        amount=energy * 1.5,
-    )
 
 
 def test_a_0x13_handed_over_decoded_is_handled_as_its_bytes():
