@@ -24,7 +24,7 @@ from enum import IntEnum
 from typing import Any
 
 from simrig.oracle.device_view import device_orders
-from simrig.oracle.views import DeviceOrder
+from simrig.oracle.views import AckState, DeviceBill, DeviceOrder
 from simrig.protocol.ykc import HeartbeatReply
 from simrig.replay.plan import REQUESTS_OF, Framed, WireFrame
 from simrig.replay.rewrite import SERIAL_ALLOCATORS, Rewriter
@@ -165,7 +165,7 @@ def diff_replay(
     for error in fresh.errors[len(recorded.errors) :]:  # more than the recording had
         result.differences.append(Difference("unreadable", "", "backend bytes", fresh=error))
     result.differences += diff_verdicts(
-        device_orders(recorded.chunks), device_orders(fresh.chunks), rewriter
+        device_orders(recorded.chunks), device_orders(fresh.chunks), rewriter, timing_tolerance_s
     )
     return result
 
@@ -235,9 +235,17 @@ def _timing(
 
 
 def diff_verdicts(
-    recorded: list[DeviceOrder], fresh: list[DeviceOrder], rewriter: Rewriter
+    recorded: list[DeviceOrder],
+    fresh: list[DeviceOrder],
+    rewriter: Rewriter,
+    timing_tolerance_s: float = 0.0,
 ) -> list[Difference]:
-    """Each recorded order's bills, sent and acked, against the fresh order's (frames only)."""
+    """Each recorded order's bills, sent and acked, against the fresh order's (frames only).
+
+    An ack in time against one late (after the pile's 30 s retry, §4.12) is a matter of
+    timing: it differs only when the two acks' delays differ by more than
+    ``timing_tolerance_s``, as a reply's delay does (a replay at 600× has 50 ms of real
+    time for those 30 s; a stall of the rig's own machine must not blame the backend)."""
     by_serial = {o.serial: o for o in fresh}
     out: list[Difference] = []
     for order in recorded:
@@ -253,8 +261,23 @@ def diff_verdicts(
         for old, new in zip(order.bills, twin.bills, strict=False):
             for name in ("ack_state", "energy_kwh", "amount_yuan", "stop_reason", "transmissions"):
                 a, b = getattr(old, name), getattr(new, name)
-                if a != b:
+                if a != b and not (
+                    name == "ack_state" and _ack_delays_agree(old, new, timing_tolerance_s)
+                ):
                     out.append(
                         Difference("verdict", order.pile_no, what, f"bill {name}", str(a), str(b))
                     )
     return out
+
+
+_ACKED_IN_TIME_OR_LATE = frozenset({AckState.ACKED, AckState.ACKED_LATE})
+
+
+def _ack_delays_agree(old: DeviceBill, new: DeviceBill, tolerance_s: float) -> bool:
+    """Both bills acked (one in time, one late) after delays within ``tolerance_s``."""
+    if {old.ack_state, new.ack_state} != _ACKED_IN_TIME_OR_LATE:
+        return False
+    assert old.acked_at is not None and new.acked_at is not None
+    before = (old.acked_at - old.sent_at).total_seconds()
+    after = (new.acked_at - new.sent_at).total_seconds()
+    return abs(after - before) <= tolerance_s

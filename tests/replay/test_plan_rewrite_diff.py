@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from simrig.capture.record import Chunk, LinkEvent
+from simrig.oracle.device_view import device_orders
+from simrig.oracle.views import AckState
 from simrig.protocol.ykc import (
     AckResult,
     CardAuthReply,
@@ -177,6 +179,26 @@ def test_a_missing_ack_and_a_slow_one_are_reported():
     assert (timing.kind, timing.what, timing.recorded, timing.fresh) == (
         "timing", "0x40 record_ack #1", "0.050 s", "10.000 s",
     )  # fmt: skip
+
+
+def test_an_ack_late_by_less_than_the_timing_tolerance_is_no_verdict_difference():
+    """Acked 40 s after the bill (past the pile's 30 s retry: "acked late") where the
+    recording had 0.05 s: within a tolerance of 300 s it is no difference at all (a
+    loaded replay at 600× is that late); beyond a tolerance of 2 s it is a timing and a
+    verdict difference."""
+    rewriter = _rewriter()
+    fresh = read_frames(_fresh_backend(rewriter, ack_delay=40.0))
+    [bill] = [b for o in device_orders(fresh.chunks) for b in o.bills]
+    assert bill.ack_state == AckState.ACKED_LATE
+    diff = diff_replay(read_frames(_recorded()), fresh, rewriter, timing_tolerance_s=300.0)
+    assert diff.same, diff.differences
+    rewriter = _rewriter()
+    fresh = read_frames(_fresh_backend(rewriter, ack_delay=40.0))
+    diff = diff_replay(read_frames(_recorded()), fresh, rewriter, timing_tolerance_s=2.0)
+    assert {(d.kind, d.field, d.recorded, d.fresh) for d in diff.differences} == {
+        ("timing", "delay", "0.050 s", "40.000 s"),
+        ("verdict", "bill ack_state", "acked", "acked_late"),
+    }
 
 
 def test_heartbeats_sent_on_paper_are_put_back_where_none_was_recorded():
