@@ -204,9 +204,10 @@ class VirtualDriver:
             self.chunks.append(Chunk(self.world.wall(now), pile_no, "up", data))
             if self.sample_truth:
                 self._sampler.on_send(pile_no, now)
+            take = self.platform.receive_data
             for t, chunk in self.world.links[pile_no].up.send(data, now):
                 self._in_flight[pile_no] += 1
-                self.call_at(t, DELIVERY, self._to_platform, conn, chunk)
+                self.call_at(t, DELIVERY, self._to_platform, conn, take, chunk)
         self._drain(pile)
         if pile.speed.heartbeat_plan is not self._plans[pile_no]:
             self._hand_over(pile_no, now)
@@ -235,7 +236,8 @@ class VirtualDriver:
             PaperFrame(len(self.chunks), self.world.wall(now), pile_no, frame)
         )
         self._in_flight[pile_no] += 1
-        self.call_at(arrival, DELIVERY, self._frame_to_platform, conn, frame)
+        take = self.platform.speed.take_frame
+        self.call_at(arrival, DELIVERY, self._to_platform, conn, take, frame)
         return True
 
     def _pile_timer(self, pile_no: str, t: float) -> None:
@@ -389,18 +391,15 @@ class VirtualDriver:
         self.pump_pile(conn.pile_no)
 
     # -- platform --------------------------------------------------------------------------
-    def _to_platform(self, conn: _Conn, chunk: bytes) -> None:
+    def _to_platform(
+        self, conn: _Conn, take: Callable[[int, Any, float], None], arrived: bytes | Frame
+    ) -> None:
+        """Bytes (``take``: the platform's ``receive_data``) or a 0x13 carried on paper
+        (its ``speed.take_frame``) arrive on ``conn``."""
         self._in_flight[conn.pile_no] -= 1
         if not conn.open:
             return
-        self.platform.receive_data(conn.id, chunk, self.env.now)
-        self.pump_platform()
-
-    def _frame_to_platform(self, conn: _Conn, frame: Frame) -> None:
-        self._in_flight[conn.pile_no] -= 1
-        if not conn.open:
-            return
-        self.platform.speed.take_frame(conn.id, frame, self.env.now)
+        take(conn.id, arrived, self.env.now)
         self.pump_platform()
 
     def pump_platform(self) -> None:
