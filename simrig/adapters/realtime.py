@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simrig.capture import Chunk
 from simrig.endpoint import Event, PileEndpoint
-from simrig.sim.lateness import Lateness
+from simrig.sim.lateness import BackendSilences, Lateness
 from simrig.sim.results import TruthSample
 from simrig.sim.sampling import TruthSampler
 from simrig.sim.time_mapping import TimeMapping
@@ -291,6 +291,7 @@ class RealtimeDriver:
             raise ValueError("the time mapping and the world must start at the same wall time")
         self.speed = self.mapping.speed
         self._links = {p: _PileLink(p) for p in self.world.piles}
+        self._silences = BackendSilences(self.lateness, self.speed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -357,6 +358,7 @@ class RealtimeDriver:
                         self._loop.call_at(at, self.pump, pile_no)
                 self._loop.call_at(self._loop_time(until), self._done.set)
                 await self._done.wait()
+                self._silences.end(self.now())
             await self.close()
 
     def _interrupt(self) -> None:
@@ -405,6 +407,8 @@ class RealtimeDriver:
             self._send(pile_no, "up", link.conn, data, now)
         while (event := pile.next_event()) is not None:
             record.event(event)
+            if event.kind == "heartbeat_lost":
+                self._silences.given_up(pile_no, now, self.world.links[pile_no])
         if link.conn is not None and pile.close_requested:
             self._drop(pile_no)
         if link.conn is None and not link.connecting and pile.wants_connection:
@@ -541,6 +545,7 @@ class RealtimeDriver:
             return
         now = self.now()
         self._record.received(pile_no, data, now)
+        self._silences.heard(pile_no, now, self.world.links[pile_no])
         self._send(pile_no, "down", conn, data, now)
 
     def _lost(self, pile_no: str, conn: _Conn) -> None:

@@ -24,7 +24,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -345,8 +345,10 @@ def run_on_cluster(
                     result = future.result()
                 except CodeMismatch as exc:
                     raise ClusterUnavailable(f"--scheduler {address.text}: {exc}") from None
-                except (FutureCancelledError, KilledWorker) as exc:
-                    why = " ".join(str(exc).split())
+                except (FutureCancelledError, KilledWorker, OSError) as exc:
+                    # OSError: Dask's CommClosedError, when the scheduler's connection
+                    # closes before the lost tasks are cancelled (which comes first is a race)
+                    why = " ".join(str(exc).split()) or type(exc).__name__
                     raise ClusterUnavailable(
                         f"--scheduler {address.text}: a shard was lost ({why})"
                     ) from None
@@ -355,4 +357,5 @@ def run_on_cluster(
                 if progress:
                     progress(count, len(todo))
         finally:
-            client.cancel([f for f in futures if not f.done()])
+            with suppress(OSError):  # a lost scheduler: nothing left to cancel
+                client.cancel([f for f in futures if not f.done()])

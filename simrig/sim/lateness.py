@@ -8,8 +8,15 @@ that blames the backend for what the rig's delay caused is the worst bug simrig 
 so a session whose codes or false notices fall where the rig ran late is not judged, and
 the report says the rig was late, by how much, where.
 
-Pure: the driver tells :class:`Lateness` when each timer was due and when it fired
-(scenario seconds); nothing here reads a clock.
+The backend's own short stalls are the same trap the other way round: at ``--speed
+600`` a backend (or the machine under it) that pauses 50 ms is silent for 30 scenario
+seconds, and a pile gives it up after three unanswered heartbeats. At real speed that
+pause would change nothing, so the rig cannot tell a hiccup from an outage:
+:class:`BackendSilences` turns such a give-up into a spell too, of the backend's.
+
+Pure: the driver tells :class:`Lateness` when each timer was due and when it fired, and
+:class:`BackendSilences` when the backend spoke and when a pile gave it up (scenario
+seconds); nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -19,10 +26,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from simrig.link import Link
 from simrig.oracle.judge import SessionVerdict
 from simrig.sim.results import ExpectationResult
 
-__all__ = ["RIG_LATE_S", "LateSpell", "Lateness", "unjudge_where_late"]
+__all__ = [
+    "BACKEND_HICCUP_S",
+    "RIG_LATE_S",
+    "BackendSilences",
+    "LateSpell",
+    "Lateness",
+    "unjudge_where_late",
+]
 
 #: a pile timer fired later than this (scenario seconds) is the rig running late. Under it
 #: a backend cannot tell: a heartbeat (§4.3: every 10 s) this late leaves 25 s of
@@ -32,6 +47,10 @@ RIG_LATE_S = 15.0
 #: a late spell's effects outlast it: the backend may act on the gap up to this much later
 #: (three missed heartbeats at 10 s, the usual offline rule, plus a heartbeat)
 EFFECT_S = 40.0
+#: a backend silent for less than this (real seconds) had a hiccup, not an outage: at
+#: real speed it is far short of the three missed heartbeats (30 s, §4.3) that make a
+#: pile give a backend up, and a loaded machine or a garbage collector pauses this long
+BACKEND_HICCUP_S = 1.0
 
 
 @dataclass
@@ -42,13 +61,31 @@ class LateSpell:
     start: float
     end: float
     worst_s: float
+    #: the backend's silence, sped up (:class:`BackendSilences`), not the rig's lateness
+    backend: bool = False
 
     def text(self, pile_no: str, speed: float) -> str:
         real = f", {1000 * self.worst_s / speed:.0f} ms real at {speed:g}x" if speed != 1 else ""
+        where = f"between t={self.start:.0f} s and t={self.end:.0f} s"
+        if self.backend:
+            return (
+                f"{pile_no}: the backend was silent {self.worst_s:.1f} s of scenario time{real}, "
+                f"{where}, and the pile gave it up: too short to tell an outage from a "
+                "hiccup; judge it at a lower --speed"
+            )
         return (
             f"{pile_no}: the rig ran late, up to {self.worst_s:.1f} s of scenario time"
-            f"{real}, between t={self.start:.0f} s and t={self.end:.0f} s"
+            f"{real}, {where}"
         )
+
+    def reason(self, pile_no: str, speed: float) -> str:
+        """Why a session it reaches is not judged."""
+        why = (
+            "timing sped up past what the rig can tell"
+            if self.backend
+            else "timing the rig did not keep"
+        )
+        return f"{self.text(pile_no, speed)} ({why})"
 
 
 @dataclass
@@ -74,6 +111,11 @@ class Lateness:
             last.worst_s = max(last.worst_s, late)
         else:
             spells.append(LateSpell(due, fired, late))
+
+    def backend_silent(self, pile_no: str, start: float, end: float) -> None:
+        """The backend was silent over ``[start, end]`` and a pile gave it up (a spell of
+        its own: one silence is never merged with the rig's lateness)."""
+        self.spells.setdefault(pile_no, []).append(LateSpell(start, end, end - start, True))
 
     def overlapping(self, pile_no: str, start: float, end: float) -> LateSpell | None:
         """The worst spell of ``pile_no`` whose effects reach into ``[start, end]``."""
@@ -108,7 +150,7 @@ def unjudge_where_late(
         if spell is None:
             out.append(v)
             continue
-        reasons[v.key] = spell.text(t.pile_no, speed) + " (timing the rig did not keep)"
+        reasons[v.key] = spell.reason(t.pile_no, speed)
         out.append(dataclasses.replace(v.unjudged(reasons[v.key]), false_notifications=()))
     checked = [
         dataclasses.replace(e, passed=False, actual=f"not judged ({reasons[e.key]})")
@@ -117,3 +159,64 @@ def unjudge_where_late(
         for e in expectations
     ]
     return out, checked
+
+
+@dataclass
+class _Heard:
+    """When the backend last sent a pile bytes, the pile's link faults then, and whether
+    the pile has given the backend up since."""
+
+    at: float = float("-inf")
+    faults: int = 0
+    given_up: bool = False
+
+
+class BackendSilences:
+    """Per pile, the backend silences that made the pile give it up (three unanswered
+    heartbeats) and were over in under :data:`BACKEND_HICCUP_S` real seconds: each is a
+    spell of :class:`Lateness`. A give-up the scenario's own link explains (an outage,
+    a frame lost, corrupted or held by the link's faults since the backend last spoke;
+    its latency) is no silence of the backend's, and neither is one the backend ended
+    only after a second or more of real time: that verdict stands."""
+
+    def __init__(self, lateness: Lateness, speed: float) -> None:
+        self._lateness = lateness
+        self._longest_s = BACKEND_HICCUP_S * speed  # scenario seconds
+        self._piles: dict[str, _Heard] = {}
+
+    def heard(self, pile_no: str, t: float, link: Link) -> None:
+        """The backend sent ``pile_no`` bytes at ``t``."""
+        heard = self._piles.setdefault(pile_no, _Heard())
+        if heard.given_up and t - heard.at < self._longest_s:
+            self._lateness.backend_silent(pile_no, heard.at, t)
+        heard.at, heard.faults, heard.given_up = t, _faults(link), False
+
+    def given_up(self, pile_no: str, t: float, link: Link) -> None:
+        """``pile_no`` gave the backend up at ``t`` (its heartbeats went unanswered)."""
+        heard = self._piles.setdefault(pile_no, _Heard())
+        if _faults(link) != heard.faults or t - heard.at < RIG_LATE_S + _delay(link):
+            return  # the link's own faults, or a backend that spoke while the pile waited
+        outage = not link.is_up(heard.at) or (link.next_change(heard.at) or t) < t
+        heard.given_up = not outage
+
+    def end(self, t: float) -> None:
+        """The run ends at ``t``: a silence still open and short so far is not known to
+        be an outage either."""
+        for pile_no, heard in self._piles.items():
+            if heard.given_up and t - heard.at < self._longest_s:
+                self._lateness.backend_silent(pile_no, heard.at, t)
+                heard.given_up = False
+
+
+def _faults(link: Link) -> int:
+    """Frames the link's fault model has lost, dropped or held back so far, both ways."""
+    total = 0
+    for stats in (link.up.stats, link.down.stats):
+        total += stats.lost_outage + stats.lost_random + stats.lost_in_flight
+        total += stats.dropped_by_rule + stats.delayed_by_rule + stats.corrupted
+    return total
+
+
+def _delay(link: Link) -> float:
+    """The most the link holds the backend's bytes back (scenario seconds)."""
+    return link.down.latency_s + link.down.jitter_s

@@ -23,7 +23,14 @@ from typer.testing import CliRunner
 import simrig
 from simrig.cli import app
 from simrig.cli.fleet import ShardJob, plan_fleet, run_shard
-from simrig.cli.fleet_dask import CodeMismatch, cluster_shards, run_cluster_shard
+from simrig.cli.fleet_dask import (
+    ClusterUnavailable,
+    CodeMismatch,
+    cluster_shards,
+    parse_scheduler,
+    run_cluster_shard,
+    run_on_cluster,
+)
 from simrig.cli.workload import workload_spec
 from simrig.exit_codes import ExitCode
 from simrig.scenarios.workload import WorkloadSpec
@@ -411,6 +418,31 @@ def test_a_scheduler_lost_mid_run_is_one_line_exit_3_and_a_partial_ab(tmp_path: 
     document = json.loads((out / "ab.json").read_text())
     assert document["partial"] is True and "Dask cluster was lost" in document["partial_cause"]
     assert document["profiles"][0]["sessions"] > 0
+
+
+def test_a_connection_closed_while_gathering_a_shard_is_the_cluster_lost(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the scheduler dies, Dask may tell it as a closed stream while gathering a
+    result (CommClosedError, an OSError) rather than as a cancelled future: which comes
+    first is a race, and both are the cluster lost (exit 3), never bad input (exit 2)."""
+    from distributed import Future
+    from distributed.comm.core import CommClosedError
+
+    def closed(self: Future, timeout: float | None = None) -> object:
+        raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: Stream is closed")
+
+    monkeypatch.setattr(Future, "result", closed)
+    done: dict[tuple[int, int], object] = {}
+    with pytest.raises(ClusterUnavailable) as lost:
+        run_on_cluster(
+            parse_scheduler(cluster.address), [_one_shard_job("generic-dc@1.0")], done, None
+        )  # type: ignore[arg-type]
+    assert str(lost.value) == (
+        f"--scheduler {cluster.address}: a shard was lost "
+        "(in <TCP (closed) ConnectionPool.gather>: Stream is closed)"
+    )
+    assert done == {}
 
 
 def _one_shard_job(profile: str, profile_dirs: tuple[Path, ...] = ()) -> ShardJob:

@@ -51,7 +51,7 @@ def test_scenario_file_with_app_steps_runs_on_tcp_with_a_control(pytester, tmp_p
         [
             *("--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"),
             *("--db", str(tmp_path / "p.sqlite"), "--config", str(config)),
-            *("--epoch", scenario.meta.epoch.isoformat(), "--speed", "600"),
+            *("--epoch", scenario.meta.epoch.isoformat(), "--speed", "200"),
             *("--api-token", "tok"),
         ]
     )
@@ -61,7 +61,7 @@ def test_scenario_file_with_app_steps_runs_on_tcp_with_a_control(pytester, tmp_p
         monkeypatch.setenv("SIMRIG_API_TOKEN", "tok")
         pytester.makefile(".simrig.toml", zshy=library_path("zshy_case#23").read_text())
         result = pytester.runpytest_subprocess(
-            *("-p", "no:cacheprovider", "--simrig-speed", "600"),
+            *("-p", "no:cacheprovider", "--simrig-speed", "200"),
             *("--simrig-backend", f"tcp://127.0.0.1:{server.port}"),
             *("--simrig-backend-control", str(TEMPLATE)),
         )

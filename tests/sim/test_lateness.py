@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from simrig.link import Link
 from simrig.oracle.judge import SessionVerdict
 from simrig.oracle.views import TruthRecord
-from simrig.sim.lateness import EFFECT_S, RIG_LATE_S, Lateness, unjudge_where_late
+from simrig.sim.lateness import (
+    EFFECT_S,
+    RIG_LATE_S,
+    BackendSilences,
+    Lateness,
+    unjudge_where_late,
+)
 from simrig.sim.results import ExpectationResult
 
 EPOCH = datetime(2019, 10, 29, 10, 0)
@@ -66,3 +73,74 @@ def test_only_sessions_blamed_where_the_rig_was_late_are_not_judged() -> None:
     assert judged[1:] == verdicts[1:]  # clean, later, on another pile: judged as they were
     assert not checked[0].passed and checked[0].actual.startswith("not judged (A: the rig")
     assert checked[1:] == expectations[1:]
+
+
+def _link(outages: tuple[tuple[float, float], ...] = (), latency_s: float = 0.0) -> Link:
+    return Link.symmetric(None, latency_s=latency_s, outages=outages)
+
+
+def test_a_short_backend_silence_a_pile_gave_up_is_a_backend_spell_that_unjudges() -> None:
+    late = Lateness()
+    silences = BackendSilences(late, speed=600.0)  # a hiccup: under 600 scenario seconds
+    link = _link()
+    silences.heard("A", 100.0, link)
+    silences.given_up("A", 135.0, link)  # 3 heartbeats unanswered
+    silences.heard("A", 190.0, link)  # the backend speaks again: 90 s, 150 ms real
+    [spell] = late.spells["A"]
+    assert (spell.start, spell.end, spell.backend) == (100.0, 190.0, True)
+    assert spell.text("A", 600.0) == (
+        "A: the backend was silent 90.0 s of scenario time, 150 ms real at 600x, between "
+        "t=100 s and t=190 s, and the pile gave it up: too short to tell an outage from a "
+        "hiccup; judge it at a lower --speed"
+    )
+    blamed = _verdict("A", 1, 0.0, 600.0, {9})
+    expectation = ExpectationResult(blamed.key, False, "codes=[]", "codes=[9]")
+    [judged], [checked] = unjudge_where_late(
+        [blamed], [expectation], late, lambda at: (at - EPOCH).total_seconds(), 3600.0, 600.0
+    )
+    assert not judged.judged and judged.codes == frozenset()
+    assert judged.not_judged.endswith("(timing sped up past what the rig can tell)")
+    assert checked.actual.startswith("not judged (A: the backend was silent")
+
+
+def test_a_silence_the_backend_ends_after_a_real_second_is_its_own() -> None:
+    late = Lateness()
+    silences = BackendSilences(late, speed=100.0)  # a second real: 100 scenario seconds
+    link = _link()
+    silences.heard("A", 100.0, link)
+    silences.given_up("A", 135.0, link)
+    silences.heard("A", 201.0, link)  # 1.01 s real: an outage the backend had
+    assert late.spells == {}
+
+
+def test_a_give_up_the_scenarios_link_explains_is_no_backend_silence() -> None:
+    late = Lateness()
+    silences = BackendSilences(late, speed=600.0)
+    outage = _link(outages=((120.0, 130.0),))
+    silences.heard("A", 100.0, outage)
+    silences.given_up("A", 135.0, outage)  # the scenario's outage
+    silences.heard("A", 150.0, outage)
+    slow = _link(latency_s=30.0)
+    silences.heard("B", 100.0, slow)
+    silences.given_up("B", 140.0, slow)  # the backend spoke; the link held it back
+    silences.heard("B", 150.0, slow)
+    lossy = _link()
+    silences.heard("C", 100.0, lossy)
+    lossy.down.stats.lost_random += 1  # a reply the scenario's link lost
+    silences.given_up("C", 135.0, lossy)
+    silences.heard("C", 150.0, lossy)
+    assert late.spells == {}
+
+
+def test_a_silence_still_open_when_the_run_ends_short_is_not_known_either() -> None:
+    late = Lateness()
+    silences = BackendSilences(late, speed=600.0)
+    link = _link()
+    silences.heard("A", 100.0, link)
+    silences.given_up("A", 135.0, link)
+    silences.end(300.0)
+    assert [(s.start, s.end) for s in late.spells["A"]] == [(100.0, 300.0)]
+    silences.heard("B", 100.0, link)
+    silences.given_up("B", 135.0, link)
+    silences.end(800.0)  # 700 s, over a real second: the backend was gone
+    assert "B" not in late.spells
