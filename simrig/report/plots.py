@@ -236,7 +236,26 @@ def session_timeline_png(
     *,
     dpi: int = 90,
 ) -> Path:
-    """Draw one session's timeline to ``path`` (PNG) and return the path.
+    """Draw one session's timeline (:func:`session_timeline_figure`) to ``path`` (PNG)
+    and return the path."""
+    fig = session_timeline_figure(result, verdict, index, dpi=dpi)
+    try:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png")
+    finally:
+        fig.clear()
+    return path
+
+
+def session_timeline_figure(
+    result: RunResult,
+    verdict: SessionVerdict,
+    index: RunIndex | None = None,
+    *,
+    dpi: int = 90,
+) -> Figure:
+    """One session's timeline as a figure.
 
     Panels sharing the time axis: gun state (truth plugged/charging vs 0x13 status and
     plugged flag), true power (a step at each sample: the plant is sampled at its every
@@ -263,6 +282,11 @@ def session_timeline_png(
     ]
     segments = _time_segments(start, end, _event_times(verdict, marks, frames, samples, result))
     notes = _note_lines(result, verdict)
+    offline = [
+        (a, b)
+        for a, b in result.offline.get(pile, [])
+        if result.wall(b) >= start and result.wall(a) <= end
+    ]
 
     height = 9.5 + 0.16 * len(notes)
     fig = Figure(figsize=(13, height), dpi=dpi)
@@ -289,7 +313,7 @@ def session_timeline_png(
             _draw_power(ax_power, result, samples)
             _draw_energy(ax_energy, result, verdict, samples, frames, legend=col == 0)
             _draw_wire(ax_wire, frames, (ticks, bands), verdict, a, b)
-            _draw_offline(axes, result, pile, a, b)
+            _draw_offline(axes, result, offline, a, b)
             drawn = _draw_marks(axes, marks, a, b)
             known = {h.get_label() for h in handles}
             handles += [h for h in drawn if h.get_label() not in known]
@@ -310,9 +334,12 @@ def session_timeline_png(
             )
         title = _title(result, verdict)
         fig.suptitle(title, fontsize=11)
+        if ticks or bands:  # the legend names only what the panels show
+            paper = Patch(facecolor=LANES[LANE_OF["0x03"]][1], alpha=0.3, label="0x03 on paper")
+            handles.append(paper)
+        if offline:
+            handles.append(Patch(facecolor="#bdbdbd", alpha=0.5, hatch="//", label="link offline"))
         handles += [
-            Patch(facecolor=LANES[LANE_OF["0x03"]][1], alpha=0.3, label="0x03 on paper"),
-            Patch(facecolor="#bdbdbd", alpha=0.5, hatch="//", label="link offline"),
             *(
                 Patch(facecolor=c, label=f"0x13 status {s.name.lower()}")
                 for s, c in STATUS_COLOURS.items()
@@ -330,12 +357,10 @@ def session_timeline_png(
             hspace=0.12,
             wspace=0.04,
         )
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         fig.clear()
-    return path
+        raise
+    return fig
 
 
 #: a session spanning more than this with most of it empty gets a broken time axis
@@ -608,8 +633,10 @@ def _repeats(times: list[datetime], close: timedelta) -> list[tuple[datetime, in
     return runs
 
 
-def _draw_offline(axes, result: RunResult, pile: str, start: datetime, end: datetime) -> None:
-    for a, b in result.offline.get(pile, []):
+def _draw_offline(
+    axes, result: RunResult, windows: list[tuple[float, float]], start: datetime, end: datetime
+) -> None:
+    for a, b in windows:
         wa, wb = result.wall(a), result.wall(b)
         if wb < start or wa > end:
             continue

@@ -14,6 +14,7 @@ from simrig.report.plots import (
     _session_marks,
     _window,
     compare_bar_png,
+    session_timeline_figure,
     session_timeline_png,
 )
 from simrig.report.stats import ProfileStats, stats_by_profile
@@ -125,3 +126,27 @@ def test_compare_bar_png_two_profiles(result_a, result_b, tmp_path):
 def test_compare_bar_png_empty_profile(tmp_path):
     path = compare_bar_png([ProfileStats("x"), ProfileStats("y")], tmp_path / "c.png")
     assert png_size(path)[1] == 500
+
+
+def _legend(fig: Figure) -> set[str]:
+    [legend] = fig.legends
+    return {text.get_text() for text in legend.get_texts()}
+
+
+def test_the_legend_names_paper_heartbeats_and_offline_only_where_drawn(result_a):
+    """A key for what the panels do not show misleads the reader of a bill dispute."""
+    verdict = result_a.verdicts[1]
+    plain = replace(result_a, offline={})
+    labels = _legend(session_timeline_figure(plain, verdict))
+    assert "0x03 on paper" not in labels and "link offline" not in labels
+    assert "0x13 status charging" in labels
+    start = result_a.seconds(verdict.truth.plug_at)
+    paper = Event(start + 60, "heartbeats_on_paper", PILE_A, data={"first": start + 5,
+                  "last": start + 55, "period": 10.0, "count": 6})  # fmt: skip
+    shown = replace(
+        plain, events=[*plain.events, paper], offline={PILE_A: [(start + 10, start + 40)]}
+    )
+    labels = _legend(session_timeline_figure(shown, verdict))
+    assert {"0x03 on paper", "link offline"} <= labels
+    elsewhere = replace(plain, offline={PILE_A: [(start - 7200, start - 3600)]})
+    assert "link offline" not in _legend(session_timeline_figure(elsewhere, verdict))
