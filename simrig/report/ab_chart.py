@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .ab import Comparison, LabelRow, ab_rows
+from .png import save_png
 from .stats import ProfileStats
 
 __all__ = ["ab_chart_png"]
@@ -80,12 +81,10 @@ def ab_chart_png(stats: Sequence[ProfileStats], path: str | Path, title: str = "
         ax.legend(
             fontsize=10, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(n, 2), frameon=False
         )
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         fig.clear()
-    return path
+        raise
+    return save_png(fig, path)
 
 
 def _label_text(row: LabelRow) -> str:

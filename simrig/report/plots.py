@@ -44,6 +44,7 @@ from simrig.protocol.ykc import (
 )
 from simrig.sim.results import RunResult, TruthSample
 
+from .png import save_png
 from .stats import ProfileStats, label_description, ordered_labels, profile_of
 
 __all__ = ["RunIndex", "compare_bar_png", "session_timeline_png"]
@@ -238,14 +239,7 @@ def session_timeline_png(
 ) -> Path:
     """Draw one session's timeline (:func:`session_timeline_figure`) to ``path`` (PNG)
     and return the path."""
-    fig = session_timeline_figure(result, verdict, index, dpi=dpi)
-    try:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
-        fig.clear()
-    return path
+    return save_png(session_timeline_figure(result, verdict, index, dpi=dpi), path)
 
 
 def session_timeline_figure(
@@ -696,9 +690,7 @@ def compare_bar_png(
         if rows:
             ax.legend(fontsize=8)
         fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         fig.clear()
-    return path
+        raise
+    return save_png(fig, path)
