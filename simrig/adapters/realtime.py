@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simrig.capture import Chunk
 from simrig.endpoint import Event, PileEndpoint
-from simrig.sim.lateness import BackendSilences, Lateness
+from simrig.sim.lateness import BackendSilences, Lateness, gives_backend_up
 from simrig.sim.results import TruthSample
 from simrig.sim.sampling import TruthSampler
 from simrig.sim.time_mapping import TimeMapping
@@ -407,7 +407,7 @@ class RealtimeDriver:
             self._send(pile_no, "up", link.conn, data, now)
         while (event := pile.next_event()) is not None:
             record.event(event)
-            if event.kind == "heartbeat_lost":
+            if gives_backend_up(event):
                 self._silences.given_up(pile_no, now, self.world.links[pile_no])
         if link.conn is not None and pile.close_requested:
             self._drop(pile_no)

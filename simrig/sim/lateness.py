@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from simrig.endpoint import Event
 from simrig.link import Link
 from simrig.oracle.judge import SessionVerdict
 from simrig.sim.results import ExpectationResult
@@ -36,6 +37,7 @@ __all__ = [
     "BackendSilences",
     "LateSpell",
     "Lateness",
+    "gives_backend_up",
     "unjudge_where_late",
 ]
 
@@ -161,6 +163,15 @@ def unjudge_where_late(
     return out, checked
 
 
+def gives_backend_up(event: Event) -> bool:
+    """A pile event that ends waiting for the backend: three heartbeats unanswered
+    (§4.3), no login reply (§4.2) or no card authorisation reply (0x32, §4.8) in time."""
+    kind = event.kind
+    if kind == "start_refused":
+        return event.data.get("why") == "auth_timeout"
+    return kind in ("heartbeat_lost", "login_timeout")
+
+
 @dataclass
 class _Heard:
     """When the backend last sent a pile bytes, the pile's link faults then, and whether
@@ -172,12 +183,12 @@ class _Heard:
 
 
 class BackendSilences:
-    """Per pile, the backend silences that made the pile give it up (three unanswered
-    heartbeats) and were over in under :data:`BACKEND_HICCUP_S` real seconds: each is a
-    spell of :class:`Lateness`. A give-up the scenario's own link explains (an outage,
-    a frame lost, corrupted or held by the link's faults since the backend last spoke;
-    its latency) is no silence of the backend's, and neither is one the backend ended
-    only after a second or more of real time: that verdict stands."""
+    """Per pile, the backend silences that made the pile give it up
+    (:func:`gives_backend_up`) and were over in under :data:`BACKEND_HICCUP_S` real
+    seconds: each is a spell of :class:`Lateness`. A give-up the scenario's own link
+    explains (an outage, a frame lost, corrupted or held by the link's faults since the
+    backend last spoke; its latency) is no silence of the backend's, and neither is one
+    the backend ended only after a second or more of real time: that verdict stands."""
 
     def __init__(self, lateness: Lateness, speed: float) -> None:
         self._lateness = lateness
@@ -192,7 +203,7 @@ class BackendSilences:
         heard.at, heard.faults, heard.given_up = t, _faults(link), False
 
     def given_up(self, pile_no: str, t: float, link: Link) -> None:
-        """``pile_no`` gave the backend up at ``t`` (its heartbeats went unanswered)."""
+        """``pile_no`` gave the backend up at ``t`` (:func:`gives_backend_up`)."""
         heard = self._piles.setdefault(pile_no, _Heard())
         if _faults(link) != heard.faults or t - heard.at < RIG_LATE_S + _delay(link):
             return  # the link's own faults, or a backend that spoke while the pile waited

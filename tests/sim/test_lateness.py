@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from simrig.endpoint import Event
 from simrig.link import Link
 from simrig.oracle.judge import SessionVerdict
 from simrig.oracle.views import TruthRecord
@@ -13,6 +14,7 @@ from simrig.sim.lateness import (
     RIG_LATE_S,
     BackendSilences,
     Lateness,
+    gives_backend_up,
     unjudge_where_late,
 )
 from simrig.sim.results import ExpectationResult
@@ -144,3 +146,15 @@ def test_a_silence_still_open_when_the_run_ends_short_is_not_known_either() -> N
     silences.given_up("B", 135.0, link)
     silences.end(800.0)  # 700 s, over a real second: the backend was gone
     assert "B" not in late.spells
+
+
+def test_the_pile_gives_the_backend_up_on_heartbeats_login_and_card_auth_only() -> None:
+    def event(kind: str, **data: str) -> Event:
+        return Event(10.0, kind, "A", 1, dict(data))
+
+    assert gives_backend_up(event("heartbeat_lost"))
+    assert gives_backend_up(event("login_timeout"))
+    assert gives_backend_up(event("start_refused", why="auth_timeout"))
+    assert not gives_backend_up(event("start_refused", why="gun_busy"))  # the pile's own
+    assert not gives_backend_up(event("login_refused"))  # the backend answered: no
+    assert not gives_backend_up(event("link_down"))
