@@ -14,8 +14,9 @@ measures, as medians over ``--rounds``:
 ``--store postgres`` runs it on a PostgreSQL server started for the run (as the tests
 do: tests/postgres_server.py), ``--db-url`` on one of yours. ``--realtime-batch 1``
 commits every 0x13 on its own (the baseline of the batching, issue 15 item 5);
-``--alternate`` runs both, alternately, in the same session. The per-connection rate caps
-are off: this measures ingest capacity, not the caps.
+``--alternate`` runs both, alternately, in the same session; ``--alternate-group-commit``
+runs the server with and without group commit (``--no-group-commit``) alternately. The
+per-connection rate caps are off: this measures ingest capacity, not the caps.
 
     .venv/bin/python benchmarks/platform_load.py --piles 1000 --rounds 3
     .venv/bin/python benchmarks/platform_load.py --piles 1000 --store postgres --alternate
@@ -188,13 +189,17 @@ async def bill_round(clients: list[Client]) -> float:
     return rate
 
 
-async def measure(args: argparse.Namespace, db: str, batch: int) -> tuple[float, float]:
-    """One server on ``db`` with ``--realtime-batch batch``: median ingest and bill rates."""
+async def measure(
+    args: argparse.Namespace, db: str, batch: int, group: bool
+) -> tuple[float, float]:
+    """One server on ``db`` with ``--realtime-batch batch`` and group commit or not:
+    median ingest and bill rates."""
     tmp = Path(tempfile.mkdtemp(prefix="simrig-bench-"))
     (tmp / "platform.toml").write_text(config(args.piles))
     options = ["--listen", "127.0.0.1:0", "--http", "off", "--db", db]
     options += ["--config", str(tmp / "platform.toml"), "--realtime-batch", str(batch)]
     options += ["--max-frames-per-s", "0", "--max-bytes-per-s", "0"]
+    options += ["--group-commit" if group else "--no-group-commit"]
     server = await asyncio.to_thread(start_platform, options, 120.0)
     port = server.port
     try:
@@ -204,7 +209,7 @@ async def measure(args: argparse.Namespace, db: str, batch: int) -> tuple[float,
         await start_sessions(clients)
         ingest = [await ingest_round(clients, args.frames) for _ in range(args.rounds)]
         bills = [await bill_round(clients) for _ in range(args.rounds)]
-        print(f"store={args.store} realtime-batch={batch} piles={args.piles} "
+        print(f"store={args.store} realtime-batch={batch} group-commit={group} piles={args.piles} "
               f"frames/conn/round={args.frames} rounds={args.rounds}")  # fmt: skip
         print(f"  logins/s (connect + 0x01 → 0x02): {logins:,.0f}")
         print(
@@ -242,10 +247,14 @@ async def main(args: argparse.Namespace) -> None:
             from tests.postgres_server import PostgresServer
 
             postgres = PostgresServer()
-        batches = [args.realtime_batch, 1] if args.alternate else [args.realtime_batch]
+        settings = [(args.realtime_batch, not args.no_group_commit)]
+        if args.alternate:
+            settings.append((1, not args.no_group_commit))
+        if args.alternate_group_commit:
+            settings.append((args.realtime_batch, args.no_group_commit))
         for _ in range(args.repeat):
-            for batch in batches:
-                await measure(args, fresh_db(), batch)
+            for batch, group in settings:
+                await measure(args, fresh_db(), batch, group)
     finally:
         if postgres is not None:
             postgres.stop()
@@ -261,6 +270,10 @@ if __name__ == "__main__":
     parser.add_argument("--db-url", help="an existing postgresql:// database to use")
     parser.add_argument("--realtime-batch", type=int, default=1000)
     parser.add_argument("--alternate", action="store_true", help="also batch 1, alternately")
+    parser.add_argument("--no-group-commit", action="store_true", help="each write alone")
+    parser.add_argument(
+        "--alternate-group-commit", action="store_true", help="also the other, alternately"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="servers per setting")
     try:
         import uvloop

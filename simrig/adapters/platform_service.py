@@ -64,6 +64,7 @@ async def run_platform(
     caps: ServerCaps | None = None,
     announce: Callable[[str], None] = _stderr,
     realtime_batch: int = 1000,
+    group_commit: bool = True,
     tls: TlsFiles | None = None,
 ) -> None:
     """Run the platform until ``stop`` is set (or SIGTERM/SIGINT).
@@ -71,6 +72,8 @@ async def run_platform(
     ``api_token``: the HTTP API's bearer token (None: generated and announced);
     ``api_auth=False``: no token at all. ``announce`` gets the warnings and the token.
     ``realtime_batch``: realtime samples per transaction at most (1: one each);
+    ``group_commit``: the writes of one loop turn commit together before any reply
+    (:mod:`.sql_transactions`), else each write alone;
     ``tls``: serve YKC and the HTTP API inside TLS."""
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
@@ -98,7 +101,8 @@ async def run_platform(
         apply_config(repo, config)
         rules = config.rules
     core = PlatformCore(repo, rules=rules, epoch=epoch or datetime.now())
-    server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps)
+    store = repo if group_commit else None
+    server = PlatformServer(core, speed=speed, t0=start_monotonic, caps=caps, store=store)
     shortfall = _open_files_for(server.caps.max_connections)
     if shortfall:
         announce(shortfall)

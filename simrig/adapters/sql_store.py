@@ -3,7 +3,9 @@
 Every write call commits before it returns, durably (the dialect makes a commit reach
 the disk: SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``), so whatever
 the platform acknowledges to a pile (a bill's 0x40, a started session's 0x32/0x34)
-survives SIGKILL and power loss.
+survives SIGKILL and power loss; or, inside :meth:`SqlRepository.grouped`, the writes
+share one transaction that the server commits before it sends anything (group commit,
+:mod:`.sql_transactions`).
 
 Realtime samples (0x13), BMS frames (0x23/0x25) and what the platform learns of a pile
 (online, firmware: ``note_pile``), never acknowledged, are batched:
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from simrig.adapters.sql_transactions import SqlTransactions
 from simrig.domain.tariff import Band, BandRate, OccupancyRule, Tariff
 from simrig.platform.records import (
     OPEN_STATES,
@@ -143,6 +146,8 @@ class SqlRepository:
         self.on_batch: Callable[[], None] | None = None
         #: batches committed (for the benchmark)
         self.batches = 0
+        #: each write alone, or grouped until :meth:`commit` (:mod:`.sql_transactions`)
+        self.transactions = SqlTransactions(self._exec, self.BEGIN)
 
     @property
     def batched(self) -> int:
@@ -151,17 +156,19 @@ class SqlRepository:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        """One committed transaction (the open batch is committed before it, so writes
-        reach the database in the order they were made)."""
+        """One write, committed alone or in the open group (:mod:`.sql_transactions`);
+        the open batch is written before it, so writes reach the database in order."""
         self.flush()
-        self._exec(self.BEGIN)
-        try:
+        with self.transactions.write():
             yield self.db
-        except BaseException:
-            self._exec("ROLLBACK")
-            raise
-        else:
-            self._exec("COMMIT")
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Writes made inside join one transaction until :meth:`commit` (group commit)."""
+        return self.transactions.grouped()
+
+    def commit(self) -> None:
+        """Commit the group's writes durably (raises if it fails: nothing is stored)."""
+        self.transactions.commit()
 
     def _batched(self) -> None:
         """One more row in the batch: announce a new batch; commit a full one."""
@@ -179,16 +186,11 @@ class SqlRepository:
         piles = self._pending_piles
         self._realtime_rows, self._bms_rows, self._pending_sessions = [], [], {}
         self._pending_piles = {}
-        self._exec(self.BEGIN)
-        try:
+        with self.transactions.write():
             self._many(self.UPSERT["piles"], [_pile_row(p) for p in piles.values()])
             self._many("INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)", rows)
             self._many("INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)", bms)
             self._many(self.UPSERT["sessions"], [_session_row(s) for s in sessions.values()])
-        except BaseException:
-            self._exec("ROLLBACK")
-            raise
-        self._exec("COMMIT")
         self.batches += 1
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -468,4 +470,5 @@ class SqlRepository:
 
     def close(self) -> None:
         self.flush()
+        self.commit()
         self.db.close()

@@ -3,6 +3,11 @@
 One core serves every connection; the server only pumps bytes, timers and events:
 ``data_received`` → ``core.receive_data`` → write ``core.data_to_send`` of every connection
 that got output → close the ones ``core.should_close`` names → re-arm ``core.get_timer``.
+With a ``store`` (group commit, :mod:`.sql_transactions`), the writes made while handling
+the bytes of one loop turn join one transaction and the pump runs once at the end of the
+turn: it commits them before it sends a byte, so an acknowledgement never precedes its
+durable write, and a failed commit withholds the turn's replies (their connections are
+closed: the piles send again).
 A client that does not read (write buffer above ``max_write_buffer``) or never logs in
 (``login_timeout_s``) is dropped; nothing a client does blocks the others.
 
@@ -20,13 +25,14 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from simrig.endpoint import Event
 from simrig.platform import PlatformCore
 
-__all__ = ["PlatformServer", "RateLimitedLog", "ServerCaps", "install_uvloop"]
+__all__ = ["GroupCommit", "PlatformServer", "RateLimitedLog", "ServerCaps", "install_uvloop"]
 
 log = logging.getLogger("simrig.platform")
 
@@ -52,6 +58,14 @@ class ServerCaps:
     """Bytes a connection may send before its login is accepted (garbage included)."""
     allow_from: tuple[str, ...] = ()
     """Source networks (CIDR) allowed to connect; empty = any."""
+
+
+class GroupCommit(Protocol):
+    """A store whose writes can be grouped and committed together (the SQL repository)."""
+
+    def grouped(self) -> AbstractContextManager[None]: ...
+
+    def commit(self) -> None: ...
 
 
 class RateLimitedLog:
@@ -101,11 +115,12 @@ class _YkcProtocol(asyncio.Protocol):
         server = self.server
         try:
             if server.within_caps(self, len(data)):
-                server.core.receive_data(self.cid, data, server.now())
+                with server.grouped():
+                    server.core.receive_data(self.cid, data, server.now())
                 server.check_frame_rate(self)
         except Exception:  # no exception escapes a connection: it closes this one only
             server.fault(self, "receive")
-        server.pump()
+        server.pump_soon()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.unregister(self.cid)
@@ -124,8 +139,12 @@ class PlatformServer:
         speed: float = 1.0,
         t0: float | None = None,
         caps: ServerCaps | None = None,
+        store: GroupCommit | None = None,
     ) -> None:
         self.core = core
+        #: group commit: the store the pump commits before it sends (None: writes alone)
+        self.store = store
+        self._pump_handle: asyncio.Handle | None = None
         self.speed = speed
         self.max_write_buffer = max_write_buffer
         self.login_timeout_s = login_timeout_s
@@ -169,6 +188,8 @@ class PlatformServer:
         self._closing = True
         if self._timer is not None:
             self._timer.cancel()
+        if self._pump_handle is not None:  # the store commits the group when it closes
+            self._pump_handle.cancel()
         for proto in list(self.protocols.values()):
             if proto.transport is not None:
                 proto.transport.abort()
@@ -269,8 +290,26 @@ class PlatformServer:
             proto.transport.close()
 
     # -- the pump ---------------------------------------------------------------------
+    def grouped(self) -> AbstractContextManager[None]:
+        """Writes made inside join the group the next pump commits (if grouping)."""
+        return nullcontext() if self.store is None else self.store.grouped()
+
+    def pump_soon(self) -> None:
+        """Grouping: one pump at the end of this loop turn, once every connection's bytes
+        of the turn were handled (their writes commit together); else a pump now."""
+        if self.store is None:
+            self.pump()
+        elif self._pump_handle is None:
+            self._pump_handle = self.loop.call_soon(self._pump_turn)
+
+    def _pump_turn(self) -> None:
+        self._pump_handle = None
+        self.pump()
+
     def pump(self) -> None:
         core = self.core
+        if not self._commit():
+            self._withhold_replies()
         for cid in core.connections_with_output():
             proto = self.protocols.get(cid)
             data = core.data_to_send(cid)
@@ -286,6 +325,30 @@ class PlatformServer:
                 transport.abort()
         self._drain_events()
         self._rearm()
+
+    def _commit(self) -> bool:
+        """The group's writes committed before a byte goes out; False if that failed."""
+        if self.store is None:
+            return True
+        try:
+            self.store.commit()
+        except Exception:
+            self.faults += 1
+            log.exception("group commit failed: the replies of this turn are withheld")
+            return False
+        return True
+
+    def _withhold_replies(self) -> None:
+        """Nothing acknowledges a write that was rolled back: every pending reply is
+        dropped and its connection closed (the pile sends its unacknowledged frames
+        again after it reconnects)."""
+        core = self.core
+        for cid in core.connections_with_output():
+            core.data_to_send(cid)
+            proto = self.protocols.get(cid)
+            if proto is not None and proto.transport is not None:
+                self.closed["commit failed"] = self.closed.get("commit failed", 0) + 1
+                proto.transport.abort()
 
     def _drain_events(self) -> None:
         core = self.core

@@ -81,6 +81,13 @@ def serve(
         int,
         typer.Option(min=1, help="Realtime samples (0x13) per transaction at most (1: one each)"),
     ] = 1000,
+    group_commit: Annotated[
+        bool,
+        typer.Option(
+            help="Commit the writes of one event-loop turn together, before any reply is "
+            "sent (--no-group-commit: each write alone)"
+        ),
+    ] = True,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Serve YKC and HTTP inside TLS: the certificate (PEM)")
     ] = None,
@@ -164,6 +171,7 @@ def serve(
                 api_auth=not no_api_auth,
                 caps=caps,
                 realtime_batch=realtime_batch,
+                group_commit=group_commit,
                 tls=tls,
             )
         )
