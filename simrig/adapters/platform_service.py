@@ -75,12 +75,13 @@ async def run_platform(
     ``group_commit``: the writes of one loop turn commit together before any reply
     (:mod:`.sql_transactions`), else each write alone;
     ``tls``: serve YKC and the HTTP API inside TLS."""
+    from simrig.adapters.sql_store import KNOWN_RECORDS
     from simrig.adapters.tcp_server import PlatformServer
     from simrig.platform import PlatformCore, PlatformRules, apply_config, load_demo_dataset
     from simrig.platform.config import parse_config
 
     rules = PlatformRules()
-    repo = open_repository(db, realtime_batch)
+    repo = open_repository(db, realtime_batch, KNOWN_RECORDS)  # the database's one writer
     loop = asyncio.get_running_loop()
 
     # one transaction per event-loop turn for the realtime samples (0x13)
@@ -176,14 +177,15 @@ class TlsFiles:
         return ctx
 
 
-def open_repository(db: str, realtime_batch: int = 1000) -> SqlRepository:
-    """The store ``--db`` names: a ``postgresql://`` URL, else an SQLite file."""
+def open_repository(db: str, realtime_batch: int = 1000, known_records: int = 0) -> SqlRepository:
+    """The store ``--db`` names: a ``postgresql://`` URL, else an SQLite file
+    (``known_records``: sessions and accounts kept in memory, for the one writer)."""
     from simrig.adapters.postgres_store import PostgresRepository, is_postgres_url
     from simrig.adapters.sqlite_store import SqliteRepository
 
     if is_postgres_url(db):
-        return PostgresRepository(db, realtime_batch)
-    return SqliteRepository(db, realtime_batch)
+        return PostgresRepository(db, realtime_batch, known_records)
+    return SqliteRepository(db, realtime_batch, known_records)
 
 
 def bind_warnings(ykc_host: str, http_host: str | None) -> list[str]:

@@ -93,7 +93,7 @@ class PostgresRepository(SqlRepository):
         ),
     }
 
-    def __init__(self, url: str, batch_max: int = 1000) -> None:
+    def __init__(self, url: str, batch_max: int = 1000, known_records: int = 0) -> None:
         import psycopg
 
         self.path = url
@@ -105,7 +105,7 @@ class PostgresRepository(SqlRepository):
         db.execute("SET synchronous_commit = on")
         db.execute("SET client_min_messages = warning")  # no NOTICE per "IF NOT EXISTS"
         db.execute(SCHEMA)
-        super().__init__(db, batch_max)
+        super().__init__(db, batch_max, known_records)
 
 
 def _safe(url: str) -> str:

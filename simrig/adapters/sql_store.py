@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from simrig.adapters.recent import Recent
 from simrig.adapters.sql_transactions import SqlTransactions
 from simrig.domain.tariff import Band, BandRate, OccupancyRule, Tariff
 from simrig.platform.records import (
@@ -47,9 +48,12 @@ from simrig.platform.records import (
     record_to_dict,
 )
 
-__all__ = ["SqlRepository", "ms"]
+__all__ = ["KNOWN_RECORDS", "SqlRepository", "ms"]
 
 _EPOCH = datetime(1970, 1, 1)
+#: sessions (and accounts) the server's store keeps as last written or read: every open
+#: one of a large fleet, well under 100 MB
+KNOWN_RECORDS = 20_000
 
 
 def ms(when: datetime | None) -> int | None:
@@ -133,7 +137,7 @@ class SqlRepository:
     #: every session, by creation time then last write
     SESSIONS_IN_ORDER = "SELECT data FROM sessions ORDER BY created_ms, rowid"
 
-    def __init__(self, db: Any, batch_max: int = 1000) -> None:
+    def __init__(self, db: Any, batch_max: int = 1000, known_records: int = 0) -> None:
         self.db = db
         self.batch_max = batch_max
         #: the open batch: realtime and BMS rows, and the sessions they updated (by
@@ -148,6 +152,13 @@ class SqlRepository:
         self.batches = 0
         #: each write alone, or grouped until :meth:`commit` (:mod:`.sql_transactions`)
         self.transactions = SqlTransactions(self._exec, self.BEGIN)
+        #: up to ``known_records`` sessions and accounts as this store last wrote or read
+        #: them (their JSON, decoded once: a read returns what a SELECT would): a 0x13
+        #: then costs no SELECT. Only for the database's one writer (the server; 0, the
+        #: default, for any other reader); all are forgotten when a write fails (it may
+        #: have rolled others back)
+        self._sessions: Recent[Any] = Recent(known_records)
+        self._accounts: Recent[Any] = Recent(known_records)
 
     @property
     def batched(self) -> int:
@@ -159,8 +170,12 @@ class SqlRepository:
         """One write, committed alone or in the open group (:mod:`.sql_transactions`);
         the open batch is written before it, so writes reach the database in order."""
         self.flush()
-        with self.transactions.write():
-            yield self.db
+        try:
+            with self.transactions.write():
+                yield self.db
+        except BaseException:
+            self._forget()
+            raise
 
     def grouped(self) -> AbstractContextManager[None]:
         """Writes made inside join one transaction until :meth:`commit` (group commit)."""
@@ -168,7 +183,16 @@ class SqlRepository:
 
     def commit(self) -> None:
         """Commit the group's writes durably (raises if it fails: nothing is stored)."""
-        self.transactions.commit()
+        try:
+            self.transactions.commit()
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """A write failed and may have rolled back others: read the database again."""
+        self._sessions.clear()
+        self._accounts.clear()
 
     def _batched(self) -> None:
         """One more row in the batch: announce a new batch; commit a full one."""
@@ -186,11 +210,18 @@ class SqlRepository:
         piles = self._pending_piles
         self._realtime_rows, self._bms_rows, self._pending_sessions = [], [], {}
         self._pending_piles = {}
-        with self.transactions.write():
-            self._many(self.UPSERT["piles"], [_pile_row(p) for p in piles.values()])
-            self._many("INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)", rows)
-            self._many("INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)", bms)
-            self._many(self.UPSERT["sessions"], [_session_row(s) for s in sessions.values()])
+        session_rows = [_session_row(s) for s in sessions.values()]
+        try:
+            with self.transactions.write():
+                self._many(self.UPSERT["piles"], [_pile_row(p) for p in piles.values()])
+                self._many("INSERT INTO realtime (session_key, at_ms, data) VALUES (?, ?, ?)", rows)
+                self._many("INSERT INTO bms (session_key, at_ms, data) VALUES (?, ?, ?)", bms)
+                self._many(self.UPSERT["sessions"], session_rows)
+        except BaseException:
+            self._forget()
+            raise
+        for row in session_rows:
+            self._sessions.put(row[0], row[-1])
         self.batches += 1
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -207,6 +238,20 @@ class SqlRepository:
 
     def _all(self, cls: type[Any], sql: str, *args: Any) -> list[Any]:
         return [record_from_dict(cls, json.loads(row[0])) for row in self._exec(sql, args)]
+
+    def _known(self, cls: type[Any], known: Recent[Any], key: str, sql: str) -> Any:
+        """The record ``key`` as kept in ``known`` (its JSON as written, decoded on the
+        first read and kept so), else read by ``sql``."""
+        kept = known.get(key)
+        if kept is None:
+            row = self._exec(sql, (key,)).fetchone()
+            if row is None:
+                return None
+            kept = row[0]
+        if isinstance(kept, str):
+            kept = record_from_dict(cls, json.loads(kept))
+            known.put(key, kept)
+        return kept
 
     def _one(self, cls: type[Any], sql: str, *args: Any) -> Any:
         row = self._exec(sql, args).fetchone()
@@ -257,17 +302,18 @@ class SqlRepository:
 
     # accounts, cards, tariffs
     def _put_account(self, db: Any, account: Account) -> None:
-        self._exec(
-            self.UPSERT["accounts"],
-            (account.account_id, account.balance, _dump(account)),
-        )
+        data = _dump(account)
+        self._exec(self.UPSERT["accounts"], (account.account_id, account.balance, data))
+        self._accounts.put(account.account_id, data)
 
     def put_account(self, account: Account) -> None:
         with self._tx() as db:
             self._put_account(db, account)
 
     def get_account(self, account_id: str) -> Account | None:
-        return self._one(Account, "SELECT data FROM accounts WHERE account_id = ?", account_id)
+        return self._known(
+            Account, self._accounts, account_id, "SELECT data FROM accounts WHERE account_id = ?"
+        )
 
     def list_accounts(self) -> list[Account]:
         return self._all(Account, "SELECT data FROM accounts ORDER BY account_id")
@@ -299,7 +345,9 @@ class SqlRepository:
 
     # sessions, realtime
     def _put_session(self, db: Any, s: Session) -> None:
-        self._exec(self.UPSERT["sessions"], _session_row(s))
+        row = _session_row(s)
+        self._exec(self.UPSERT["sessions"], row)
+        self._sessions.put(s.serial, row[-1])
 
     def put_session(self, session: Session) -> None:
         with self._tx() as db:
@@ -309,7 +357,9 @@ class SqlRepository:
         pending = self._pending_sessions.get(serial)
         if pending is not None:
             return pending
-        return self._one(Session, "SELECT data FROM sessions WHERE serial = ?", serial)
+        return self._known(
+            Session, self._sessions, serial, "SELECT data FROM sessions WHERE serial = ?"
+        )
 
     def list_sessions(self) -> list[Session]:
         self.flush()

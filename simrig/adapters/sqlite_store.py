@@ -68,11 +68,13 @@ class SqliteRepository(SqlRepository):
         )
     }
 
-    def __init__(self, path: str | Path = ":memory:", batch_max: int = 1000) -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", batch_max: int = 1000, known_records: int = 0
+    ) -> None:
         self.path = str(path)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
-        super().__init__(db, batch_max)
+        super().__init__(db, batch_max, known_records)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from simrig.adapters.platform_service import open_repository
 from simrig.adapters.sql_store import SqlRepository
 from simrig.adapters.sql_transactions import SqlTransactions
-from simrig.platform.records import Account
+from simrig.platform.records import Account, Session
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -132,3 +133,76 @@ def test_sqlite_group_holds_the_write_lock_until_the_commit(tmp_path: Path) -> N
         other.close()
     finally:
         writer.close()
+
+
+class _Counting:
+    """The connection, counting the SELECTs run on it."""
+
+    def __init__(self, db: Any) -> None:
+        self.db, self.selects = db, 0
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.selects += sql.lstrip().upper().startswith("SELECT")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+T0 = datetime(2019, 10, 29, 18, 6, 31, 796000)
+
+
+def _session(state: str = "starting") -> Session:
+    return Session("3" * 32, "32010200000001", 1, "card", "a", created_at=T0, state=state)
+
+
+def test_the_servers_store_reads_what_it_wrote_without_a_select(tmp_path: Path) -> None:
+    """The server's store (the database's one writer) keeps sessions and accounts as a
+    read would return them: a 0x13 needs no SELECT (PostgreSQL: a round trip each)."""
+    store = open_repository(str(tmp_path / "p.sqlite"), known_records=10)
+    try:
+        store.put_session(_session())
+        store.put_account(_account("a", 500))
+        counting = store.db = _Counting(store.db)
+        assert store.get_session("3" * 32) == open_repository(store.path).get_session("3" * 32)
+        assert store.get_account("a") == Account(account_id="a", balance=500)
+        assert counting.selects == 0
+    finally:
+        store.close()
+
+
+def test_the_servers_store_forgets_what_a_failed_commit_rolled_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite")
+    store = open_repository(path, known_records=10)
+    try:
+        store.put_session(_session("starting"))
+        execute = store.transactions._execute
+
+        def commit_fails(sql: str) -> Any:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return execute(sql)
+
+        with store.grouped():
+            store.put_session(_session("charging"))
+        assert store.get_session("3" * 32).state == "charging"  # its own group's write
+        store.transactions._execute = commit_fails  # type: ignore[method-assign]
+        with pytest.raises(sqlite3.OperationalError):
+            store.commit()
+        store.transactions._execute = execute  # type: ignore[method-assign]
+        assert store.get_session("3" * 32).state == "starting"  # as stored, not as kept
+    finally:
+        store.close()
+
+
+def test_readers_keep_nothing_so_they_see_the_writers_commits(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.sqlite")
+    writer, reader = open_repository(path, known_records=10), open_repository(path)
+    try:
+        writer.put_session(_session("starting"))
+        assert reader.get_session("3" * 32).state == "starting"
+        writer.put_session(_session("charging"))
+        assert reader.get_session("3" * 32).state == "charging"
+    finally:
+        writer.close()
+        reader.close()
