@@ -496,17 +496,16 @@ class SqlRepository:
             self._put_session(db, session)
         for account in accounts:
             self._put_account(db, account)
-        for n in notifications:
-            self._exec(
-                "INSERT INTO notifications (at_ms, kind, account_id, session_key, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (ms(n.at), n.kind, n.account_id, n.session_key, _dump(n)),
-            )
-        for a in anomalies:
-            self._exec(
-                "INSERT INTO anomalies (code, session_key, detected_ms, data) VALUES (?, ?, ?, ?)",
-                (a.code, a.session_key, ms(a.detected_at), _dump(a)),
-            )
+        # one executemany each, in order (PostgreSQL: one round trip, not one per row)
+        self._many(
+            "INSERT INTO notifications (at_ms, kind, account_id, session_key, data)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(ms(n.at), n.kind, n.account_id, n.session_key, _dump(n)) for n in notifications],
+        )
+        self._many(
+            "INSERT INTO anomalies (code, session_key, detected_ms, data) VALUES (?, ?, ?, ?)",
+            [(a.code, a.session_key, ms(a.detected_at), _dump(a)) for a in anomalies],
+        )
 
     def update(
         self,
