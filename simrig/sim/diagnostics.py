@@ -10,11 +10,13 @@ as "not judged" — a dead backend is never reported as a lost bill (issue 11 it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
+from simrig.link import Link
 from simrig.oracle.deviations import backend_deviations
 from simrig.oracle.diagnostics import GiveUp, backend_status, diagnose
 from simrig.scenarios import Scenario
-from simrig.sim.lateness import Lateness, unjudge_where_late
+from simrig.sim.lateness import Lateness, slow_replies, unjudge_where_late
 from simrig.sim.results import RunResult
 
 __all__ = ["GiveUp", "assess_backend", "judge_rig_lateness"]
@@ -41,9 +43,13 @@ def assess_backend(result: RunResult, scenario: Scenario, stopped_early: str = "
     ]
 
 
-def judge_rig_lateness(result: RunResult, lateness: Lateness, speed: float) -> None:
-    """Say where the rig itself ran late, and do not judge the sessions it blamed there
-    (:mod:`simrig.sim.lateness`)."""
+def judge_rig_lateness(
+    result: RunResult, lateness: Lateness, speed: float, links: Mapping[str, Link]
+) -> None:
+    """Say where the rig itself ran late, or the backend's stall was sped up past what the
+    rig can tell, and do not judge the sessions blamed there (:mod:`simrig.sim.lateness`)."""
+    slow_replies(result.events, links, lateness, speed)
+    lateness.settle()
     result.rig_late = [
         spell.text(pile, speed) for pile, spells in lateness.spells.items() for spell in spells
     ]

@@ -22,9 +22,10 @@ seconds); nothing here reads a clock.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from simrig.endpoint import Event
 from simrig.link import Link
@@ -65,10 +66,18 @@ class LateSpell:
     worst_s: float
     #: the backend's silence, sped up (:class:`BackendSilences`), not the rig's lateness
     backend: bool = False
+    #: the reply the backend sent that late (:func:`slow_replies`); "": it sent nothing
+    reply: str = ""
 
     def text(self, pile_no: str, speed: float) -> str:
         real = f", {1000 * self.worst_s / speed:.0f} ms real at {speed:g}x" if speed != 1 else ""
         where = f"between t={self.start:.0f} s and t={self.end:.0f} s"
+        if self.reply:
+            return (
+                f"{pile_no}: the backend answered with {self.reply} after {self.worst_s:.1f} s "
+                f"of scenario time{real}, {where}: too short to tell a slow backend from a "
+                "hiccup; judge it at a lower --speed"
+            )
         if self.backend:
             return (
                 f"{pile_no}: the backend was silent {self.worst_s:.1f} s of scenario time{real}, "
@@ -114,16 +123,36 @@ class Lateness:
         else:
             spells.append(LateSpell(due, fired, late))
 
-    def backend_silent(self, pile_no: str, start: float, end: float) -> None:
-        """The backend was silent over ``[start, end]`` and a pile gave it up (a spell of
-        its own: one silence is never merged with the rig's lateness)."""
-        self.spells.setdefault(pile_no, []).append(LateSpell(start, end, end - start, True))
+    def settle(self) -> None:
+        """One stall, one line. A backend spell that a spell of the rig's own lateness
+        overlaps goes: what the backend seemed to do then may be the rig's stall (it read
+        the backend's bytes late), and the rig's spell says so. A slow reply that a
+        silence of the backend overlaps goes too: the silence says it."""
+        for spells in self.spells.values():
+            rig = [s for s in spells if not s.backend]
+            silences = [s for s in spells if s.backend and not s.reply]
+            spells[:] = [
+                s
+                for s in spells
+                if not s.backend or not (_overlaps(s, rig) or (s.reply and _overlaps(s, silences)))
+            ]
+
+    def backend_silent(self, pile_no: str, start: float, end: float, reply: str = "") -> None:
+        """The backend was silent over ``[start, end]`` and a pile gave it up, or it sent
+        ``reply`` only at ``end`` (a spell of its own: never merged with the rig's
+        lateness)."""
+        spell = LateSpell(start, end, end - start, True, reply)
+        self.spells.setdefault(pile_no, []).append(spell)
 
     def overlapping(self, pile_no: str, start: float, end: float) -> LateSpell | None:
         """The worst spell of ``pile_no`` whose effects reach into ``[start, end]``."""
         spells = self.spells.get(pile_no, ())
         found = [s for s in spells if s.start <= end and start <= s.end + EFFECT_S]
         return max(found, key=lambda s: s.worst_s, default=None)
+
+
+def _overlaps(spell: LateSpell, others: Sequence[LateSpell]) -> bool:
+    return any(o.start <= spell.end and spell.start <= o.end for o in others)
 
 
 def unjudge_where_late(
@@ -217,6 +246,44 @@ class BackendSilences:
             if heard.given_up and t - heard.at < self._longest_s:
                 self._lateness.backend_silent(pile_no, heard.at, t)
                 heard.given_up = False
+
+
+#: a request and the reply the backend owes it: login (§4.1/§4.2), heartbeat (§4.3),
+#: card start (0x31/0x32, §4.7/§4.8), bill (0x3B/0x40, §4.12)
+_REPLY_TO = {0x01: 0x02, 0x03: 0x04, 0x31: 0x32, 0x3B: 0x40}
+#: events that end a connection: its unanswered requests will never be answered
+_CONNECTION_ENDS = frozenset({"connected", "disconnected", "link_down"})
+
+
+def slow_replies(
+    events: Iterable[Event], links: Mapping[str, Link], lateness: Lateness, speed: float
+) -> None:
+    """Replies the backend sent over :data:`RIG_LATE_S` late (beyond the link's own
+    delays) yet within :data:`BACKEND_HICCUP_S` real seconds: at this speed a backend's
+    ordinary stall moves the times it records past the oracle's tolerances, so each is a
+    spell of :class:`Lateness`, the backend's. Read from the pile's frame events, each
+    reply against the latest request it can answer (a backend that ignored a request
+    and answered its retransmission at once is not slow: that verdict stands); a pile
+    whose link loses, corrupts or holds frames is left out (its replies may be the
+    link's doing)."""
+    longest = BACKEND_HICCUP_S * speed
+    waiting: dict[tuple[str, Any], list[float]] = {}
+    for e in events:
+        pile_no = e.source
+        link = links.get(pile_no)
+        if link is None or _faults(link) or link.frames is not None:
+            continue
+        if e.kind in _CONNECTION_ENDS:
+            for key in [k for k in waiting if k[0] == pile_no]:
+                del waiting[key]
+        elif e.kind == "frame_sent" and e.data.get("type") in _REPLY_TO:
+            waiting.setdefault((pile_no, _REPLY_TO[e.data["type"]]), []).append(e.t)
+        elif e.kind == "frame_received" and (asked := waiting.get((pile_no, e.data["type"]))):
+            sent = asked.pop()  # the latest request: a retransmission answered at once is
+            asked.clear()  # a backend that ignored the first, which is its own verdict
+            late = e.t - sent - _delay(link) - link.up.latency_s - link.up.jitter_s
+            if RIG_LATE_S < late < longest:
+                lateness.backend_silent(pile_no, sent, e.t, str(e.data.get("name", "a reply")))
 
 
 def _faults(link: Link) -> int:

@@ -269,7 +269,7 @@ def _run_and_judge(
         elided_heartbeats=elided,
     )
     if realtime:  # the rig's own lateness is never the backend's fault
-        judge_rig_lateness(result, rt.driver.lateness, rt.driver.speed)
+        judge_rig_lateness(result, rt.driver.lateness, rt.driver.speed, rt.driver.world.links)
     if realtime and interrupted_at is None:  # diagnostics, deviations (issue 11 items 4, 5)
         stopped = next((e.data["reason"] for e in events if e.kind == "gave_up"), "")
         assess_backend(result, scenario, stopped)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,9 +39,9 @@ def test_a_stalled_rig_is_not_judged_instead_of_blaming_the_backend(
     seen: list[list[SessionVerdict]] = []
     judge_lateness = runner.judge_rig_lateness
 
-    def spy(result: RunResult, lateness: Lateness, speed: float) -> None:
+    def spy(result: RunResult, lateness: Lateness, speed: float, links: Any) -> None:
         seen.append(list(result.verdicts))
-        judge_lateness(result, lateness, speed)
+        judge_lateness(result, lateness, speed, links)
 
     monkeypatch.setattr(RealtimeDriver, "_fire", stall_once_mid_charge)
     monkeypatch.setattr(runner, "judge_rig_lateness", spy)

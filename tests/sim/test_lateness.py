@@ -15,6 +15,7 @@ from simrig.sim.lateness import (
     BackendSilences,
     Lateness,
     gives_backend_up,
+    slow_replies,
     unjudge_where_late,
 )
 from simrig.sim.results import ExpectationResult
@@ -158,3 +159,85 @@ def test_the_pile_gives_the_backend_up_on_heartbeats_login_and_card_auth_only() 
     assert not gives_backend_up(event("start_refused", why="gun_busy"))  # the pile's own
     assert not gives_backend_up(event("login_refused"))  # the backend answered: no
     assert not gives_backend_up(event("link_down"))
+
+
+def _frame(t: float, kind: str, code: int, name: str, pile: str = "A") -> Event:
+    return Event(t, kind, pile, None, {"type": code, "name": name, "hex": ""})
+
+
+def test_a_reply_sped_up_past_the_tolerances_is_the_backends_spell() -> None:
+    """At 600x a backend that stalls 67 ms answers a bill 40 s of scenario time late:
+    the times it records move that much, and the rig cannot tell a stall from a slow
+    backend; at 10x the same 40 s are 4 s real, the backend's own."""
+    events = [
+        _frame(100.0, "frame_sent", 0x3B, "transaction_record"),
+        _frame(140.0, "frame_received", 0x40, "record_ack"),
+    ]
+    late = Lateness()
+    slow_replies(events, {"A": _link()}, late, 600.0)
+    [spell] = late.spells["A"]
+    assert spell.text("A", 600.0) == (
+        "A: the backend answered with record_ack after 40.0 s of scenario time, 67 ms real "
+        "at 600x, between t=100 s and t=140 s: too short to tell a slow backend from a "
+        "hiccup; judge it at a lower --speed"
+    )
+    assert spell.reason("A", 600.0).endswith("(timing sped up past what the rig can tell)")
+    slower = Lateness()
+    slow_replies(events, {"A": _link()}, slower, 10.0)
+    assert slower.spells == {}
+
+
+def test_replies_the_link_or_the_backends_own_choice_explain_are_no_spell() -> None:
+    """A retransmission answered at once (the backend ignored the first bill: its own
+    verdict), the link's latency, a lossy link, a connection closed in between, and a
+    prompt reply are all judged as they are."""
+    retransmitted = [
+        _frame(100.0, "frame_sent", 0x3B, "transaction_record"),
+        _frame(160.0, "frame_sent", 0x3B, "transaction_record"),
+        _frame(160.5, "frame_received", 0x40, "record_ack"),
+    ]
+    slow_link = [
+        _frame(100.0, "frame_sent", 0x31, "card_start"),
+        _frame(161.0, "frame_received", 0x32, "card_auth_reply"),
+    ]
+    closed = [
+        _frame(100.0, "frame_sent", 0x01, "login"),
+        Event(110.0, "disconnected", "A"),
+        _frame(200.0, "frame_received", 0x02, "login_reply"),
+    ]
+    prompt = [
+        _frame(100.0, "frame_sent", 0x03, "heartbeat"),
+        _frame(100.2, "frame_received", 0x04, "heartbeat_reply"),
+    ]
+    lossy = _link()
+    lossy.down.stats.lost_random += 1
+    late = Lateness()
+    slow_replies(retransmitted, {"A": _link()}, late, 600.0)
+    slow_replies(slow_link, {"A": _link(latency_s=30.0)}, late, 600.0)
+    slow_replies(closed, {"A": _link()}, late, 600.0)
+    slow_replies(prompt, {"A": _link()}, late, 600.0)
+    late_bill_ack = [
+        _frame(100.0, "frame_sent", 0x3B, "transaction_record"),
+        _frame(140.0, "frame_received", 0x40, "record_ack"),
+    ]
+    slow_replies(late_bill_ack, {"A": lossy}, late, 600.0)  # maybe the link's loss
+    assert late.spells == {}
+
+
+def test_one_stall_is_one_line_and_the_rigs_own_lateness_comes_first() -> None:
+    """A rig that stalled reads the backend's bytes late: what looked like a slow or
+    silent backend then is said once, as the rig's lateness. A login reply late at the
+    end of a backend's silence is that silence, said once."""
+    late = Lateness()
+    late.note("A", 300.0, 340.0)  # the rig's own stall
+    late.backend_silent("A", 290.0, 345.0)  # the pile gave the backend up meanwhile
+    late.backend_silent("A", 900.0, 950.0, "record_ack")  # elsewhere: the backend's
+    late.backend_silent("B", 597.0, 693.0)  # another pile: its own silence ...
+    late.backend_silent("B", 678.0, 693.0, "login_reply")  # ... whose tail this is
+    late.backend_silent("B", 1000.0, 1040.0, "record_ack")  # a slow reply of its own
+    late.settle()
+    assert [(s.start, s.backend) for s in late.spells["A"]] == [(300.0, False), (900.0, True)]
+    assert [(s.start, s.reply) for s in late.spells["B"]] == [
+        (597.0, ""),
+        (1000.0, "record_ack"),
+    ]
