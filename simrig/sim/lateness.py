@@ -267,21 +267,23 @@ def slow_replies(
     whose link loses, corrupts or holds frames is left out (its replies may be the
     link's doing)."""
     longest = BACKEND_HICCUP_S * speed
-    waiting: dict[tuple[str, Any], list[float]] = {}
+    clean = {p: link for p, link in links.items() if not _faults(link) and link.frames is None}
+    #: per pile, per reply type owed, the times of the requests still unanswered
+    waiting: dict[str, dict[Any, list[float]]] = {}
     for e in events:
         pile_no = e.source
-        link = links.get(pile_no)
-        if link is None or _faults(link) or link.frames is not None:
+        link = clean.get(pile_no)
+        if link is None:
             continue
         if e.kind in _CONNECTION_ENDS:
-            for key in [k for k in waiting if k[0] == pile_no]:
-                del waiting[key]
+            waiting.pop(pile_no, None)
         elif e.kind == "frame_sent" and e.data.get("type") in _REPLY_TO:
-            waiting.setdefault((pile_no, _REPLY_TO[e.data["type"]]), []).append(e.t)
-        elif e.kind == "frame_received" and (asked := waiting.get((pile_no, e.data["type"]))):
+            owed = waiting.setdefault(pile_no, {})
+            owed.setdefault(_REPLY_TO[e.data["type"]], []).append(e.t)
+        elif e.kind == "frame_received" and (asked := waiting.get(pile_no, {}).get(e.data["type"])):
             sent = asked.pop()  # the latest request: a retransmission answered at once is
             asked.clear()  # a backend that ignored the first, which is its own verdict
-            late = e.t - sent - _delay(link) - link.up.latency_s - link.up.jitter_s
+            late = e.t - sent - _round_trip(link)
             if RIG_LATE_S < late < longest:
                 lateness.backend_silent(pile_no, sent, e.t, str(e.data.get("name", "a reply")))
 
@@ -298,3 +300,8 @@ def _faults(link: Link) -> int:
 def _delay(link: Link) -> float:
     """The most the link holds the backend's bytes back (scenario seconds)."""
     return link.down.latency_s + link.down.jitter_s
+
+
+def _round_trip(link: Link) -> float:
+    """The most the link adds to a request and its reply (scenario seconds)."""
+    return link.up.latency_s + link.up.jitter_s + _delay(link)
