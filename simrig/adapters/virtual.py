@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -80,6 +79,32 @@ class _Call(simpy.Event):
 def _run_call(event: simpy.Event) -> None:
     assert isinstance(event, _Call)
     event.fn(*event.args)
+
+
+class _RealtimeOnPaper:
+    """One pile's 0x13 (§4.6) carried decoded (a :class:`~simrig.firmware_models.wire.
+    RealtimeSink`) while their bytes would arrive on its clean link."""
+
+    __slots__ = ("_driver", "_pile_no", "_up", "without_readings")
+
+    def __init__(self, driver: VirtualDriver, pile_no: str, without_readings: bool) -> None:
+        self._driver = driver
+        self._pile_no = pile_no
+        self._up = driver.world.links[pile_no].up
+        #: the run keeps no realtime sample and no check reads a 0x13's readings
+        self.without_readings = without_readings
+
+    def takes(self, now: float) -> bool:
+        """The bytes of a 0x13 sent at ``now`` would arrive: connected, the link up and
+        no outage starting while they are in flight (else they go as bytes, to be lost)."""
+        up = self._up
+        if self._driver._conns[self._pile_no] is None or not up.is_up(now):
+            return False
+        change = up.next_change(now)
+        return change is None or change > now + up.latency_s
+
+    def carry(self, frame: Frame, now: float) -> None:
+        self._driver.carry_realtime(self._pile_no, frame, now)
 
 
 @dataclass
@@ -130,7 +155,8 @@ class VirtualDriver:
             pile.emit_frame_events = frame_events
             pile.telemetry_on_paper = not keep.bms_frames
             if realtime_on_paper and world.link_is_clean(pile_no):
-                pile.speed.hand_realtime_to(partial(self._realtime_on_paper, pile_no))
+                sink = _RealtimeOnPaper(self, pile_no, not keep.realtime_readings)
+                pile.speed.hand_realtime_to(sink)
 
     # -- scheduling ------------------------------------------------------------------------
     def call_at(self, t: float, order: EventPriority, fn: Callable[..., None], *args: Any) -> None:
@@ -218,18 +244,12 @@ class VirtualDriver:
             return
         self._arm(pile_no, pile.get_timer(), self._pile_timer)
 
-    def _realtime_on_paper(self, pile_no: str, frame: Frame, now: float) -> bool:
-        """Carry the 0x13 ``frame`` sent at ``now`` decoded: the platform gets it when
-        its bytes would arrive on the clean link (latency only, FIFO); False when they
-        would not arrive (outage, no connection): then it goes as bytes, to be lost."""
+    def carry_realtime(self, pile_no: str, frame: Frame, now: float) -> None:
+        """Carry the 0x13 ``frame`` that pile ``pile_no`` sent at ``now`` decoded: the
+        platform gets it when its bytes would arrive on the clean link (latency only,
+        FIFO; :class:`_RealtimeOnPaper` said they would)."""
         conn = self._conns[pile_no]
-        up = self.world.links[pile_no].up
-        if conn is None or not up.is_up(now):
-            return False
-        arrival = now + up.latency_s
-        change = up.next_change(now)
-        if change is not None and change <= arrival:  # in flight when an outage starts
-            return False
+        assert conn is not None
         if self.sample_truth:
             self._sampler.on_send(pile_no, now)
         self.paper_realtime.append(
@@ -237,8 +257,8 @@ class VirtualDriver:
         )
         self._in_flight[pile_no] += 1
         take = self.platform.speed.take_frame
+        arrival = now + self.world.links[pile_no].up.latency_s
         self.call_at(arrival, DELIVERY, self._to_platform, conn, take, frame)
-        return True
 
     def _pile_timer(self, pile_no: str, t: float) -> None:
         if not self._take(pile_no, t):

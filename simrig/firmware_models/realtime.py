@@ -82,10 +82,11 @@ class Telemetry:
         """Send (or keep offline) the 0x13 of ``g`` and schedule the next one."""
         t = self._image.timings
         g.last_reported = key = key or state_key(g, self._plant, now)
-        msg = self._realtime(g, now, key)
+        logged_in = self._link.logged_in
+        bare = logged_in and self._wire.bare_realtime(now)
+        msg = self._realtime(g, now, key, readings=not bare)
         charging = g.session is not None and g.session.phase is _CHARGING
         g.next_rt = now + (t.realtime_charging_s if charging else t.realtime_idle_s)
-        logged_in = self._link.logged_in
         if logged_in:
             self._wire.send(msg, now)
         elif charging:
@@ -99,7 +100,11 @@ class Telemetry:
         if charging:
             self._sessions.check_balance(g, now, msg.amount)
 
-    def _realtime(self, g: GunRecord, now: float, key: tuple[int, bool]) -> RealtimeData:
+    def _realtime(
+        self, g: GunRecord, now: float, key: tuple[int, bool], readings: bool = True
+    ) -> RealtimeData:
+        """The gun's 0x13; without ``readings`` its electrical readings keep their
+        defaults (a frame on paper whose readers never look at them)."""
         status_i, plugged = key
         status = _GUN_STATUS[status_i]
         s = g.session
@@ -123,6 +128,20 @@ class Telemetry:
         loss_units, amount = s.running.totals(s.samples, (sessions.sample_wall(s, now), units))
         factor = self._hooks.realtime_energy(s, now)
         status = self._hooks.status_report(s, status, now)
+        if not readings:
+            return RealtimeData(
+                serial=ZERO_SERIAL if s.no_bill else s.serial,
+                pile_no=self._wire.pile_no,
+                gun=g.number,
+                status=status,
+                gun_returned=returned,
+                plugged=plugged,
+                charge_minutes=int((now - s.charge_start_t) // 60),
+                energy=round(units * factor) / 10_000,
+                loss_energy=round(loss_units * factor) / 10_000,
+                amount=amount / 10_000,
+                faults=faults,
+            )
         r = self.read(g, now)
         remaining = r.remaining
         battery_c = r.battery_c
@@ -181,12 +200,13 @@ class Telemetry:
         if profile.kind != "DC" or not profile.timings.bms_frames:
             return
         s = g.session
-        r = self.read(g, now)
-        if s is None or r.battery_c is None:  # no BMS data
+        if s is None or not g.plant.bms_talks(now):  # no BMS data
             return
         if self._wire.telemetry_on_paper:  # no reply, read by no check (fleet shards)
             self._wire.on_paper(2)
             return
+        r = self.read(g, now)
+        assert r.battery_c is not None  # (the BMS talks)
         bms = g.plant.bms(now)
         assert bms is not None
         serial = ZERO_SERIAL if s.no_bill else s.serial

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from simrig.endpoint import Event
 from simrig.protocol.ykc import (
@@ -25,9 +24,22 @@ __all__ = ["BY_REFERENCE", "RealtimeSink", "Wire"]
 #: tests/protocol/test_framed_bytes.py checks every such frame of the golden runs.
 BY_REFERENCE: frozenset[type[Message]] = frozenset({RealtimeData, Heartbeat, DemandOutput})
 
-#: takes a 0x13 (protocol §4.6) handed over decoded, at its send time, instead of its
-#: bytes; False: not now, the wire encodes it (the virtual driver's realtime on paper)
-RealtimeSink = Callable[[Frame, float], bool]
+
+class RealtimeSink(Protocol):
+    """Where a 0x13 (protocol §4.6) may go decoded at its send time instead of as bytes
+    (the virtual driver's realtime on paper)."""
+
+    #: its readers never look at a 0x13's electrical readings (voltage, current,
+    #: temperatures, SoC, remaining time): the pile may leave them at their defaults
+    without_readings: bool
+
+    def takes(self, now: float) -> bool:
+        """A 0x13 sent at ``now`` goes decoded; False: the wire encodes it."""
+        ...
+
+    def carry(self, frame: Frame, now: float) -> None:
+        """Hand on the 0x13 ``frame`` sent at ``now``."""
+        ...
 
 
 class Wire:
@@ -71,14 +83,9 @@ class Wire:
         if seq is None:
             self.seq = (self.seq + 1) & 0xFFFF
             seq = self.seq
-            sink = self.realtime_sink
-            if (
-                sink is not None
-                and type(msg) is RealtimeData
-                and not self.out  # a frame queued before it would be overtaken
-                and not self.emit_frame_events  # (its event shows the bytes)
-                and sink(Frame(msg, seq), now)
-            ):
+            if type(msg) is RealtimeData and self.realtime_on_paper(now):
+                assert self.realtime_sink is not None
+                self.realtime_sink.carry(Frame(msg, seq), now)
                 return
         raw = encode_frame(msg, seq)
         self.out += raw
@@ -93,6 +100,23 @@ class Wire:
                     {"type": msg.TYPE, "name": msg.NAME, "hex": raw.hex()},
                 )
             )
+
+    def realtime_on_paper(self, now: float) -> bool:
+        """A 0x13 sent now would go to the sink decoded."""
+        sink = self.realtime_sink
+        return (
+            sink is not None
+            and self.connected
+            and not self.out  # a frame queued before it would be overtaken
+            and not self.emit_frame_events  # (its event shows the bytes)
+            and sink.takes(now)
+        )
+
+    def bare_realtime(self, now: float) -> bool:
+        """A 0x13 sent now may leave its readings out (:attr:`RealtimeSink.
+        without_readings`)."""
+        sink = self.realtime_sink
+        return sink is not None and sink.without_readings and self.realtime_on_paper(now)
 
     def on_paper(self, count: int) -> None:
         """``count`` frames sent on paper: their sequence numbers are taken, no bytes."""

@@ -211,6 +211,12 @@ class Gun:
             stopped=self._bms_stopped,
         )
 
+    def bms_talks(self, now: float) -> bool:
+        """The BMS sends data (a DC vehicle plugged, its handshake done): a battery
+        temperature in :meth:`outputs`, data from :meth:`bms`."""
+        self._pile.advance(now)
+        return self._bms_talks()
+
     def outputs(self, now: float) -> tuple[float, float, float | None]:
         """``(voltage_v, current_a, battery_temp_c)`` at ``now`` in one go (what a realtime
         frame reads); each equals its own reading, computed from the same state."""

@@ -125,7 +125,7 @@ class Charging(FrameHandlers):
             updated = self._apply_realtime(
                 session, msg, status, plugged, energy, amount, now, at, bool(serial)
             )
-        if serial:
+        if serial and self.rules.store_realtime_samples:
             self._repo.add_realtime(
                 _sample(msg, serial, at, status, plugged, energy, amount), updated
             )

@@ -130,6 +130,9 @@ class PlatformRules:
     emit_frame_events: bool = True
     """Emit frame_received / frame_sent events (turn off for load runs).
     Acts: events.EventSink.frame."""
+    store_realtime_samples: bool = True
+    """Store each 0x13 with an order as a realtime sample (read by the HTTP API only, no
+    check: off in runs that keep verdicts only). Acts: charging.Charging._on_realtime."""
 
     def check_limits(self) -> CheckLimits:
         """The thresholds of the anomaly checks: the same-named settings of these rules

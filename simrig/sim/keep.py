@@ -25,12 +25,17 @@ class Keep:
     the platform, at the instant its bytes would arrive — the same frame, handled in the
     same order, without encoding, link model and parsing
     (:attr:`~simrig.adapters.virtual.VirtualDriver.paper_realtime`).
+    ``realtime_readings``: the electrical readings of each 0x13 (voltage, current,
+    temperatures, SoC, remaining time), which only the platform's stored samples hold
+    (its HTTP API reads them, no check does); False leaves them at their defaults in a
+    0x13 on paper and the embedded platform stores no realtime sample.
     """
 
     frame_events: bool | None = None
     truth_samples: bool = True
     bms_frames: bool = True
     realtime_frames: bool = True
+    realtime_readings: bool = True
 
     def frame_events_for(self, duration_s: float) -> bool:
         """Whether a run of ``duration_s`` records frame events."""
@@ -43,5 +48,9 @@ class Keep:
 EVERYTHING = Keep()
 #: what a verdict needs and nothing else (fleet shards, the lean station-month)
 VERDICTS_ONLY = Keep(
-    frame_events=False, truth_samples=False, bms_frames=False, realtime_frames=False
+    frame_events=False,
+    truth_samples=False,
+    bms_frames=False,
+    realtime_frames=False,
+    realtime_readings=False,
 )

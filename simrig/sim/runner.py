@@ -218,7 +218,11 @@ def _run_and_judge(
         register_site(scenario, repo, scenario_tariff(scenario), profile_dirs)
         rules = rules_from_mapping(scenario.platform, source=f"{scenario.meta.name}: platform")
         keep = dataclasses.replace(keep, frame_events=keep.frame_events_for(end))
-        rules = dataclasses.replace(rules, emit_frame_events=bool(keep.frame_events))
+        rules = dataclasses.replace(
+            rules,
+            emit_frame_events=bool(keep.frame_events),
+            store_realtime_samples=keep.realtime_readings,
+        )
         core = PlatformCore(repo, rules=rules, epoch=scenario.meta.epoch)
         world = build_world(scenario, core=core, repo=repo, profile_dirs=profile_dirs)
         driver = VirtualDriver(world, elide_heartbeats=elide_heartbeats, keep=keep)

@@ -1,5 +1,6 @@
 """Fleet shards send BMS telemetry on paper (0x23 / 0x25 counted, not encoded, framed,
-decoded and stored), carry each 0x13 decoded instead of as bytes, and sample no truth:
+decoded and stored), carry each 0x13 decoded instead of as bytes and without its
+readings (the platform stores no realtime sample), and sample no truth:
 the verdicts, the platform's own flags and the device view are the same as with every
 frame on the wire, for a clean profile and one with quirks."""
 
@@ -12,7 +13,8 @@ import pytest
 from simrig.cli.fleet import plan_fleet, shard_scenario
 from simrig.endpoint import Event
 from simrig.firmware_models.wire import Wire
-from simrig.oracle.device_view import device_orders
+from simrig.oracle.device_view import decode_chunks, device_orders
+from simrig.protocol.ykc import GunStatus, RealtimeData
 from simrig.scenarios.workload import WorkloadSpec
 from simrig.sim.keep import VERDICTS_ONLY
 from simrig.sim.runner import run_scenario
@@ -49,6 +51,15 @@ def test_bms_on_paper_changes_no_verdict_and_no_platform_flag(
     # the 0x13 went decoded: most of the bytes are gone, the device view is the same
     assert wire.paper_realtime == [] and len(paper.paper_realtime) > 5000
     assert sum(len(c.data) for c in paper.chunks) < sum(len(c.data) for c in wire.chunks) / 4
+    # the 0x13 on paper leave their readings out (no check reads them); on the wire
+    # the charging ones carry them
+    assert {p.frame.message.voltage for p in paper.paper_realtime} == {0.0}
+    charging = [
+        f.message
+        for _, f in decode_chunks(wire.chunks, frozenset({RealtimeData.TYPE}))
+        if f.message.status == GunStatus.CHARGING
+    ]
+    assert charging and all(m.voltage > 0 and m.soc > 0 for m in charging)
     orders = device_orders(paper.chunks, paper=paper.paper_realtime)
     assert orders == device_orders(wire.chunks)
     assert orders != device_orders(paper.chunks)  # (without the paper frames it differs)

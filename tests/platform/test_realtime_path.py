@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simrig.platform import RealtimeSample
+from simrig.platform.rules import PlatformRules
 from simrig.platform.wallclock import WallClock
 from simrig.protocol.ykc import Frame, GunStatus, RealtimeData, encode_frame
 
@@ -97,3 +98,18 @@ def test_a_decoded_0x13_that_fails_is_reported_with_its_encoded_bytes():
     [error] = [e for e in rig.core.events() if e.kind == "frame_error"]
     assert error.data["hex"] == encode_frame(msg, 7).hex()
     assert rig.core.stats["frame_errors"] == 1
+
+
+def test_without_stored_samples_the_order_moves_on_the_same():
+    """``store_realtime_samples`` off (runs that keep verdicts only): no sample is
+    stored, the order reads each 0x13 as before."""
+    kept, lean = PlatformRig(), PlatformRig(PlatformRules(store_realtime_samples=False))
+    serial = kept.card_session(now=10.0)
+    assert lean.card_session(now=10.0) == serial
+    for i, energy in enumerate((1.25, 2.5, 3.75)):
+        for rig in (kept, lean):
+            rig.send(rig.pile.frame(_charging_frame(serial, energy)), 20.0 + 15 * i)
+    assert len(kept.repo.list_realtime(serial)) == 3
+    assert lean.repo.list_realtime(serial) == []
+    assert lean.repo.get_session(serial) == kept.repo.get_session(serial)
+    assert lean.repo.get_session(serial).rt_samples == 3
