@@ -253,7 +253,7 @@ class VirtualDriver:
         if self.sample_truth:
             self._sampler.on_send(pile_no, now)
         self.paper_realtime.append(
-            PaperFrame(len(self.chunks), self.world.wall(now), pile_no, frame)
+            PaperFrame(len(self.chunks), now, self.world.epoch, pile_no, frame)
         )
         self._in_flight[pile_no] += 1
         take = self.platform.speed.take_frame

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import ClassVar, cast
 
 from simrig.capture.record import Chunk
+from simrig.fastdata import fast_init
 from simrig.oracle.views import AckState, DeviceBill, DeviceOrder
 from simrig.protocol.ykc import (
     AckResult,
@@ -49,7 +51,8 @@ class _Order:
     first_seen: datetime
     executed: bool = False
     first_charging: datetime | None = None
-    last_charging: datetime | None = None
+    #: what carried its last charging 0x13 (its time read once, at the end)
+    last_charging: Chunk | PaperFrame | None = None
     last_energy: float = 0.0
     realtime: int = 0
     bills: list[DeviceBill] = field(default_factory=list)
@@ -62,27 +65,46 @@ ORDER_FRAMES = frozenset(
 )
 
 
+@fast_init  # one per 0x13 on paper
 @dataclass(frozen=True, slots=True)
 class PaperFrame:
     """A frame a pile sent up decoded instead of as bytes (a virtual run's 0x13 on
-    paper, :mod:`simrig.adapters.virtual`): sent at ``at``, just before the capture's
-    chunk number ``position``."""
+    paper, :mod:`simrig.adapters.virtual`): sent ``t`` scenario seconds after ``epoch``,
+    just before the capture's chunk number ``position``. In :func:`decode_chunks` it
+    stands for its chunk (one without bytes): its wall time is worked out only when read
+    (the device view reads few)."""
 
     position: int
-    at: datetime
+    t: float
+    epoch: datetime
     pile_no: str
     frame: Frame
+    direction: ClassVar[str] = "up"
+    data: ClassVar[bytes] = b""
+
+    @property
+    def at(self) -> datetime:
+        """When it was sent (as :meth:`simrig.sim.world.World.wall` tells a chunk's)."""
+        return self.epoch + timedelta(seconds=self.t)
 
 
 def decode_chunks(
-    chunks: Iterable[Chunk],
-    only: frozenset[int] | None = None,
-    paper: Sequence[PaperFrame] = (),
+    chunks: Iterable[Chunk], only: frozenset[int] | None = None
 ) -> list[tuple[Chunk, Frame]]:
     """Split each pile's byte streams into frames, in order of arrival (``only``: these
-    types), with the ``paper`` frames in their places (each as a chunk without bytes)."""
+    types)."""
+    return cast("list[tuple[Chunk, Frame]]", decode_with_paper(chunks, only, ()))
+
+
+def decode_with_paper(
+    chunks: Iterable[Chunk],
+    only: frozenset[int] | None,
+    paper: Sequence[PaperFrame],
+) -> list[tuple[Chunk | PaperFrame, Frame]]:
+    """:func:`decode_chunks` with the ``paper`` frames in their places, each standing
+    for its chunk."""
     framers: dict[tuple[str, str], Framer] = {}
-    out: list[tuple[Chunk, Frame]] = []
+    out: list[tuple[Chunk | PaperFrame, Frame]] = []
     pending = iter(paper)
     nxt = next(pending, None)
     for index, chunk in enumerate(chunks):
@@ -103,10 +125,12 @@ def decode_chunks(
 
 
 def _add_paper(
-    out: list[tuple[Chunk, Frame]], paper: PaperFrame, only: frozenset[int] | None
+    out: list[tuple[Chunk | PaperFrame, Frame]],
+    paper: PaperFrame,
+    only: frozenset[int] | None,
 ) -> None:
     if only is None or paper.frame.type in only:
-        out.append((Chunk(paper.at, paper.pile_no, "up", b""), paper.frame))
+        out.append((paper, paper.frame))
 
 
 def device_orders(
@@ -124,7 +148,7 @@ def device_orders(
     orders: dict[str, _Order] = {}
     acks: dict[str, _Ack] = {}
     sent: dict[str, int] = {}
-    for chunk, frame in decode_chunks(chunks, ORDER_FRAMES, paper):
+    for chunk, frame in decode_with_paper(chunks, ORDER_FRAMES, paper):
         msg = frame.message
         serial = getattr(msg, "serial", ZERO_SERIAL)
         if serial == ZERO_SERIAL:
@@ -147,7 +171,7 @@ def device_orders(
             order.last_energy = max(order.last_energy, msg.energy)
             if msg.status == GunStatus.CHARGING:
                 order.first_charging = order.first_charging or chunk.at
-                order.last_charging = chunk.at
+                order.last_charging = chunk
         elif isinstance(msg, TransactionRecord) and chunk.direction == "up":
             order.executed = True
             sent[serial] = sent.get(serial, 0) + 1
@@ -166,7 +190,7 @@ def device_orders(
                 gun=order.gun,
                 first_seen=order.first_seen,
                 first_charging=order.first_charging,
-                last_charging=order.last_charging,
+                last_charging=None if order.last_charging is None else order.last_charging.at,
                 last_energy_kwh=order.last_energy,
                 realtime_frames=order.realtime,
                 bills=bills,
@@ -205,7 +229,7 @@ def _with_ack(bill: DeviceBill, ack: _Ack | None, sent: int, late: timedelta) ->
     )
 
 
-def _bill(msg: TransactionRecord, chunk: Chunk, frame: Frame) -> DeviceBill:
+def _bill(msg: TransactionRecord, chunk: Chunk | PaperFrame, frame: Frame) -> DeviceBill:
     return DeviceBill(
         serial=msg.serial,
         pile_no=msg.pile_no,

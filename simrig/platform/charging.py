@@ -125,10 +125,12 @@ class Charging(FrameHandlers):
             updated = self._apply_realtime(
                 session, msg, status, plugged, energy, amount, now, at, bool(serial)
             )
-        if serial and self.rules.store_realtime_samples:
-            self._repo.add_realtime(
-                _sample(msg, serial, at, status, plugged, energy, amount), updated
-            )
+        if serial:
+            if self.rules.store_realtime_samples:
+                sample = _sample(msg, serial, at, status, plugged, energy, amount)
+                self._repo.add_realtime(sample, updated)
+            elif updated is not None:  # (a 0x13 with its serial always changes it)
+                self._repo.put_session(updated)
         elif updated is not None and updated != session:
             self._repo.put_session(updated)
 
