@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import fields
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from simrig.protocol.ykc import BmsInfo, DemandOutput, GunStatus, RealtimeData, TriState
 
@@ -128,23 +128,6 @@ class Telemetry:
         loss_units, amount = s.running.totals(s.samples, (sessions.sample_wall(s, now), units))
         factor = self._hooks.realtime_energy(s, now)
         status = self._hooks.status_report(s, status, now)
-        if not readings:
-            return RealtimeData(
-                serial=ZERO_SERIAL if s.no_bill else s.serial,
-                pile_no=self._wire.pile_no,
-                gun=g.number,
-                status=status,
-                gun_returned=returned,
-                plugged=plugged,
-                charge_minutes=int((now - s.charge_start_t) // 60),
-                energy=round(units * factor) / 10_000,
-                loss_energy=round(loss_units * factor) / 10_000,
-                amount=amount / 10_000,
-                faults=faults,
-            )
-        r = self.read(g, now)
-        remaining = r.remaining
-        battery_c = r.battery_c
         return RealtimeData(
             serial=ZERO_SERIAL if s.no_bill else s.serial,
             pile_no=self._wire.pile_no,
@@ -152,18 +135,26 @@ class Telemetry:
             status=status,
             gun_returned=returned,
             plugged=plugged,
-            voltage=r.volts,
-            current=r.amps,
-            gun_temperature=r.gun_c,
-            soc=whole(pile.soc(now)),  # float noise must not flip a digit
-            battery_max_temperature=_NO_BATTERY_C if battery_c is None else battery_c,
             charge_minutes=int((now - s.charge_start_t) // 60),
-            remaining_minutes=0 if remaining is None else min(int(remaining // 60), 65535),
             energy=round(units * factor) / 10_000,
             loss_energy=round(loss_units * factor) / 10_000,
             amount=amount / 10_000,
             faults=faults,
+            **(self._readings(g, now) if readings else {}),
         )
+
+    def _readings(self, g: GunRecord, now: float) -> dict[str, Any]:
+        """The electrical readings of a charging gun's 0x13 (§4.6)."""
+        r = self.read(g, now)
+        remaining, battery_c = r.remaining, r.battery_c
+        return {
+            "voltage": r.volts,
+            "current": r.amps,
+            "gun_temperature": r.gun_c,
+            "soc": whole(g.plant.soc(now)),  # float noise must not flip a digit
+            "battery_max_temperature": _NO_BATTERY_C if battery_c is None else battery_c,
+            "remaining_minutes": 0 if remaining is None else min(int(remaining // 60), 65535),
+        }
 
     def read(self, g: GunRecord, now: float) -> Reading:
         """The gun's wire-rounded readings at ``now``, read once per plant state."""
