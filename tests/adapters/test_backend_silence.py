@@ -15,9 +15,13 @@ import signal
 import threading
 import time
 
+import pytest
+
 from simrig.adapters.embedded_server import EmbeddedServer
 from simrig.scenarios import load_scenario
 from simrig.sim.runner import run_scenario
+
+pytestmark = pytest.mark.realtime
 
 SPEED = 600.0
 #: scenario second the platform is stopped at (the charge runs from t=90 s to t=1290 s)

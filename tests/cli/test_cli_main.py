@@ -14,6 +14,8 @@ from simrig.cli import app
 from simrig.scenarios import load_scenario
 from simrig.sim.runner import EmbeddedServer, run_scenario
 
+pytestmark = pytest.mark.realtime
+
 runner = CliRunner()
 #: real-time runs against a platform process: at 600x a 25 ms stall of the rig or of the
 #: platform on a loaded CI machine is 15 s of scenario time, which the rig (honestly) does

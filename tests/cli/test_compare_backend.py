@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from simrig.cli import app
@@ -14,6 +15,8 @@ from simrig.cli.workload import PILE_NO_STRIDE
 from simrig.exit_codes import ExitCode
 
 from .backend_process import EPOCH, WORKLOAD
+
+pytestmark = pytest.mark.realtime
 
 runner = CliRunner()
 A, B = "sinexcel-dc@2090104", "sinexcel-dc@2090404"

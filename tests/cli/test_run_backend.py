@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from simrig.cli import app
@@ -16,6 +17,8 @@ from simrig.scenarios import load_scenario
 from simrig.sim.world import site_from_scenario
 
 from .backend_process import EPOCH
+
+pytestmark = pytest.mark.realtime
 
 runner = CliRunner()
 SCENARIO = Path(__file__).parent.parent / "adapters" / "short_card_session.toml"

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from simrig.adapters.platform_process import start_platform
 from simrig.pytest_plugin import skip_reason
 from simrig.scenarios import load_scenario
 from simrig.scenarios.loader import library_path
+
+pytestmark = pytest.mark.realtime
 
 pytest_plugins = ["pytester"]
 TEMPLATE = Path(__file__).with_name("reference_platform.toml")

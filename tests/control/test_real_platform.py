@@ -26,6 +26,8 @@ from simrig.sim.results import RunResult
 from simrig.sim.runner import run_scenario
 from simrig.sim.world import site_from_scenario
 
+pytestmark = pytest.mark.realtime
+
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "reference_platform.toml"
 APP_BALANCE = HERE / "app_balance.simrig.toml"

@@ -35,6 +35,8 @@ from simrig.scenarios.schema import PileDef
 from simrig.sim.runner import run_scenario
 from simrig.sim.world import site_from_scenario
 
+pytestmark = pytest.mark.realtime
+
 runner = CliRunner()
 #: scenario seconds per second of the fresh servers and the replays (a capture's times are
 #: on the backend's clock, whatever the speed it was recorded at)

@@ -10,12 +10,15 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from simrig.cli import app
 from simrig.domain.anomaly import AnomalyCode
 from simrig.scenarios import Scenario, load_scenario
 from simrig.sim.runner import EmbeddedServer, run_scenario
+
+pytestmark = pytest.mark.realtime
 
 SPEED = 300.0
 PINNED = datetime(2031, 7, 1, 23, 50)  # a backend whose clock is set (crosses midnight)
