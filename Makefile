@@ -53,7 +53,7 @@ lint: $(STAMP)
 # work (the parity file, first in the queue, on one worker that waits on its runs)
 TEST_WORKERS ?= 3
 test: lint faketime tshark postgresql chromium
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 -rfER  # R: name each rerun
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-columns=median,ops,rounds
