@@ -11,10 +11,10 @@ import pytest
 
 from tests.parity.harness import TABLE, ParityRow, table_text
 
-#: A ``realtime`` test drives another process at 200-600x: a host stall of 150-300 ms
-#: real (seen on the shared CI machines, with the rig saying "too short to tell an
-#: outage from a hiccup") is a 30-60 s backend outage there. Such a test runs once more
-#: after a failure; a wrong verdict fails both runs.
+#: A ``realtime`` test drives another process or real sockets at 200-600x: a host
+#: stall of 150-300 ms real (seen on the shared CI machines, the rig saying "too short
+#: to tell an outage from a hiccup") is a 30-60 s outage there. Such a test runs once
+#: more after a failure; a wrong verdict fails both runs.
 REALTIME_RERUNS = 1
 
 

@@ -19,6 +19,8 @@ from simrig.scenarios import ScenarioError, load_scenario, parse_scenario
 from simrig.scenarios.schema import NetworkDef
 from simrig.sim.runner import run_scenario
 
+pytestmark = pytest.mark.realtime
+
 PILE = "55031412782305"
 SERIAL = PILE + "01" + "191029100130" + "0001"
 ACK = encode_frame(RecordAck(serial=SERIAL, result=0), 7)

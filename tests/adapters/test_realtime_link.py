@@ -19,6 +19,8 @@ from simrig.sim.expectations import check_expectations
 from simrig.sim.realtime_run import RealtimeRun, run_realtime
 from simrig.sim.runner import EmbeddedServer, judge, run_scenario
 
+pytestmark = pytest.mark.realtime
+
 INCIDENT_SPEED = 300.0
 
 

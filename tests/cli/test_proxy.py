@@ -32,6 +32,8 @@ from simrig.sim.runner import run_scenario
 
 from .backend_process import EPOCH, SPEED, TEMPLATE, TOKEN
 
+pytestmark = pytest.mark.realtime
+
 runner = CliRunner()
 CLEAN = "55031412782305"  # basic card session; its first two 0x40 withheld by a rule
 OUTAGE = "44030400030012"  # zpd_case#12's pile: an outage 5 min into its charge
