@@ -87,7 +87,9 @@ class Telemetry:
         msg = self._realtime(g, now, key, readings=not bare)
         charging = g.session is not None and g.session.phase is _CHARGING
         g.next_rt = now + (t.realtime_charging_s if charging else t.realtime_idle_s)
-        if logged_in:
+        if bare:  # the wire said it goes decoded: no need to ask again
+            self._wire.send_decoded(msg, now)
+        elif logged_in:
             self._wire.send(msg, now)
         elif charging:
             policy = self._hooks.offline

@@ -81,12 +81,11 @@ class Wire:
         if not self.connected:
             return
         if seq is None:
+            if type(msg) is RealtimeData and self.realtime_on_paper(now):
+                self.send_decoded(msg, now)
+                return
             self.seq = (self.seq + 1) & 0xFFFF
             seq = self.seq
-            if type(msg) is RealtimeData and self.realtime_on_paper(now):
-                assert self.realtime_sink is not None
-                self.realtime_sink.carry(Frame(msg, seq), now)
-                return
         raw = encode_frame(msg, seq)
         self.out += raw
         self.parts.append(Frame(msg, seq, raw) if type(msg) in BY_REFERENCE else raw)
@@ -100,6 +99,13 @@ class Wire:
                     {"type": msg.TYPE, "name": msg.NAME, "hex": raw.hex()},
                 )
             )
+
+    def send_decoded(self, msg: RealtimeData, now: float) -> None:
+        """Hand the 0x13 ``msg`` (next sequence number) to the sink decoded; only when
+        :meth:`realtime_on_paper` said so at this ``now``."""
+        assert self.realtime_sink is not None
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.realtime_sink.carry(Frame(msg, self.seq), now)
 
     def realtime_on_paper(self, now: float) -> bool:
         """A 0x13 sent now would go to the sink decoded."""
